@@ -1,0 +1,99 @@
+//! `cowork-ecs`: replay an OTLP logs request through the mapping without a
+//! collector.
+//!
+//! ```text
+//! cowork-ecs transform [--config FILE] [--output json|proto] < request > transformed
+//! ```
+//! Reads one `ExportLogsServiceRequest` on stdin, as OTLP/JSON or protobuf
+//! (detected), and writes the transformed request on stdout. Bad input: a
+//! message on stderr and exit status 1 (2 for bad usage), never a panic trace.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use cowork_ecs::{Transformer, otlp};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(version, about = "Claude Cowork / Claude Code OTLP logs to ECS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transform one ExportLogsServiceRequest read on stdin (OTLP/JSON or protobuf).
+    Transform {
+        /// JSON configuration (the processor's keys; see README). Defaults apply without it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Output encoding.
+        #[arg(long, value_enum, default_value_t = Output::Json)]
+        output: Output,
+    },
+    /// Check a JSON configuration file and exit 0 if it is valid.
+    ValidateConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    /// OTLP/JSON (pretty).
+    Json,
+    /// Protobuf ExportLogsServiceRequest bytes.
+    Proto,
+}
+
+fn read_config(path: Option<&PathBuf>) -> Result<Transformer, String> {
+    let bytes = match path {
+        Some(p) => {
+            std::fs::read(p).map_err(|e| format!("cannot read config {}: {e}", p.display()))?
+        }
+        None => Vec::new(),
+    };
+    Transformer::from_json_config(&bytes).map_err(|e| e.to_string())
+}
+
+fn transform(config: Option<&PathBuf>, output: Output) -> Result<(), String> {
+    let transformer = read_config(config)?;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let (mut request, _) = otlp::decode_any(&input).map_err(|e| e.to_string())?;
+    let outcome = transformer.transform_request(&mut request);
+    let bytes = match output {
+        Output::Json => {
+            let mut s = otlp::to_json(&request).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s.into_bytes()
+        }
+        Output::Proto => otlp::encode(&request),
+    };
+    std::io::stdout()
+        .write_all(&bytes)
+        .map_err(|e| format!("cannot write stdout: {e}"))?;
+    eprintln!(
+        "cowork-ecs: {} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
+        outcome.claude_records, outcome.pipeline_errors, outcome.other_records
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Transform { config, output } => transform(config.as_ref(), *output),
+        Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cowork-ecs: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

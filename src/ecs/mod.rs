@@ -1,0 +1,194 @@
+//! The OTLP → ECS mapping: safe, pure, and shared by the C ABI, the CLI and
+//! the tests.
+//!
+//! A [`Transformer`] is built once from a validated [`Config`] and is then
+//! immutable, `Send + Sync`, and used concurrently without locks.
+
+mod record;
+mod tables;
+mod value;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::otlp::{self, ExportLogsServiceRequest, Resource, Value};
+use std::collections::HashMap;
+use tables::{Conv, EventClass, Target};
+
+pub use record::ECS_VERSION;
+
+/// A recognized emitter (SPEC section 1, first table).
+#[derive(Debug, Clone)]
+pub(crate) struct Emitter {
+    /// `event.provider`.
+    provider: &'static str,
+    /// `<product>.events.`: prefix of every attribute left in the vendor namespace.
+    vendor_prefix: &'static str,
+    /// `data_stream.dataset`.
+    dataset: String,
+    /// Resource `service.name` values that identify it.
+    service_names: Vec<String>,
+}
+
+/// How one attribute key is mapped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttributeRule {
+    /// A row of [`tables::RENAMES`].
+    Targets(&'static [Target]),
+    /// Kept under the vendor namespace with this conversion.
+    Vendor(Conv),
+}
+
+/// The tables indexed for lookup, plus the per-configuration settings.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    events: HashMap<&'static str, EventClass>,
+    attributes: HashMap<&'static str, AttributeRule>,
+    namespace: String,
+    preserve_original: bool,
+}
+
+impl Rules {
+    fn new(config: &Config) -> Rules {
+        let mut attributes: HashMap<&'static str, AttributeRule> = tables::VENDOR_TYPES
+            .iter()
+            .map(|&(k, conv)| (k, AttributeRule::Vendor(conv)))
+            .collect();
+        attributes.extend(
+            tables::RENAMES
+                .iter()
+                .map(|&(k, t)| (k, AttributeRule::Targets(t))),
+        );
+        Rules {
+            events: tables::EVENT_CLASSES.iter().copied().collect(),
+            attributes,
+            namespace: config.namespace.clone(),
+            preserve_original: config.preserve_original,
+        }
+    }
+
+    fn event_class(&self, name: &str) -> EventClass {
+        self.events
+            .get(name)
+            .copied()
+            .unwrap_or(tables::OTHER_EVENT)
+    }
+
+    fn attribute(&self, key: &str) -> AttributeRule {
+        self.attributes
+            .get(key)
+            .copied()
+            .unwrap_or(AttributeRule::Vendor(Conv::Keep))
+    }
+}
+
+/// What one call of [`Transformer::transform_request`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records normalized (those under a Claude resource).
+    pub claude_records: usize,
+    /// Of those, records marked `event.kind: pipeline_error` (SPEC section 4).
+    pub pipeline_errors: usize,
+    /// Records left untouched (not under a Claude resource, SPEC section 3).
+    pub other_records: usize,
+}
+
+/// The configured mapping. Immutable after [`Transformer::new`]; share it
+/// freely across threads.
+#[derive(Debug)]
+pub struct Transformer {
+    cowork: Emitter,
+    claude_code: Emitter,
+    rules: Rules,
+}
+
+impl Transformer {
+    /// Builds a transformer from a configuration, validating it first.
+    ///
+    /// # Errors
+    /// [`crate::Error::ConfigInvalid`] when [`Config::validate`] refuses it.
+    pub fn new(config: &Config) -> Result<Transformer> {
+        config.validate()?;
+        Ok(Transformer {
+            cowork: Emitter {
+                provider: "claude-cowork",
+                vendor_prefix: "claude_cowork.events.",
+                dataset: config.cowork.dataset.clone(),
+                service_names: config.cowork.service_names.clone(),
+            },
+            claude_code: Emitter {
+                provider: "claude-code",
+                vendor_prefix: "claude_code.events.",
+                dataset: config.claude_code.dataset.clone(),
+                service_names: config.claude_code.service_names.clone(),
+            },
+            rules: Rules::new(config),
+        })
+    }
+
+    /// Builds a transformer from the JSON configuration ([`Config::from_json`]).
+    ///
+    /// # Errors
+    /// As [`Config::from_json`].
+    pub fn from_json_config(config: &[u8]) -> Result<Transformer> {
+        Transformer::new(&Config::from_json(config)?)
+    }
+
+    /// The emitter a resource belongs to, by its `service.name` (SPEC 1).
+    fn emitter_of(&self, resource: Option<&Resource>) -> Option<&Emitter> {
+        let service = resource?
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")?;
+        let Some(Value::StringValue(name)) = service.value.as_ref()?.value.as_ref() else {
+            return None;
+        };
+        [&self.cowork, &self.claude_code]
+            .into_iter()
+            .find(|e| e.service_names.iter().any(|s| s == name))
+    }
+
+    /// Normalizes every Claude record of the request in place (SPEC 2 and 4)
+    /// and leaves every other record as it is (SPEC 3). Never drops a record
+    /// and never fails: problems inside a record mark that record.
+    pub fn transform_request(&self, request: &mut ExportLogsServiceRequest) -> Outcome {
+        let mut outcome = Outcome::default();
+        for resource_logs in &mut request.resource_logs {
+            let records = resource_logs
+                .scope_logs
+                .iter()
+                .map(|s| s.log_records.len())
+                .sum::<usize>();
+            let Some(emitter) = self.emitter_of(resource_logs.resource.as_ref()) else {
+                outcome.other_records += records;
+                continue;
+            };
+            for scope_logs in &mut resource_logs.scope_logs {
+                for record in &mut scope_logs.log_records {
+                    outcome.claude_records += 1;
+                    if record::normalize(record, emitter, &self.rules) {
+                        outcome.pipeline_errors += 1;
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Transforms a protobuf `ExportLogsServiceRequest`. Returns `None` when
+    /// the batch holds no Claude record (nothing changed: the caller keeps its
+    /// input), else the transformed request as protobuf bytes.
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+    pub fn transform_protobuf(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut request = otlp::decode(bytes)?;
+        let outcome = self.transform_request(&mut request);
+        Ok((outcome.claude_records > 0).then(|| otlp::encode(&request)))
+    }
+}
+
+// The C ABI hands one transformer to many threads at once.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Transformer>();
+};

@@ -1,0 +1,330 @@
+//! Normalization of one Claude log record (SPEC sections 2 and 4), driven by
+//! the tables in [`super::tables`].
+
+use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
+use super::value::{self, string, string_array};
+use super::{AttributeRule, Emitter, Rules};
+use crate::otlp::{self, AnyValue, KeyValue, LogRecord, Value};
+use serde_json::{Map, Value as Json};
+
+/// `ecs.version` written on every Claude record (SPEC section 2).
+pub const ECS_VERSION: &str = "9.3.0";
+/// Literal the emitters put in place of content when capture is off (SPEC 5).
+const REDACTED: &str = "<REDACTED>";
+/// Tag added when `event.original` is kept (the Elastic convention).
+const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
+
+/// The output attributes of one record under construction.
+struct Out {
+    attrs: Vec<KeyValue>,
+    errors: Vec<String>,
+}
+
+impl Out {
+    /// Adds `key` unless the value is empty (SPEC 2) or `key` is already set
+    /// (the first writer wins; the table order makes that deterministic).
+    fn put(&mut self, key: impl Into<String>, mut v: Value) {
+        let key = key.into();
+        if value::prune_empty(&mut v) || self.attrs.iter().any(|a| a.key == key) {
+            return;
+        }
+        self.attrs.push(KeyValue {
+            key,
+            value: Some(AnyValue { value: Some(v) }),
+            ..KeyValue::default()
+        });
+    }
+
+    fn error(&mut self, attribute: &str, why: impl std::fmt::Display) {
+        self.errors.push(format!("attribute {attribute:?}: {why}"));
+    }
+}
+
+/// Value of the first input attribute named `key`, if it has one.
+fn get<'a>(input: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    input
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+/// Text of a scalar input attribute.
+fn get_text(input: &[KeyValue], key: &str) -> Option<String> {
+    get(input, key)
+        .and_then(value::scalar_text)
+        .filter(|s| !s.is_empty())
+}
+
+/// SPEC section 1: the record's `event_name`, else the `event.name`
+/// attribute, else the body with its `claude_code.` prefix removed.
+pub(crate) fn event_name(record: &LogRecord, input: &[KeyValue]) -> String {
+    if !record.event_name.is_empty() {
+        return record.event_name.clone();
+    }
+    if let Some(name) = get_text(input, "event.name") {
+        return name;
+    }
+    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(Value::StringValue(body)) => {
+            body.strip_prefix("claude_code.").unwrap_or(body).to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Rewrites `record` in place. Returns whether it was marked `pipeline_error`.
+pub(crate) fn normalize(record: &mut LogRecord, emitter: &Emitter, rules: &Rules) -> bool {
+    let input = std::mem::take(&mut record.attributes);
+    let name = event_name(record, &input);
+    let class = rules.event_class(&name);
+    let mut out = Out {
+        attrs: Vec::with_capacity(input.len() + 16),
+        errors: Vec::new(),
+    };
+
+    put_fixed_fields(&mut out, &name, class, emitter, rules);
+    for kv in &input {
+        let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+            continue; // an absent value is an empty value (SPEC 2)
+        };
+        map_attribute(
+            &mut out,
+            emitter,
+            &input,
+            &kv.key,
+            v,
+            rules.attribute(&kv.key),
+        );
+    }
+    put_tool_fields(&mut out, emitter, &input);
+    put_related_user(&mut out, &input);
+    out.put("event.outcome", string(outcome(&input, class)));
+
+    let failed = !out.errors.is_empty();
+    if failed {
+        let message = out.errors.join("; ");
+        out.put("error.message", string(message));
+        out.put("event.kind", string("pipeline_error"));
+    } else {
+        out.put("event.kind", string("event"));
+    }
+    if failed || rules.preserve_original {
+        record.attributes = input;
+        let original = otlp::record_to_json(record);
+        out.put("event.original", string(original));
+        out.put("tags", string_array([PRESERVE_ORIGINAL_TAG.to_owned()]));
+    }
+    record.attributes = out.attrs;
+    failed
+}
+
+/// Fields every Claude record gets (SPEC section 2, first table).
+fn put_fixed_fields(
+    out: &mut Out,
+    name: &str,
+    class: EventClass,
+    emitter: &Emitter,
+    rules: &Rules,
+) {
+    out.put("ecs.version", string(ECS_VERSION));
+    out.put("event.action", string(name));
+    if let Some((category, kind_type)) = class.category_type {
+        out.put("event.category", string_array([category.to_owned()]));
+        out.put("event.type", string_array([kind_type.to_owned()]));
+    }
+    out.put("event.provider", string(emitter.provider));
+    out.put("gen_ai.provider.name", string("anthropic"));
+    out.put("data_stream.type", string("logs"));
+    out.put("data_stream.dataset", string(emitter.dataset.as_str()));
+    out.put("data_stream.namespace", string(rules.namespace.as_str()));
+}
+
+/// One input attribute through its table row: renamed, copied, typed, or
+/// kept under the vendor namespace. A failed conversion keeps the value as
+/// it came, under the vendor namespace, and records why (SPEC section 4).
+fn map_attribute(
+    out: &mut Out,
+    emitter: &Emitter,
+    input: &[KeyValue],
+    key: &str,
+    v: &Value,
+    rule: AttributeRule,
+) {
+    let vendor = |name: &str| format!("{}{name}", emitter.vendor_prefix);
+    let single;
+    let targets = match rule {
+        AttributeRule::Targets(targets) => targets,
+        AttributeRule::Vendor(conv) => {
+            single = [Target::Vendor(conv)];
+            &single[..]
+        }
+    };
+    for target in targets {
+        let (field, conv) = match *target {
+            Target::Ecs(field, conv) => (field.to_owned(), conv),
+            Target::Vendor(conv) => (vendor(key), conv),
+            Target::VendorAs(name, conv) => {
+                if get(input, name).is_some() {
+                    continue;
+                }
+                (vendor(name), conv)
+            }
+        };
+        match value::convert(v, conv) {
+            Ok(converted) => out.put(field, converted),
+            Err(why) => {
+                out.error(key, why);
+                out.put(vendor(key), v.clone());
+            }
+        }
+    }
+}
+
+/// Parses one tool-argument attribute (`tool_parameters` / `tool_input`).
+/// `None` when absent, redacted by the emitter, or broken (then an error is
+/// recorded: SPEC section 4, invalid JSON).
+fn parse_arguments(out: &mut Out, input: &[KeyValue], key: &str) -> Option<Map<String, Json>> {
+    match get(input, key)? {
+        Value::StringValue(s) if s.is_empty() || s == REDACTED => None,
+        Value::StringValue(s) => match serde_json::from_str::<Json>(s) {
+            Ok(Json::Object(map)) => Some(map),
+            Ok(other) => {
+                out.error(
+                    key,
+                    format!("expected a JSON object, found JSON {}", json_kind(&other)),
+                );
+                None
+            }
+            Err(e) => {
+                out.error(key, format!("invalid JSON: {e}"));
+                None
+            }
+        },
+        kv @ Value::KvlistValue(_) => match value::to_json(kv) {
+            Json::Object(map) => Some(map),
+            _ => None,
+        },
+        other => {
+            out.error(
+                key,
+                format!(
+                    "expected JSON text, found a {} value",
+                    value::type_name(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn json_kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+fn json_text<'a>(map: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
+    map.get(key)
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The tool rules of SPEC section 2: `gen_ai.tool.name`, the parsed
+/// arguments, and the fields extracted from them.
+fn put_tool_fields(out: &mut Out, emitter: &Emitter, input: &[KeyValue]) {
+    let params = parse_arguments(out, input, "tool_parameters");
+    let tool_input = parse_arguments(out, input, "tool_input");
+    let tool_name = get_text(input, "tool_name");
+
+    // MCP tool name (Cowork's dotted attribute, Claude Code's parameter),
+    // else tool_name.
+    let mcp_tool = get_text(input, "mcp_tool.name").or_else(|| {
+        params
+            .as_ref()
+            .and_then(|p| json_text(p, "mcp_tool_name"))
+            .map(str::to_owned)
+    });
+    if let Some(name) = mcp_tool.or_else(|| tool_name.clone()) {
+        out.put("gen_ai.tool.name", string(name));
+    }
+
+    if let Some(p) = &params {
+        for (keys, field) in PARAMETER_EXTRACTS {
+            if let Some(v) = keys.iter().find_map(|k| json_text(p, k)) {
+                out.put(*field, string(v));
+            }
+        }
+        for key in MCP_PARAMETERS {
+            if let Some(v) = json_text(p, key) {
+                out.put(format!("{}{key}", emitter.vendor_prefix), string(v));
+            }
+        }
+    }
+    if let Some(i) = &tool_input {
+        for (key, field, only_for_tool) in INPUT_EXTRACTS {
+            if only_for_tool.is_some_and(|t| tool_name.as_deref() != Some(t)) {
+                continue;
+            }
+            if let Some(v) = json_text(i, key) {
+                out.put(*field, string(v)); // a value from tool_parameters was put first and wins
+            }
+        }
+    }
+
+    match (tool_input.filter(|i| !i.is_empty()), params) {
+        (Some(i), params) => {
+            out.put(
+                "gen_ai.tool.call.arguments",
+                Value::KvlistValue(value::map_from_json(&i)),
+            );
+            if let Some(p) = params {
+                let field = format!("{}tool_parameters_flattened", emitter.vendor_prefix);
+                out.put(field, Value::KvlistValue(value::map_from_json(&p)));
+            }
+        }
+        (None, Some(p)) => out.put(
+            "gen_ai.tool.call.arguments",
+            Value::KvlistValue(value::map_from_json(&p)),
+        ),
+        (None, None) => {}
+    }
+}
+
+/// `related.user`: `user.email` and `user.id`, those present, no duplicates.
+fn put_related_user(out: &mut Out, input: &[KeyValue]) {
+    let mut users: Vec<String> = Vec::with_capacity(2);
+    for key in ["user.email", "user.id"] {
+        if let Some(u) = get_text(input, key) {
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+    }
+    if !users.is_empty() {
+        out.put("related.user", string_array(users));
+    }
+}
+
+/// `event.outcome` (SPEC section 2).
+fn outcome(input: &[KeyValue], class: EventClass) -> &'static str {
+    let success = get(input, "success").and_then(|v| value::convert(v, Conv::Bool).ok());
+    match success {
+        Some(Value::BoolValue(true)) => return "success",
+        Some(Value::BoolValue(false)) => return "failure",
+        _ => {}
+    }
+    if class.failure {
+        return "failure";
+    }
+    match get_text(input, "decision").as_deref() {
+        Some("accept") => "success",
+        Some("reject") => "failure",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,216 @@
+//! The mapping as data (SPEC sections 1 and 2). A new event type or attribute
+//! is one line in one of the three tables below; `record.rs` only interprets
+//! them and applies the few rules that combine several attributes.
+
+/// How an attribute value is converted (SPEC section 2, "Typed conversions").
+/// Every conversion accepts string, int, double and bool inputs; a value that
+/// does not convert is kept as it came and the record is marked (SPEC 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conv {
+    /// Kept with its OTLP type (arrays and maps included).
+    Keep,
+    /// A keyword string; ints, doubles and bools become their text.
+    Keyword,
+    /// A 64-bit integer (`"62"`, `62`, `62.0` all give 62).
+    Long,
+    /// A double (`"0.5"`, `0.5`, `1` all convert).
+    Double,
+    /// A boolean (`true`, `"true"`, `"TRUE"`, `1` / `false`, `"false"`, `0`).
+    Bool,
+    /// The keyword strings `"true"` / `"false"` (dashboards filter on them).
+    BoolKeyword,
+    /// Milliseconds in, nanoseconds out, as a long (`event.duration`).
+    NanosFromMillis,
+    /// JSON text (tool arguments): a string is kept as sent, a map is written
+    /// as compact JSON so the field always has one type.
+    JsonText,
+}
+
+/// ECS categorization of one event name (SPEC section 1, "Event types").
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventClass {
+    /// `event.category` (one value) and `event.type` (one value), or `None`
+    /// for events that get `event.kind` only.
+    pub(crate) category_type: Option<(&'static str, &'static str)>,
+    /// The event itself reports a failure (`event.outcome: failure`).
+    pub(crate) failure: bool,
+}
+
+const fn class(category: &'static str, kind_type: &'static str) -> EventClass {
+    EventClass {
+        category_type: Some((category, kind_type)),
+        failure: false,
+    }
+}
+
+const fn failure(category: &'static str, kind_type: &'static str) -> EventClass {
+    EventClass {
+        category_type: Some((category, kind_type)),
+        failure: true,
+    }
+}
+
+const KIND_ONLY: EventClass = EventClass {
+    category_type: None,
+    failure: false,
+};
+
+/// Categorization of every event name SPEC section 1 lists.
+pub(crate) const EVENT_CLASSES: &[(&str, EventClass)] = &[
+    ("tool_result", class("process", "info")),
+    ("tool_decision", class("iam", "info")),
+    ("api_request", class("api", "info")),
+    ("api_error", failure("api", "info")),
+    ("api_retries_exhausted", failure("api", "info")),
+    ("api_refusal", class("api", "denied")),
+    ("auth", class("authentication", "info")),
+    ("permission_mode_changed", class("configuration", "change")),
+    ("mcp_server_connection", class("network", "connection")),
+    ("hook_registered", class("configuration", "info")),
+    ("hook_execution_start", class("process", "start")),
+    ("hook_execution_complete", class("process", "end")),
+    ("plugin_loaded", class("library", "start")),
+    ("plugin_installed", class("package", "info")),
+    ("managed_settings_resolved", class("configuration", "info")),
+    ("api_request_body", class("api", "info")),
+    ("api_response_body", class("api", "info")),
+    ("subagent_completed", class("process", "end")),
+    ("internal_error", failure("host", "error")),
+    ("user_prompt", KIND_ONLY),
+    ("skill_activated", KIND_ONLY),
+    ("assistant_response", KIND_ONLY),
+];
+
+/// Any other event name: never dropped, categorized `host` / `info`.
+pub(crate) const OTHER_EVENT: EventClass = class("host", "info");
+
+/// Typed conversions of attributes that stay under the vendor namespace
+/// `<product>.events.` (SPEC section 2). Keys not listed here or in
+/// [`RENAMES`] are kept as sent ([`Conv::Keep`]).
+pub(crate) const VENDOR_TYPES: &[(&str, Conv)] = &[
+    ("event.sequence", Conv::Long),
+    ("tool_input_size_bytes", Conv::Long),
+    ("tool_result_size_bytes", Conv::Long),
+    ("cost_usd_micros", Conv::Long),
+    ("prompt_length", Conv::Long),
+    ("response_length", Conv::Long),
+    ("num_hooks", Conv::Long),
+    ("num_success", Conv::Long),
+    ("num_blocking", Conv::Long),
+    ("num_non_blocking_error", Conv::Long),
+    ("num_cancelled", Conv::Long),
+    ("total_duration_ms", Conv::Long),
+    ("agent_path_count", Conv::Long),
+    ("command_path_count", Conv::Long),
+    ("skill_path_count", Conv::Long),
+    ("status_code", Conv::Long),
+    ("attempt", Conv::Long),
+    ("ttft_ms", Conv::Long),
+    ("cache_creation_5m_tokens", Conv::Long),
+    ("cache_creation_1h_tokens", Conv::Long),
+    ("body_length", Conv::Long),
+    ("stdout_chars", Conv::Long),
+    ("additional_context_chars", Conv::Long),
+    ("system_message_chars", Conv::Long),
+    ("total_attempts", Conv::Long),
+    ("total_retry_duration_ms", Conv::Long),
+    ("total_tokens", Conv::Long),
+    ("total_tool_uses", Conv::Long),
+    ("cost_usd", Conv::Double),
+    ("is_plugin", Conv::Bool),
+    ("has_hooks", Conv::Bool),
+    ("has_mcp", Conv::Bool),
+    ("host_owned_mcp", Conv::Bool),
+    ("is_built_in", Conv::Bool),
+    ("is_async", Conv::Bool),
+    ("model_swapped", Conv::Bool),
+    ("server_fallback_hop", Conv::Bool),
+    ("has_category", Conv::Bool),
+    ("has_explanation", Conv::Bool),
+    ("anthropic.custom_base_url", Conv::Bool),
+    ("success", Conv::BoolKeyword),
+    ("managed_only", Conv::BoolKeyword),
+    ("safe_mode", Conv::BoolKeyword),
+];
+
+/// Where one input attribute goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// A top-level ECS / OTel GenAI field.
+    Ecs(&'static str, Conv),
+    /// `<product>.events.<the same key>`.
+    Vendor(Conv),
+    /// `<product>.events.<name>`, unless the record already has an attribute
+    /// `<name>` of its own (which then wins and this copy is skipped).
+    VendorAs(&'static str, Conv),
+}
+
+use Conv::{JsonText, Keyword, Long, NanosFromMillis};
+use Target::{Ecs, Vendor, VendorAs};
+
+/// Attributes moved out of the vendor namespace or copied (SPEC section 2,
+/// "Moved to ECS / OTel GenAI fields", and its exceptions). An empty target
+/// list means the attribute is consumed by a rule in `record.rs` only.
+pub(crate) const RENAMES: &[(&str, &[Target])] = &[
+    ("user.email", &[Ecs("user.email", Keyword)]),
+    ("user.id", &[Ecs("user.id", Keyword)]),
+    ("organization.id", &[Ecs("organization.id", Keyword)]),
+    ("error_code", &[Ecs("error.code", Keyword)]),
+    ("error_type", &[Ecs("error.type", Keyword)]),
+    (
+        "model",
+        &[
+            Ecs("gen_ai.response.model", Keyword),
+            Ecs("gen_ai.request.model", Keyword),
+        ],
+    ),
+    ("request_id", &[Ecs("gen_ai.response.id", Keyword)]),
+    ("input_tokens", &[Ecs("gen_ai.usage.input_tokens", Long)]),
+    ("output_tokens", &[Ecs("gen_ai.usage.output_tokens", Long)]),
+    (
+        "cache_read_tokens",
+        &[Ecs("gen_ai.usage.cache_read.input_tokens", Long)],
+    ),
+    (
+        "cache_creation_tokens",
+        &[Ecs("gen_ai.usage.cache_creation.input_tokens", Long)],
+    ),
+    ("query_source", &[Ecs("gen_ai.operation.name", Keyword)]),
+    ("tool_use_id", &[Ecs("gen_ai.tool.call.id", Keyword)]),
+    // gen_ai.tool.name is decided by the tool rule (MCP tool name first).
+    ("tool_name", &[]),
+    ("duration_ms", &[Ecs("event.duration", NanosFromMillis)]),
+    ("error", &[Vendor(Keyword), Ecs("event.reason", Keyword)]),
+    // `prompt` would collide with `prompt.id`; live Claude Code also sends
+    // `prompt_text` with the same text, which then wins.
+    ("prompt", &[VendorAs("prompt_text", Keyword)]),
+    // SPEC 6: the dashboards read decision_source, the emitters send source.
+    (
+        "source",
+        &[Vendor(Keyword), VendorAs("decision_source", Keyword)],
+    ),
+    ("tool_parameters", &[Vendor(JsonText)]),
+    ("tool_input", &[Vendor(JsonText)]),
+];
+
+/// Fields extracted from parsed tool arguments (SPEC section 2, "Extracted
+/// from the parsed tool_parameters"): `(argument keys in order of preference,
+/// ECS field)`. From `tool_parameters` first; from `tool_input` when
+/// `tool_parameters` lacks them ([`INPUT_EXTRACTS`]).
+pub(crate) const PARAMETER_EXTRACTS: &[(&[&str], &str)] = &[
+    (&["full_command"], "process.command_line"),
+    (&["file_path", "path"], "file.path"),
+    (&["url"], "url.full"),
+];
+
+/// Fields taken from `tool_input` when `tool_parameters` lacks them; the
+/// third column restricts a row to one `tool_name`.
+pub(crate) const INPUT_EXTRACTS: &[(&str, &str, Option<&str>)] = &[
+    ("file_path", "file.path", None),
+    ("url", "url.full", None),
+    ("command", "process.command_line", Some("Bash")),
+];
+
+/// MCP names inside Claude Code's `tool_parameters`, copied to the vendor
+/// fields of the same name.
+pub(crate) const MCP_PARAMETERS: &[&str] = &["mcp_server_name", "mcp_tool_name"];

@@ -1,0 +1,27 @@
+//! # cowork-ecs
+//!
+//! Turns the native OpenTelemetry log events of **Claude Cowork** (the agent in
+//! Claude Desktop) and **Claude Code** (the CLI) into Elastic Common Schema
+//! (ECS) documents, in place, inside serialized OTLP log batches.
+//!
+//! The mapping contract is the project's `SPEC.md` (sections 1–4 are
+//! implemented here); every rule below names the section it comes from.
+//!
+//! Layers, from the inside out:
+//! - [`ecs`]: the safe, pure OTLP → ECS mapping ([`ecs::Transformer`]), driven
+//!   by the data tables in `ecs::tables`.
+//! - [`otlp`]: the only module that imports `opentelemetry-proto`; protobuf and
+//!   OTLP/JSON decoding and encoding.
+//! - [`config`]: the JSON configuration shared with the Go processor and the CLI.
+//! - [`error`]: the crate's single [`Error`] type.
+//! - [`ffi`]: the C ABI (`cowork_ecs_*`), the only module with `unsafe` code.
+
+pub mod config;
+pub mod ecs;
+pub mod error;
+pub mod ffi;
+pub mod otlp;
+
+pub use config::Config;
+pub use ecs::{Outcome, Transformer};
+pub use error::{Error, Result};
