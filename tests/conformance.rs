@@ -29,10 +29,20 @@ fn every_peer_document_is_reproduced() {
     let mut cases = 0;
     let mut compared_fields = 0;
     let mut failures = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
-    for input_path in paths.iter().filter(|p| p.to_string_lossy().ends_with(".input.otlp.json")) {
-        let name = input_path.file_name().unwrap().to_string_lossy().replace(".input.otlp.json", "");
+    for input_path in paths
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".input.otlp.json"))
+    {
+        let name = input_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".input.otlp.json", "");
         let expected: Json = serde_json::from_slice(
             &std::fs::read(dir.join(format!("{name}.expected.json"))).unwrap(),
         )
@@ -56,17 +66,39 @@ fn every_peer_document_is_reproduced() {
                 }
             }
             // The deviations, asserted (SPEC 2 and 6).
-            assert_eq!(ours["data_stream.dataset"], json!("claude_code.events"), "{name}");
-            assert!(!ours.contains_key("related.hosts"), "{name}: related.hosts must not be set");
-            assert!(!ours.contains_key("event.original"), "{name}: no event.original without error");
+            assert_eq!(
+                ours["data_stream.dataset"],
+                json!("claude_code.events"),
+                "{name}"
+            );
+            assert!(
+                !ours.contains_key("related.hosts"),
+                "{name}: related.hosts must not be set"
+            );
+            assert!(
+                !ours.contains_key("event.original"),
+                "{name}: no event.original without error"
+            );
             if ours.get("event.action") == Some(&json!("tool_decision")) {
-                assert_eq!(ours.get("claude_code.events.decision_source"), ours.get("claude_code.events.source"), "{name}");
+                assert_eq!(
+                    ours.get("claude_code.events.decision_source"),
+                    ours.get("claude_code.events.source"),
+                    "{name}"
+                );
             }
         }
         cases += 1;
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(cases, 15, "every conformance case ran");
-    assert!(compared_fields >= 450, "compared only {compared_fields} fields");
+    assert!(
+        compared_fields >= 450,
+        "compared only {compared_fields} fields"
+    );
     println!("conformance: {cases} cases, {compared_fields} fields compared, 0 mismatches");
 }

@@ -13,7 +13,9 @@ pub fn testdata() -> PathBuf {
 /// Reads an OTLP/JSON or protobuf request file.
 pub fn read_request(path: &Path) -> ExportLogsServiceRequest {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    otlp::decode_any(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display())).0
+    otlp::decode_any(&bytes)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .0
 }
 
 /// Every log record of a request, in order.
@@ -34,7 +36,10 @@ pub fn value_json(v: &Value) -> Json {
         Value::IntValue(i) => Json::from(*i),
         Value::DoubleValue(d) => Json::from(*d),
         Value::ArrayValue(a) => Json::Array(
-            a.values.iter().map(|x| x.value.as_ref().map_or(Json::Null, value_json)).collect(),
+            a.values
+                .iter()
+                .map(|x| x.value.as_ref().map_or(Json::Null, value_json))
+                .collect(),
         ),
         Value::KvlistValue(kv) => Json::Object(
             kv.values
@@ -53,7 +58,11 @@ pub fn value_json(v: &Value) -> Json {
 pub fn flat_attributes(record: &LogRecord) -> Map<String, Json> {
     let mut out = Map::new();
     for kv in &record.attributes {
-        let v = kv.value.as_ref().and_then(|v| v.value.as_ref()).expect("attribute without value");
+        let v = kv
+            .value
+            .as_ref()
+            .and_then(|v| v.value.as_ref())
+            .expect("attribute without value");
         flatten_into(&mut out, &kv.key, value_json(v));
     }
     out
@@ -78,7 +87,10 @@ fn flatten_into(out: &mut Map<String, Json>, prefix: &str, v: Json) {
             }
         }
         other => {
-            assert!(out.insert(prefix.to_owned(), other).is_none(), "duplicate key {prefix}");
+            assert!(
+                out.insert(prefix.to_owned(), other).is_none(),
+                "duplicate key {prefix}"
+            );
         }
     }
 }

@@ -1,0 +1,103 @@
+package coworkecsprocessor // import "github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
+)
+
+// logsProcessor calls the Rust transform once per batch: marshal to
+// protobuf once, one cgo call, unmarshal once (not at all when the batch has
+// no Claude record).
+type logsProcessor struct {
+	cfg         *Config
+	logger      *zap.Logger
+	transformer *cffi.Transformer
+	failures    metric.Int64Counter
+	marshaler   plog.ProtoMarshaler
+	unmarshaler plog.ProtoUnmarshaler
+}
+
+func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, error) {
+	failures, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
+		"otelcol_processor_cowork_ecs_transform_failures",
+		metric.WithDescription("Batches the cowork_ecs transform could not process (passed on untransformed unless error_mode is propagate)."),
+		metric.WithUnit("{batches}"),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &logsProcessor{cfg: cfg, logger: set.Logger, failures: failures}, nil
+}
+
+// start creates the Rust transformer (the config was validated already).
+func (p *logsProcessor) start(_ context.Context, _ component.Host) error {
+	raw, err := p.cfg.transformConfig()
+	if err != nil {
+		return err
+	}
+	t, err := cffi.New(raw)
+	if err != nil {
+		return err
+	}
+	p.transformer = t
+	p.logger.Info("cowork_ecs transform ready", zap.String("library_version", cffi.Version()))
+	return nil
+}
+
+// shutdown frees the Rust transformer; safe without a prior start.
+func (p *logsProcessor) shutdown(context.Context) error {
+	p.transformer.Close()
+	p.transformer = nil
+	return nil
+}
+
+func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	out, err := p.transform(ld)
+	if err == nil {
+		return out, nil
+	}
+	p.failures.Add(ctx, 1, metric.WithAttributes(attribute.String("error_mode", string(p.cfg.ErrorMode))))
+	if errors.Is(err, cffi.ErrPanic) {
+		p.logger.Error("cowork_ecs transform panicked (a bug); batch passed on untransformed unless error_mode is propagate",
+			zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
+	}
+	switch p.cfg.ErrorMode {
+	case ErrorModePropagate:
+		return ld, err
+	case ErrorModeSilent:
+		return ld, nil
+	default:
+		if !errors.Is(err, cffi.ErrPanic) {
+			p.logger.Warn("cowork_ecs transform failed; batch passed on untransformed",
+				zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
+		}
+		return ld, nil
+	}
+}
+
+func (p *logsProcessor) transform(ld plog.Logs) (plog.Logs, error) {
+	in, err := p.marshaler.MarshalLogs(ld)
+	if err != nil {
+		return ld, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
+	}
+	raw, changed, err := p.transformer.Transform(in)
+	if err != nil || !changed {
+		return ld, err
+	}
+	out, err := p.unmarshaler.UnmarshalLogs(raw)
+	if err != nil {
+		return ld, fmt.Errorf("cowork-ecs: unmarshal transformed batch: %w", err)
+	}
+	return out, nil
+}
