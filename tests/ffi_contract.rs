@@ -1,0 +1,200 @@
+//! The C ABI's contract, driven through the exported functions: NULLs,
+//! `(NULL, 0)`, bad input, UNCHANGED, buffer ownership, concurrent use.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use cowork_ecs::ffi::*;
+use cowork_ecs::otlp;
+use std::ptr;
+
+fn empty_buf() -> cowork_ecs_buf {
+    cowork_ecs_buf {
+        data: ptr::null_mut(),
+        len: 0,
+    }
+}
+
+/// Copies a library buffer and frees it.
+fn take(buf: cowork_ecs_buf) -> Vec<u8> {
+    let v = if buf.data.is_null() {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(buf.data, buf.len) }.to_vec()
+    };
+    unsafe { cowork_ecs_buf_free(buf) };
+    v
+}
+
+fn new_transformer(
+    config: &[u8],
+) -> Result<*const cowork_ecs_transformer, (cowork_ecs_result, String)> {
+    let mut handle: *const cowork_ecs_transformer = ptr::null();
+    let mut err = empty_buf();
+    let code =
+        unsafe { cowork_ecs_transformer_new(config.as_ptr(), config.len(), &mut handle, &mut err) };
+    if code == cowork_ecs_result::Ok {
+        assert!(err.data.is_null(), "err_out written on success");
+        Ok(handle)
+    } else {
+        assert!(handle.is_null(), "out written on failure");
+        Err((code, String::from_utf8(take(err)).unwrap()))
+    }
+}
+
+fn transform(
+    t: *const cowork_ecs_transformer,
+    input: &[u8],
+) -> (cowork_ecs_result, Vec<u8>, String) {
+    let mut out = empty_buf();
+    let mut err = empty_buf();
+    let code =
+        unsafe { cowork_ecs_transform_logs(t, input.as_ptr(), input.len(), &mut out, &mut err) };
+    (code, take(out), String::from_utf8(take(err)).unwrap())
+}
+
+fn capture_pb() -> Vec<u8> {
+    std::fs::read(testdata().join("captures/protobuf/logs.pb")).unwrap()
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let v = unsafe { std::ffi::CStr::from_ptr(cowork_ecs_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn transform_ok_returns_normalized_protobuf() {
+    let t = new_transformer(b"{}").unwrap();
+    let (code, out, err) = transform(t, &capture_pb());
+    assert_eq!(code, cowork_ecs_result::Ok, "{err}");
+    assert!(err.is_empty());
+    let req = otlp::decode(&out).unwrap();
+    let recs = records(&req);
+    assert_eq!(recs.len(), 11);
+    assert!(
+        recs.iter()
+            .all(|r| flat_attributes(r)["ecs.version"] == "9.3.0")
+    );
+    unsafe { cowork_ecs_transformer_free(t) };
+}
+
+#[test]
+fn no_claude_record_is_unchanged_and_writes_nothing() {
+    let t = new_transformer(b"").unwrap();
+    let mut req = read_request(&testdata().join("cowork/events.otlp.json"));
+    req.resource_logs.remove(0); // keep only the billing-api resource
+    let bytes = otlp::encode(&req);
+    let mut out = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs(t, bytes.as_ptr(), bytes.len(), &mut out, ptr::null_mut())
+    };
+    assert_eq!(code, cowork_ecs_result::Unchanged);
+    assert!(out.data.is_null(), "out must not be written on UNCHANGED");
+    // (NULL, 0) is the empty batch: nothing to change either.
+    let mut out = empty_buf();
+    let code = unsafe { cowork_ecs_transform_logs(t, ptr::null(), 0, &mut out, ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::Unchanged);
+    unsafe { cowork_ecs_transformer_free(t) };
+}
+
+#[test]
+fn null_parameters_are_errors_not_crashes() {
+    let t = new_transformer(b"{}").unwrap();
+    let mut out = empty_buf();
+    let mut err = empty_buf();
+    let code =
+        unsafe { cowork_ecs_transform_logs(ptr::null(), ptr::null(), 0, &mut out, &mut err) };
+    assert_eq!(code, cowork_ecs_result::NullParameter);
+    assert!(
+        String::from_utf8(take(err))
+            .unwrap()
+            .contains("transformer")
+    );
+    let code = unsafe { cowork_ecs_transform_logs(t, ptr::null(), 5, &mut out, ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::NullParameter);
+    let code =
+        unsafe { cowork_ecs_transform_logs(t, ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::NullParameter);
+    let code =
+        unsafe { cowork_ecs_transformer_new(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::NullParameter);
+    let code = unsafe { cowork_ecs_config_validate(ptr::null(), 3, ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::NullParameter);
+    // Freeing NULL handles and empty buffers is allowed.
+    unsafe { cowork_ecs_transformer_free(ptr::null()) };
+    unsafe { cowork_ecs_buf_free(empty_buf()) };
+    unsafe { cowork_ecs_transformer_free(t) };
+}
+
+#[test]
+fn bad_config_is_reported_with_its_field() {
+    let (code, msg) = new_transformer(br#"{"namespace":"Bad-Name"}"#).unwrap_err();
+    assert_eq!(code, cowork_ecs_result::ConfigInvalid);
+    assert!(msg.contains("namespace"), "{msg}");
+    let (code, msg) = new_transformer(br#"{"error_mod":"x"}"#).unwrap_err();
+    assert_eq!(code, cowork_ecs_result::ConfigSyntax);
+    assert!(msg.contains("error_mod"), "{msg}");
+    let mut err = empty_buf();
+    let cfg = br#"{"namespace": 7}"#;
+    let code = unsafe { cowork_ecs_config_validate(cfg.as_ptr(), cfg.len(), &mut err) };
+    assert_eq!(code, cowork_ecs_result::ConfigSyntax);
+    assert!(!take(err).is_empty());
+    let code = unsafe { cowork_ecs_config_validate(b"{}".as_ptr(), 2, ptr::null_mut()) };
+    assert_eq!(code, cowork_ecs_result::Ok);
+}
+
+#[test]
+fn garbage_input_is_a_decode_error() {
+    let t = new_transformer(b"{}").unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for len in [1usize, 2, 7, 64, 1000] {
+        let garbage: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect();
+        let (code, out, err) = transform(t, &garbage);
+        assert!(
+            matches!(
+                code,
+                cowork_ecs_result::Decode | cowork_ecs_result::Unchanged | cowork_ecs_result::Ok
+            ),
+            "{code:?}"
+        );
+        if code == cowork_ecs_result::Decode {
+            assert!(out.is_empty());
+            assert!(err.contains("protobuf"), "{err}");
+        }
+    }
+    // A truncated real batch is always a decode error, never a crash.
+    let pb = capture_pb();
+    let (code, _, err) = transform(t, &pb[..pb.len() / 2]);
+    assert_eq!(code, cowork_ecs_result::Decode, "{err}");
+    unsafe { cowork_ecs_transformer_free(t) };
+}
+
+#[test]
+fn one_handle_many_threads() {
+    let t = new_transformer(b"{}").unwrap();
+    let handle = t as usize; // raw pointers are not Send; the handle is Sync by contract
+    let pb = capture_pb();
+    let (code, expected, _) = transform(t, &pb);
+    assert_eq!(code, cowork_ecs_result::Ok);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let (code, out, _) = transform(handle as *const cowork_ecs_transformer, &pb);
+                    assert_eq!(code, cowork_ecs_result::Ok);
+                    assert_eq!(out, expected);
+                }
+            });
+        }
+    });
+    unsafe { cowork_ecs_transformer_free(t) };
+}

@@ -1,0 +1,473 @@
+//! SPEC rules asserted field by field on the real captures and the Cowork
+//! fixture (the golden files freeze the whole output; these say why it is right).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use cowork_ecs::otlp::ExportLogsServiceRequest;
+use cowork_ecs::{Config, Transformer};
+use serde_json::{Map, Value as Json, json};
+
+type Doc = Map<String, Json>;
+
+fn transformed(path: &str, config: &Config) -> (ExportLogsServiceRequest, Vec<Doc>) {
+    let mut req = read_request(&testdata().join(path));
+    Transformer::new(config)
+        .unwrap()
+        .transform_request(&mut req);
+    let docs = records(&req).iter().map(|r| flat_attributes(r)).collect();
+    (req, docs)
+}
+
+fn docs(path: &str) -> Vec<Doc> {
+    transformed(path, &Config::default()).1
+}
+
+fn by_action<'a>(docs: &'a [Doc], action: &str) -> Vec<&'a Doc> {
+    let found: Vec<&Doc> = docs
+        .iter()
+        .filter(|d| d.get("event.action") == Some(&json!(action)))
+        .collect();
+    assert!(!found.is_empty(), "no {action} record");
+    found
+}
+
+#[test]
+fn bash_ok_tool_decision_and_result() {
+    let d = docs("captures/bash_ok/logs.json");
+    let decision = by_action(&d, "tool_decision")[0];
+    assert_eq!(decision["event.category"], json!(["iam"]));
+    assert_eq!(decision["event.outcome"], json!("success"));
+    assert_eq!(
+        decision["claude_code.events.decision_source"],
+        json!("config")
+    );
+    let result = by_action(&d, "tool_result")[0];
+    assert_eq!(result["event.category"], json!(["process"]));
+    assert_eq!(result["event.type"], json!(["info"]));
+    assert_eq!(result["event.outcome"], json!("success"));
+    assert_eq!(
+        result["process.command_line"],
+        json!("echo hello-from-mock")
+    );
+    assert_eq!(result["gen_ai.tool.name"], json!("Bash"));
+    assert_eq!(
+        result["gen_ai.tool.call.arguments.command"],
+        json!("echo hello-from-mock")
+    );
+    assert_eq!(
+        result["claude_code.events.tool_parameters_flattened.full_command"],
+        json!("echo hello-from-mock")
+    );
+    // duration_ms arrives as the string "…" on tool_result: a long in ns, and removed.
+    assert!(result["event.duration"].as_i64().unwrap() % 1_000_000 == 0);
+    assert!(!result.contains_key("claude_code.events.duration_ms"));
+    assert!(!result.contains_key("claude_code.events.tool_name"));
+    assert!(result["claude_code.events.tool_input_size_bytes"].is_i64());
+    assert_eq!(result["event.provider"], json!("claude-code"));
+    assert_eq!(result["data_stream.dataset"], json!("claude_code.events"));
+    assert_eq!(result["data_stream.namespace"], json!("default"));
+    assert_eq!(result["ecs.version"], json!("9.3.0"));
+    // API-key auth: no email, so related.user is just the user.id hash.
+    assert_eq!(result["related.user"], json!([result["user.id"].clone()]));
+    let api = by_action(&d, "api_request")[0];
+    assert!(api["gen_ai.usage.input_tokens"].is_i64());
+    assert!(api["claude_code.events.cost_usd"].is_f64());
+    assert_eq!(api["gen_ai.request.model"], api["gen_ai.response.model"]);
+    assert_eq!(
+        api["claude_code.events.anthropic.custom_base_url"],
+        json!(true)
+    );
+    assert!(api["claude_code.events.event.sequence"].is_i64());
+}
+
+#[test]
+fn failure_paths_are_failures() {
+    let d = docs("captures/bash_fail/logs.json");
+    let result = by_action(&d, "tool_result")[0];
+    assert_eq!(result["event.outcome"], json!("failure"));
+    assert_eq!(result["event.reason"], json!("Shell command failed"));
+    assert_eq!(result["error.type"], json!("ShellError"));
+    assert_eq!(result["process.command_line"], json!("ls /nonexistent-dir"));
+
+    let d = docs("captures/tool_rejected/logs.json");
+    let decision = by_action(&d, "tool_decision")[0];
+    assert_eq!(decision["event.outcome"], json!("failure"));
+    assert_eq!(decision["claude_code.events.decision"], json!("reject"));
+
+    let d = docs("captures/api_error/logs.json");
+    for action in ["api_error", "api_retries_exhausted", "internal_error"] {
+        let r = by_action(&d, action)[0];
+        assert_eq!(r["event.outcome"], json!("failure"), "{action}");
+    }
+    let err = by_action(&d, "api_error")[0];
+    assert_eq!(err["event.reason"], json!("Internal server error"));
+    assert_eq!(err["claude_code.events.status_code"], json!(500));
+    assert_eq!(
+        by_action(&d, "internal_error")[0]["event.category"],
+        json!(["host"])
+    );
+
+    let d = docs("captures/mcp_failed/logs.json");
+    let failed = by_action(&d, "mcp_server_connection")
+        .into_iter()
+        .find(|r| r["claude_code.events.status"] == json!("failed"))
+        .unwrap();
+    assert_eq!(failed["error.code"], json!("CONNECTION_CLOSED"));
+    assert_eq!(failed["event.reason"], json!("Connection closed"));
+    assert_eq!(failed["event.type"], json!(["connection"]));
+    assert!(!failed.contains_key("related.hosts"));
+
+    let d = docs("captures/api_refusal/logs.json");
+    let refusal = by_action(&d, "api_refusal");
+    assert_eq!(refusal.len(), 3);
+    assert_eq!(refusal[0]["event.type"], json!(["denied"]));
+    assert_eq!(refusal[0]["claude_code.events.has_category"], json!(true));
+}
+
+#[test]
+fn claude_code_mcp_names_come_from_tool_parameters() {
+    let d = docs("captures/mcp/logs.json");
+    let result = by_action(&d, "tool_result")[0];
+    assert_eq!(result["gen_ai.tool.name"], json!("lookup_ticket"));
+    assert_eq!(
+        result["claude_code.events.mcp_server_name"],
+        json!("tickets")
+    );
+    assert_eq!(
+        result["claude_code.events.mcp_tool_name"],
+        json!("lookup_ticket")
+    );
+    assert_eq!(
+        result["claude_code.events.mcp_server_scope"],
+        json!("dynamic")
+    );
+}
+
+#[test]
+fn file_tools_take_file_path_from_tool_input() {
+    let d = docs("captures/file_tools/logs.json");
+    let results = by_action(&d, "tool_result");
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(
+            r["file.path"].as_str().unwrap().ends_with("mock-notes.txt"),
+            "{r:?}"
+        );
+        assert!(!r.contains_key("claude_code.events.tool_parameters"));
+    }
+}
+
+#[test]
+fn prompts_and_redacted_content() {
+    let d = docs("captures/bash_ok/logs.json");
+    let prompt = by_action(&d, "user_prompt")[0];
+    assert_eq!(
+        prompt["claude_code.events.prompt_text"],
+        json!("say hello using bash")
+    );
+    assert!(!prompt.contains_key("claude_code.events.prompt"));
+    assert!(
+        prompt.get("event.category").is_none(),
+        "user_prompt gets event.kind only"
+    );
+    assert!(prompt["claude_code.events.prompt_length"].is_i64());
+    let d = docs("captures/redacted_default/logs.json");
+    assert_eq!(
+        by_action(&d, "user_prompt")[0]["claude_code.events.prompt_text"],
+        json!("<REDACTED>")
+    );
+    assert_eq!(
+        by_action(&d, "assistant_response")[0]["claude_code.events.response"],
+        json!("<REDACTED>")
+    );
+    assert!(
+        by_action(&d, "tool_result")[0]
+            .get("gen_ai.tool.call.arguments")
+            .is_none()
+    );
+}
+
+#[test]
+fn live_only_events_are_categorized() {
+    let d = docs("captures/content_all/logs.json");
+    assert_eq!(
+        by_action(&d, "managed_settings_resolved")[0]["event.category"],
+        json!(["configuration"])
+    );
+    let body = by_action(&d, "api_request_body")[0];
+    assert_eq!(body["event.category"], json!(["api"]));
+    assert!(body["claude_code.events.body_length"].is_i64());
+    assert!(
+        by_action(&d, "assistant_response")[0]
+            .get("event.category")
+            .is_none()
+    );
+    let d = docs("captures/subagent/logs.json");
+    let sub = by_action(&d, "subagent_completed")[0];
+    assert_eq!(sub["event.type"], json!(["end"]));
+    assert_eq!(sub["claude_code.events.is_built_in"], json!(true));
+    let d = docs("captures/hooks/logs.json");
+    let complete = by_action(&d, "hook_execution_complete");
+    assert!(
+        complete
+            .iter()
+            .any(|c| c["claude_code.events.num_non_blocking_error"] == json!(1))
+    );
+    assert_eq!(complete[0]["claude_code.events.safe_mode"], json!("false"));
+    let d = docs("captures/skill/logs.json");
+    assert_eq!(
+        by_action(&d, "skill_activated")[0]["claude_code.events.skill.name"],
+        json!("dataviz")
+    );
+}
+
+#[test]
+fn traces_keep_trace_context() {
+    let (req, _) = transformed("captures/traces/logs.json", &Config::default());
+    let with_trace = records(&req)
+        .into_iter()
+        .filter(|r| !r.trace_id.is_empty())
+        .count();
+    assert!(
+        with_trace > 0,
+        "records inside an interaction keep their trace ids"
+    );
+}
+
+#[test]
+fn cowork_fixture_every_event_type() {
+    let d = docs("cowork/events.otlp.json");
+    let expect: &[(&str, Option<(&str, &str)>, &str)] = &[
+        ("tool_result", Some(("process", "info")), "success"),
+        ("tool_decision", Some(("iam", "info")), "success"),
+        ("api_request", Some(("api", "info")), "unknown"),
+        ("api_error", Some(("api", "info")), "failure"),
+        ("api_retries_exhausted", Some(("api", "info")), "failure"),
+        ("api_refusal", Some(("api", "denied")), "unknown"),
+        ("auth", Some(("authentication", "info")), "success"),
+        (
+            "permission_mode_changed",
+            Some(("configuration", "change")),
+            "unknown",
+        ),
+        (
+            "mcp_server_connection",
+            Some(("network", "connection")),
+            "unknown",
+        ),
+        (
+            "hook_registered",
+            Some(("configuration", "info")),
+            "unknown",
+        ),
+        (
+            "hook_execution_start",
+            Some(("process", "start")),
+            "unknown",
+        ),
+        (
+            "hook_execution_complete",
+            Some(("process", "end")),
+            "unknown",
+        ),
+        ("plugin_loaded", Some(("library", "start")), "unknown"),
+        ("plugin_installed", Some(("package", "info")), "unknown"),
+        (
+            "managed_settings_resolved",
+            Some(("configuration", "info")),
+            "unknown",
+        ),
+        ("api_request_body", Some(("api", "info")), "unknown"),
+        ("api_response_body", Some(("api", "info")), "unknown"),
+        ("subagent_completed", Some(("process", "end")), "unknown"),
+        ("internal_error", Some(("host", "error")), "failure"),
+        ("user_prompt", None, "unknown"),
+        ("skill_activated", None, "unknown"),
+        ("assistant_response", None, "unknown"),
+        ("compaction", Some(("host", "info")), "success"),
+    ];
+    for (action, class, outcome) in expect {
+        let r = by_action(&d, action)[0];
+        match class {
+            Some((c, t)) => {
+                assert_eq!(r["event.category"], json!([c]), "{action}");
+                assert_eq!(r["event.type"], json!([t]), "{action}");
+            }
+            None => assert!(
+                !r.contains_key("event.category") && !r.contains_key("event.type"),
+                "{action}"
+            ),
+        }
+        assert_eq!(r["event.outcome"], json!(outcome), "{action}");
+        assert_eq!(r["event.provider"], json!("claude-cowork"), "{action}");
+        assert_eq!(
+            r["data_stream.dataset"],
+            json!("claude_cowork.events"),
+            "{action}"
+        );
+        assert_eq!(
+            r["related.user"],
+            json!(["dana@example.org", r["user.id"].clone()]),
+            "{action}"
+        );
+        assert_eq!(
+            r["claude_cowork.events.terminal.type"],
+            json!("non-interactive"),
+            "{action}"
+        );
+        assert_eq!(
+            r["claude_cowork.events.claude.deployment_mode"],
+            json!("1p"),
+            "{action}"
+        );
+    }
+    // Dotted MCP attributes on tool_decision / tool_result.
+    let mcp = &by_action(&d, "tool_result")[0];
+    assert_eq!(mcp["gen_ai.tool.name"], json!("lookup_ticket"));
+    assert_eq!(
+        mcp["claude_cowork.events.mcp_server.name"],
+        json!("tickets")
+    );
+    assert_eq!(mcp["event.duration"], json!(87_000_000));
+    // Host paths stay an array.
+    let prompt = by_action(&d, "user_prompt")[0];
+    assert_eq!(
+        prompt["claude_cowork.events.workspace.host_paths"],
+        json!(["/Users/dana/Documents/Reports", "/Users/dana/Downloads"])
+    );
+    // Tool-detail capture on: Bash command and a Read path.
+    let results = by_action(&d, "tool_result");
+    assert!(results.iter().any(|r| r.get("process.command_line") == Some(&json!("ls /sessions/demo/mnt/Reports"))));
+    assert!(
+        results
+            .iter()
+            .any(|r| r.get("file.path") == Some(&json!("/sessions/demo/mnt/Reports/q3.md")))
+    );
+    // A double duration (12.5 ms).
+    assert!(
+        results
+            .iter()
+            .any(|r| r.get("event.duration") == Some(&json!(12_500_000)))
+    );
+    // Named only by LogRecord.event_name.
+    assert!(
+        by_action(&d, "tool_decision")
+            .iter()
+            .any(|r| r["gen_ai.tool.name"] == json!("Write"))
+    );
+    // Strings that are booleans / numbers got their types.
+    assert_eq!(
+        by_action(&d, "plugin_loaded")[0]["claude_cowork.events.has_mcp"],
+        json!(true)
+    );
+    assert_eq!(
+        by_action(&d, "api_error")[0]["claude_cowork.events.status_code"],
+        json!(529)
+    );
+}
+
+#[test]
+fn broken_tool_parameters_is_a_pipeline_error_that_keeps_everything() {
+    let (req, d) = transformed("cowork/events.otlp.json", &Config::default());
+    let broken: Vec<&Doc> = d
+        .iter()
+        .filter(|r| r.get("event.kind") == Some(&json!("pipeline_error")))
+        .collect();
+    assert_eq!(broken.len(), 1);
+    let r = broken[0];
+    assert!(
+        r["error.message"]
+            .as_str()
+            .unwrap()
+            .contains("tool_parameters"),
+        "{r:?}"
+    );
+    assert_eq!(r["tags"], json!(["preserve_original_event"]));
+    let original: Json = serde_json::from_str(r["event.original"].as_str().unwrap()).unwrap();
+    let keys: Vec<&str> = original["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| kv["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"tool_parameters") && keys.contains(&"duration_ms"),
+        "{keys:?}"
+    );
+    // Still normalized as far as possible, raw text kept.
+    assert_eq!(r["gen_ai.tool.name"], json!("WebFetch"));
+    assert_eq!(r["event.duration"], json!(450_000_000));
+    assert!(
+        r["claude_cowork.events.tool_parameters"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"url\"")
+    );
+    // Nothing dropped: every record is still there.
+    assert_eq!(records(&req).len(), 30);
+}
+
+#[test]
+fn non_claude_records_are_untouched() {
+    let before = read_request(&testdata().join("cowork/events.otlp.json"));
+    let (after, _) = transformed("cowork/events.otlp.json", &Config::default());
+    assert_eq!(before.resource_logs[1], after.resource_logs[1]);
+    assert_eq!(
+        before.resource_logs[0].resource,
+        after.resource_logs[0].resource
+    );
+}
+
+#[test]
+fn configured_names_route_and_recognize() {
+    let config = Config::from_json(
+        br#"{"cowork":{"service_names":["billing-api"],"dataset":"billing.events"},"namespace":"prod","preserve_original":true}"#,
+    )
+    .unwrap();
+    let (_, d) = transformed("cowork/events.otlp.json", &config);
+    // The cowork resource is no longer recognized: its records are untouched.
+    assert!(d[0].get("event.action").is_none());
+    let billing = d.last().unwrap();
+    assert_eq!(billing["data_stream.dataset"], json!("billing.events"));
+    assert_eq!(billing["data_stream.namespace"], json!("prod"));
+    assert_eq!(billing["event.duration"], json!(12_000_000));
+    assert!(
+        billing.contains_key("event.original"),
+        "preserve_original sets it on every record"
+    );
+    assert_eq!(billing["event.kind"], json!("event"));
+}
+
+#[test]
+fn unconvertible_values_are_kept_and_marked() {
+    let json_req = br#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"claude-code"}}]},
+      "scopeLogs":[{"logRecords":[{"body":{"stringValue":"claude_code.api_request"},"attributes":[
+        {"key":"input_tokens","value":{"stringValue":"many"}},
+        {"key":"event.sequence","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":"1"}}]}}},
+        {"key":"duration_ms","value":{"boolValue":true}},
+        {"key":"tool_input","value":{"stringValue":"[1,2]"}},
+        {"key":"cost_usd","value":{"stringValue":"0.5"}}]}]}]}]}"#;
+    let mut req = cowork_ecs::otlp::from_json(json_req).unwrap();
+    Transformer::new(&Config::default())
+        .unwrap()
+        .transform_request(&mut req);
+    let r = flat_attributes(records(&req)[0]);
+    assert_eq!(r["event.kind"], json!("pipeline_error"));
+    assert_eq!(r["claude_code.events.input_tokens"], json!("many"));
+    assert_eq!(r["claude_code.events.event.sequence.a"], json!(1));
+    assert_eq!(r["claude_code.events.duration_ms"], json!(true));
+    assert_eq!(r["claude_code.events.cost_usd"], json!(0.5));
+    let message = r["error.message"].as_str().unwrap();
+    for key in [
+        "input_tokens",
+        "event.sequence",
+        "duration_ms",
+        "tool_input",
+    ] {
+        assert!(message.contains(key), "{key} missing from {message}");
+    }
+    assert!(!r.contains_key("gen_ai.usage.input_tokens"));
+    assert_eq!(r["event.action"], json!("api_request"));
+}
