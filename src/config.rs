@@ -76,10 +76,13 @@ impl Config {
     /// [`Error::ConfigSyntax`] for bad JSON or unknown keys,
     /// [`Error::ConfigInvalid`] for a value that breaks a rule of [`Config::validate`].
     pub fn from_json(bytes: &[u8]) -> Result<Config> {
-        let config: Config = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Config::default()
-        } else {
-            serde_json::from_slice(bytes).map_err(Error::ConfigSyntax)?
+        let config: Config = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => Config::default(),
+            // serde would also read a struct from a JSON array; only objects are configs.
+            Some(b'{') => serde_json::from_slice(bytes).map_err(Error::ConfigSyntax)?,
+            Some(_) => {
+                return Err(Error::config("(root)", "the configuration must be a JSON object"));
+            }
         };
         config.validate()?;
         Ok(config)
@@ -209,7 +212,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_bad_json() {
-        for json in [r#"{"namespcae":"x"}"#, r#"{"namespace":1}"#, "{", "[]"] {
+        assert!(matches!(Config::from_json(b"[]"), Err(Error::ConfigInvalid { .. })));
+        for json in [r#"{"namespcae":"x"}"#, r#"{"namespace":1}"#, "{"] {
             assert!(
                 matches!(
                     Config::from_json(json.as_bytes()),

@@ -10,6 +10,8 @@ use cowork_ecs::{Config, Transformer};
 use serde_json::{Map, Value as Json, json};
 
 type Doc = Map<String, Json>;
+/// `(event.action, (category, type) or None, outcome)`.
+type Expectation<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str);
 
 fn transformed(path: &str, config: &Config) -> (ExportLogsServiceRequest, Vec<Doc>) {
     let mut req = read_request(&testdata().join(path));
@@ -239,7 +241,7 @@ fn traces_keep_trace_context() {
 #[test]
 fn cowork_fixture_every_event_type() {
     let d = docs("cowork/events.otlp.json");
-    let expect: &[(&str, Option<(&str, &str)>, &str)] = &[
+    let expect: &[Expectation] = &[
         ("tool_result", Some(("process", "info")), "success"),
         ("tool_decision", Some(("iam", "info")), "success"),
         ("api_request", Some(("api", "info")), "unknown"),

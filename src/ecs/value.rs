@@ -90,12 +90,9 @@ fn to_long(v: &Value) -> Option<i64> {
 }
 
 fn double_to_long(d: f64) -> Option<i64> {
-    // i64::MAX as f64 rounds up to 2^63, so compare with a strict bound.
-    (d.is_finite()
-        && d.fract() == 0.0
-        && d >= -9.223_372_036_854_775_808e18
-        && d < 9.223_372_036_854_775_808e18)
-        .then_some(d as i64)
+    // 2^63, exactly representable; i64::MAX as f64 would round up to it.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (d.is_finite() && d.fract() == 0.0 && (-LIMIT..LIMIT).contains(&d)).then_some(d as i64)
 }
 
 fn to_double(v: &Value) -> Option<f64> {
