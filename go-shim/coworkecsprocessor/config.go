@@ -99,7 +99,15 @@ func createDefaultConfig() component.Config {
 
 // transformConfig is the JSON the Rust library receives.
 func (cfg *Config) transformConfig() ([]byte, error) {
-	return json.Marshal(cfg)
+	c := *cfg
+	// An unset list is an empty list (JSON [] rather than null), so the Rust
+	// validator can say which list is empty.
+	for _, e := range []*EmitterConfig{&c.Cowork, &c.ClaudeCode} {
+		if e.ServiceNames == nil {
+			e.ServiceNames = []string{}
+		}
+	}
+	return json.Marshal(&c)
 }
 
 // Validate checks the configuration. The mapping settings are checked by the

@@ -1,0 +1,100 @@
+package coworkecsprocessor
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		id          component.ID
+		expected    *Config
+		expectedErr string
+		unmarshal   string
+	}{
+		{id: component.NewID(metadata.Type), expected: createDefaultConfig().(*Config)},
+		{
+			id: component.NewIDWithName(metadata.Type, "custom"),
+			expected: &Config{
+				Cowork:           EmitterConfig{ServiceNames: []string{"cowork", "claude-desktop"}, Dataset: "cowork.audit"},
+				ClaudeCode:       EmitterConfig{ServiceNames: []string{"claude-code"}, Dataset: "claude_code.events"},
+				Namespace:        "security",
+				PreserveOriginal: true,
+				ErrorMode:        ErrorModePropagate,
+			},
+		},
+		{id: component.NewIDWithName(metadata.Type, "bad_namespace"), expectedErr: "namespace"},
+		{id: component.NewIDWithName(metadata.Type, "bad_error_mode"), unmarshal: "unknown error_mode"},
+		{id: component.NewIDWithName(metadata.Type, "shared_service_name"), expectedErr: "listed for both"},
+		{id: component.NewIDWithName(metadata.Type, "unknown_key"), unmarshal: "namespce"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := NewFactory().CreateDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			err = sub.Unmarshal(cfg)
+			if tt.unmarshal != "" {
+				require.ErrorContains(t, err, tt.unmarshal)
+				return
+			}
+			require.NoError(t, err)
+			err = confmap.Validate(cfg)
+			if tt.expectedErr != "" {
+				require.ErrorContains(t, err, tt.expectedErr)
+				require.ErrorIs(t, err, errRustConfig)
+				require.ErrorIs(t, err, cffi.ErrConfig)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.expected, cfg)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		desc        string
+		mutate      func(*Config)
+		expectedErr string
+	}{
+		{desc: "defaults", mutate: func(*Config) {}},
+		{desc: "empty error_mode", mutate: func(c *Config) { c.ErrorMode = "" }, expectedErr: "error_mode"},
+		{desc: "no cowork service names", mutate: func(c *Config) { c.Cowork.ServiceNames = nil }, expectedErr: "cowork.service_names"},
+		{desc: "dataset with a dash", mutate: func(c *Config) { c.ClaudeCode.Dataset = "claude-code" }, expectedErr: "claude_code.dataset"},
+		{desc: "uppercase namespace", mutate: func(c *Config) { c.Namespace = "Prod" }, expectedErr: "lowercase"},
+		{desc: "empty namespace", mutate: func(c *Config) { c.Namespace = "" }, expectedErr: "namespace"},
+		{desc: "silent", mutate: func(c *Config) { c.ErrorMode = ErrorModeSilent }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			tt.mutate(cfg)
+			err := cfg.Validate()
+			if tt.expectedErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.expectedErr)
+		})
+	}
+}
+
+func TestErrorModeUnmarshalText(t *testing.T) {
+	var m ErrorMode
+	require.NoError(t, m.UnmarshalText([]byte("SILENT")))
+	assert.Equal(t, ErrorModeSilent, m)
+	require.ErrorIs(t, m.UnmarshalText([]byte("drop")), errUnknownErrorMode)
+}

@@ -1,0 +1,222 @@
+package coworkecsprocessor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+)
+
+// testdata is the repository's shared test data folder (Rust and Go read
+// the same captures and golden files).
+var testdata = filepath.Join("..", "..", "testdata")
+
+func readLogs(t testing.TB, path string) plog.Logs {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var ld plog.Logs
+	if filepath.Ext(path) == ".pb" {
+		ld, err = (&plog.ProtoUnmarshaler{}).UnmarshalLogs(raw)
+	} else {
+		ld, err = (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	}
+	require.NoError(t, err, path)
+	return ld
+}
+
+func logsJSON(t testing.TB, ld plog.Logs) string {
+	t.Helper()
+	b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// newProcessor builds the processor through its factory, started.
+func newProcessor(t testing.TB, cfg *Config, next *consumertest.LogsSink) processor.Logs {
+	t.Helper()
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	return p
+}
+
+// goldenCases maps a case name to its input file, as tests/golden.rs does.
+func goldenCases(t testing.TB) map[string]string {
+	cases := map[string]string{"cowork": filepath.Join(testdata, "cowork", "events.otlp.json")}
+	dirs, err := os.ReadDir(filepath.Join(testdata, "captures"))
+	require.NoError(t, err)
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		for _, f := range []string{"logs.json", "logs.pb"} {
+			p := filepath.Join(testdata, "captures", d.Name(), f)
+			if _, err := os.Stat(p); err == nil {
+				cases[d.Name()] = p
+			}
+		}
+	}
+	return cases
+}
+
+func TestGoldenCaptures(t *testing.T) {
+	cases := goldenCases(t)
+	require.Len(t, cases, 19)
+	cfg := createDefaultConfig().(*Config)
+	for name, input := range cases {
+		t.Run(name, func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			p := newProcessor(t, cfg, sink)
+			in := readLogs(t, input)
+			require.NoError(t, p.ConsumeLogs(context.Background(), in))
+			require.Len(t, sink.AllLogs(), 1)
+			got := sink.AllLogs()[0]
+			assert.Equal(t, in.LogRecordCount(), got.LogRecordCount(), "no record dropped")
+			want := readLogs(t, filepath.Join(testdata, "golden", name+".expected.otlp.json"))
+			assert.Equal(t, logsJSON(t, want), logsJSON(t, got))
+			// The ECS fields every Claude record gets.
+			rl := got.ResourceLogs().At(0)
+			rec := rl.ScopeLogs().At(0).LogRecords().At(0)
+			v, ok := rec.Attributes().Get("ecs.version")
+			require.True(t, ok)
+			assert.Equal(t, "9.3.0", v.Str())
+		})
+	}
+}
+
+func TestNonClaudeRecordsAreUntouched(t *testing.T) {
+	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	billing := plog.NewLogs()
+	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
+
+	sink := new(consumertest.LogsSink)
+	p := newProcessor(t, createDefaultConfig().(*Config), sink)
+	require.NoError(t, p.ConsumeLogs(context.Background(), in))
+	got := sink.AllLogs()[0]
+	require.Equal(t, 2, got.ResourceLogs().Len())
+	only := plog.NewLogs()
+	got.ResourceLogs().At(1).CopyTo(only.ResourceLogs().AppendEmpty())
+	assert.Equal(t, logsJSON(t, billing), logsJSON(t, only))
+
+	// A batch with no Claude record is passed on as it came.
+	sink.Reset()
+	require.NoError(t, p.ConsumeLogs(context.Background(), billing))
+	assert.Equal(t, logsJSON(t, billing), logsJSON(t, sink.AllLogs()[0]))
+}
+
+// invalidUTF8Batch is a Claude batch the Rust decoder refuses: protobuf
+// strings must be UTF-8, and pdata does not check that.
+func invalidUTF8Batch() plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "claude-code")
+	rec := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	rec.Body().SetStr("claude_code.tool_result")
+	rec.Attributes().PutStr("tool_name", "Bash\xff\xfe")
+	return ld
+}
+
+func TestErrorMode(t *testing.T) {
+	for _, tt := range []struct {
+		mode    ErrorMode
+		wantErr bool
+	}{
+		{ErrorModeIgnore, false},
+		{ErrorModeSilent, false},
+		{ErrorModePropagate, true},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.ErrorMode = tt.mode
+			sink := new(consumertest.LogsSink)
+			p := newProcessor(t, cfg, sink)
+			in := invalidUTF8Batch()
+			want := logsJSON(t, in)
+			err := p.ConsumeLogs(context.Background(), in)
+			if tt.wantErr {
+				require.Error(t, err)
+				assert.ErrorContains(t, err, "decode")
+				assert.Empty(t, sink.AllLogs())
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, sink.AllLogs(), 1)
+			assert.Equal(t, want, logsJSON(t, sink.AllLogs()[0]), "passed on untransformed, nothing lost")
+		})
+	}
+}
+
+func TestConcurrentBatchesShareOneTransformer(t *testing.T) {
+	inputs := goldenCases(t)
+	golden := map[string]bool{}
+	batches := make([]plog.Logs, 0, len(inputs))
+	for name, path := range inputs {
+		golden[logsJSON(t, readLogs(t, filepath.Join(testdata, "golden", name+".expected.otlp.json")))] = true
+		batches = append(batches, readLogs(t, path))
+	}
+	var mu sync.Mutex
+	seen := 0
+	next, err := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
+		ok := golden[logsJSON(t, ld)]
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		if !ok {
+			t.Errorf("a concurrent output matches no golden file")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, p.Shutdown(context.Background())) }()
+
+	const goroutines = 16
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := range batches {
+				ld := plog.NewLogs()
+				batches[(g+i)%len(batches)].CopyTo(ld)
+				if err := p.ConsumeLogs(context.Background(), ld); err != nil {
+					t.Error(err)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	assert.Equal(t, goroutines*len(batches), seen)
+}
+
+func TestLifecycle(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	// Shutdown without Start is safe.
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.False(t, p.Capabilities().MutatesData)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, p.ConsumeLogs(context.Background(), plog.NewLogs()))
+	require.NoError(t, p.Shutdown(context.Background()))
+}
+
+func processortestSettings() processor.Settings {
+	return processortest.NewNopSettings(metadata.Type)
+}
