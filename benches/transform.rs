@@ -1,1 +1,52 @@
-fn main() {}
+//! Criterion benchmark: a 1,000-record batch built from the real captures.
+//! `transform` (decode + normalize + encode) is reported against the
+//! baseline `decode_encode` (the protobuf round trip alone), measured in the
+//! same run.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use cowork_ecs::otlp::{self, ExportLogsServiceRequest};
+use cowork_ecs::{Config, Transformer};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::path::Path;
+
+/// Every capture's records, repeated in order until there are 1,000, under
+/// one Claude Code resource.
+fn batch_1000() -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    let mut records = Vec::new();
+    let mut template: Option<ExportLogsServiceRequest> = None;
+    for dir in dirs.iter().filter(|d| d.join("logs.json").exists()) {
+        let (req, _) = otlp::decode_any(&std::fs::read(dir.join("logs.json")).unwrap()).unwrap();
+        for rl in &req.resource_logs {
+            for sl in &rl.scope_logs {
+                records.extend(sl.log_records.iter().cloned());
+            }
+        }
+        template.get_or_insert(req);
+    }
+    let mut req = template.unwrap();
+    req.resource_logs.truncate(1);
+    req.resource_logs[0].scope_logs.truncate(1);
+    let batch: Vec<_> = records.iter().cycle().take(1000).cloned().collect();
+    req.resource_logs[0].scope_logs[0].log_records = batch;
+    otlp::encode(&req)
+}
+
+fn bench(c: &mut Criterion) {
+    let input = batch_1000();
+    let transformer = Transformer::new(&Config::default()).unwrap();
+    let mut group = c.benchmark_group("batch_1000_records");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("decode_encode_baseline", |b| {
+        b.iter(|| otlp::encode(&otlp::decode(&input).unwrap()))
+    });
+    group.bench_function("transform", |b| {
+        b.iter(|| transformer.transform_protobuf(&input).unwrap().unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
