@@ -1,0 +1,78 @@
+# cowork-ecs build, test and demo. `make help` lists the targets.
+#
+# Pinned versions (change them together: ocb's strict versioning wants the
+# collector components, go-shim/go.mod and the builder on one release).
+OCB_VERSION      := 0.156.0
+ES_VERSION       := 8.19.21
+GOOS             := $(shell go env GOOS)
+GOARCH           := $(shell go env GOARCH)
+
+BUILD            := $(CURDIR)/build
+CFFI_LIB_DIR     := go-shim/internal/cffi/lib/$(GOOS)_$(GOARCH)
+OCB              := $(BUILD)/bin/builder
+COLLECTOR        := collector-config/_build/otelcol-cowork-ecs
+CLI              := target/release/cowork-ecs
+
+# The Go module proxy has no checksum-database entry for this dependency of
+# the elasticsearch exporter; its module zip still comes from the proxy.
+export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
+export GOFLAGS   := -mod=mod
+
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench clean
+
+help:
+	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
+	@echo "make test       all tests: Rust (unit, golden, conformance, ABI), Go (race), C smoke, end-to-end"
+	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
+	@echo "make bench      criterion + go test -bench"
+
+## lib: the Rust static library (+ header) where cgo expects them.
+lib:
+	cargo build --release --lib
+	mkdir -p $(CFFI_LIB_DIR)
+	cp target/release/libcowork_ecs.a $(CFFI_LIB_DIR)/libcowork_ecs.a
+
+cli:
+	cargo build --release --bin cowork-ecs
+
+$(OCB):
+	GOBIN=$(BUILD)/bin go install go.opentelemetry.io/collector/cmd/builder@v$(OCB_VERSION)
+
+## collector: the custom collector, one self-contained binary (Rust linked statically).
+collector: lib $(OCB)
+	cd collector-config && $(OCB) --config builder-config.yaml
+
+## deps: Elasticsearch and the Claude Code CLI for the end-to-end tests.
+deps:
+	ES_VERSION=$(ES_VERSION) scripts/install-deps.sh
+
+test-rust:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test
+
+test-go: lib
+	cd go-shim && test -z "$$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...
+
+test-c: lib
+	cc -std=c11 -Wall -Wextra -Werror -fsanitize=address,undefined -Iinclude tests/c/smoke.c \
+		target/release/libcowork_ecs.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o $(BUILD)/c-smoke
+	$(BUILD)/c-smoke testdata/captures/protobuf/logs.pb
+
+test-e2e: collector cli deps
+	python3 -m pytest -v tests/e2e
+
+## test: every test; this is the command CI runs.
+test: test-rust test-go test-c test-e2e
+
+## run: the whole path end to end on this machine, with a table of the documents.
+run: collector cli deps
+	python3 tests/e2e/demo.py
+
+bench: lib
+	cargo bench --bench transform
+	cd go-shim && go test -run '^$$' -bench . -benchmem ./coworkecsprocessor/
+
+clean:
+	cargo clean
+	rm -rf $(BUILD) collector-config/_build $(CFFI_LIB_DIR)
