@@ -12,7 +12,7 @@ use prost::Message;
 
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 pub use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value::Value,
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
 };
 pub use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 pub use opentelemetry_proto::tonic::resource::v1::Resource;

@@ -473,3 +473,18 @@ fn unconvertible_values_are_kept_and_marked() {
     assert!(!r.contains_key("gen_ai.usage.input_tokens"));
     assert_eq!(r["event.action"], json!("api_request"));
 }
+
+#[test]
+fn claude_scopes_ask_the_exporter_for_ecs_mapping() {
+    let (req, _) = transformed("cowork/events.otlp.json", &Config::default());
+    let mode = |rl: &cowork_ecs::otlp::ResourceLogs| {
+        rl.scope_logs[0].scope.as_ref().and_then(|s| {
+            s.attributes
+                .iter()
+                .find(|kv| kv.key == cowork_ecs::ecs::MAPPING_MODE_ATTRIBUTE)
+                .and_then(|kv| kv.value.clone())
+        })
+    };
+    assert_eq!(format!("{:?}", mode(&req.resource_logs[0])), r#"Some(AnyValue { value: Some(StringValue("ecs")) })"#);
+    assert_eq!(mode(&req.resource_logs[1]), None, "non-Claude scopes keep the exporter's default");
+}

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
     },
+    /// Re-encode one ExportLogsServiceRequest read on stdin, unchanged (e.g. OTLP/JSON to protobuf).
+    Convert {
+        /// Output encoding.
+        #[arg(long, value_enum, default_value_t = Output::Json)]
+        output: Output,
+    },
     /// Check a JSON configuration file and exit 0 if it is valid.
     ValidateConfig {
         /// The configuration file.
@@ -57,25 +63,33 @@ fn read_config(path: Option<&PathBuf>) -> Result<Transformer, String> {
     Transformer::from_json_config(&bytes).map_err(|e| e.to_string())
 }
 
-fn transform(config: Option<&PathBuf>, output: Output) -> Result<(), String> {
-    let transformer = read_config(config)?;
+fn read_request() -> Result<otlp::ExportLogsServiceRequest, String> {
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    let (mut request, _) = otlp::decode_any(&input).map_err(|e| e.to_string())?;
-    let outcome = transformer.transform_request(&mut request);
+    otlp::decode_any(&input).map(|(r, _)| r).map_err(|e| e.to_string())
+}
+
+fn write_request(request: &otlp::ExportLogsServiceRequest, output: Output) -> Result<(), String> {
     let bytes = match output {
         Output::Json => {
-            let mut s = otlp::to_json(&request).map_err(|e| e.to_string())?;
+            let mut s = otlp::to_json(request).map_err(|e| e.to_string())?;
             s.push('\n');
             s.into_bytes()
         }
-        Output::Proto => otlp::encode(&request),
+        Output::Proto => otlp::encode(request),
     };
     std::io::stdout()
         .write_all(&bytes)
-        .map_err(|e| format!("cannot write stdout: {e}"))?;
+        .map_err(|e| format!("cannot write stdout: {e}"))
+}
+
+fn transform(config: Option<&PathBuf>, output: Output) -> Result<(), String> {
+    let transformer = read_config(config)?;
+    let mut request = read_request()?;
+    let outcome = transformer.transform_request(&mut request);
+    write_request(&request, output)?;
     eprintln!(
         "cowork-ecs: {} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
         outcome.claude_records, outcome.pipeline_errors, outcome.other_records
@@ -87,6 +101,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Transform { config, output } => transform(config.as_ref(), *output),
+        Command::Convert { output } => read_request().and_then(|r| write_request(&r, *output)),
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
     };
     match result {

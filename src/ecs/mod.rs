@@ -10,7 +10,9 @@ mod value;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::otlp::{self, ExportLogsServiceRequest, Resource, Value};
+use crate::otlp::{
+    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource, ScopeLogs, Value,
+};
 use std::collections::HashMap;
 use tables::{Conv, EventClass, Target};
 
@@ -163,6 +165,7 @@ impl Transformer {
                 continue;
             };
             for scope_logs in &mut resource_logs.scope_logs {
+                mark_ecs_mapping_mode(scope_logs);
                 for record in &mut scope_logs.log_records {
                     outcome.claude_records += 1;
                     if record::normalize(record, emitter, &self.rules) {
@@ -184,6 +187,28 @@ impl Transformer {
         let mut request = otlp::decode(bytes)?;
         let outcome = self.transform_request(&mut request);
         Ok((outcome.claude_records > 0).then(|| otlp::encode(&request)))
+    }
+}
+
+/// Scope attribute the collector's `elasticsearch` exporter reads to pick its
+/// document mapping per scope (its `mapping::mode` setting is ignored since
+/// exporter v0.145.0). Claude scopes get `ecs`, so their records become ECS
+/// documents routed to `logs-<dataset>-<namespace>`, while other telemetry
+/// in the same gateway keeps the exporter's default mode.
+pub const MAPPING_MODE_ATTRIBUTE: &str = "elastic.mapping.mode";
+
+fn mark_ecs_mapping_mode(scope_logs: &mut ScopeLogs) {
+    let scope = scope_logs.scope.get_or_insert_with(InstrumentationScope::default);
+    let value = Some(AnyValue {
+        value: Some(Value::StringValue("ecs".to_owned())),
+    });
+    match scope.attributes.iter_mut().find(|kv| kv.key == MAPPING_MODE_ATTRIBUTE) {
+        Some(kv) => kv.value = value,
+        None => scope.attributes.push(KeyValue {
+            key: MAPPING_MODE_ATTRIBUTE.to_owned(),
+            value,
+            ..KeyValue::default()
+        }),
     }
 }
 

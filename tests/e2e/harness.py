@@ -1,0 +1,303 @@
+"""End-to-end harness: a real Elasticsearch, the real collector built by ocb,
+the real Claude Code CLI, and the Messages API stand-in. Standard library
+only. Everything listens on 127.0.0.1 (free ports), every wait is bounded,
+and whoever starts a process stops it.
+"""
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+ES_VERSION = os.environ.get("ES_VERSION", "8.19.21")
+ES_HOME = BUILD / f"elasticsearch-{ES_VERSION}"
+ES_USER = "cowork-es"
+COLLECTOR = ROOT / "collector-config" / "_build" / "otelcol-cowork-ecs"
+GATEWAY_CONFIG = ROOT / "collector-config" / "gateway.yaml"
+INDEX_TEMPLATE = ROOT / "collector-config" / "elasticsearch" / "index-template.json"
+CLI = ROOT / "target" / "release" / "cowork-ecs"
+COWORK_FIXTURE = ROOT / "testdata" / "cowork" / "events.otlp.json"
+
+
+def claude_binary():
+    base = Path(__file__).resolve().parent / "node_modules" / "@anthropic-ai"
+    for platform in ("claude-code-linux-x64", "claude-code-linux-arm64"):
+        p = base / platform / "claude"
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"Claude Code CLI not installed under {base} (run make deps)")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=30):
+    """One HTTP request; returns (status, body bytes). Never raises on HTTP errors."""
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    hdrs = {"content-type": "application/json"} if data is not None and not isinstance(body, bytes) else {}
+    hdrs.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_until(what, check, timeout, interval=0.5):
+    """Polls check() until it returns a truthy value, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (OSError, ValueError) as e:  # connection refused, bad JSON while starting
+            last = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _stop(proc, grace=20):
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+class Elasticsearch:
+    """A single-node Elasticsearch from the integ-test-zip distribution,
+    security off, bound to loopback, run as an unprivileged user."""
+
+    def __init__(self, workdir):
+        self.work = Path(workdir) / "elasticsearch"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log = self.work / "stdout.log"
+
+    def _user(self):
+        if os.geteuid() != 0:
+            return None  # not root: run as ourselves
+        try:
+            pwd.getpwnam(ES_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
+        return ES_USER
+
+    def start(self, timeout=180):
+        if not (ES_HOME / "bin" / "elasticsearch").exists():
+            raise FileNotFoundError(f"{ES_HOME} missing (run make deps)")
+        conf = self.work / "config"
+        shutil.rmtree(self.work, ignore_errors=True)
+        shutil.copytree(ES_HOME / "config", conf)
+        for d in ("data", "logs", "tmp"):
+            (self.work / d).mkdir(parents=True)
+        (conf / "elasticsearch.yml").write_text("\n".join([
+            "cluster.name: cowork-ecs-e2e",
+            "node.name: e2e",
+            "network.host: 127.0.0.1",
+            f"http.port: {self.port}",
+            f"transport.port: {free_port()}",
+            "discovery.type: single-node",
+            "xpack.security.enabled: false",
+            f"path.data: {self.work / 'data'}",
+            f"path.logs: {self.work / 'logs'}",
+            "cluster.routing.allocation.disk.threshold_enabled: false",
+            "action.destructive_requires_name: false",
+            "",
+        ]))
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ES_PATH_CONF": str(conf),
+            "ES_TMPDIR": str(self.work / "tmp"),
+            "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
+        }
+        # The test distribution bundles no JDK: use the machine's (Java 17 runs 8.x).
+        java = os.environ.get("ES_JAVA_HOME") or os.environ.get("JAVA_HOME")
+        if not java and shutil.which("java"):
+            java = str(Path(os.path.realpath(shutil.which("java"))).parents[1])
+        if java:
+            env["ES_JAVA_HOME"] = java
+        user = self._user()
+        cmd = [str(ES_HOME / "bin" / "elasticsearch")]
+        if user:
+            subprocess.run(["chown", "-R", f"{user}:{user}", str(self.work)], check=True)
+            # The user must be able to reach the work dir through its parents.
+            for parent in self.work.parents:
+                if parent == Path("/"):
+                    break
+                os.chmod(parent, os.stat(parent).st_mode | 0o005)
+            cmd = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()], *cmd]
+        self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdout=open(self.log, "wb"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+        def healthy():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Elasticsearch exited with {self.proc.returncode}:\n{self.logs()}")
+            status, body = http("GET", f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5)
+            return status == 200 and json.loads(body)["status"] in ("yellow", "green")
+
+        wait_until("Elasticsearch to be healthy", healthy, timeout)
+        status, body = http("PUT", f"{self.url}/_index_template/cowork-ecs", json.loads(INDEX_TEMPLATE.read_text()))
+        if status != 200:
+            raise RuntimeError(f"index template refused: {status} {body[:2000]!r}")
+        return self
+
+    def stop(self):
+        _stop(self.proc)
+
+    def logs(self, tail=120):
+        text = ""
+        for f in [self.log, *sorted((self.work / "logs").glob("*.log"))]:
+            if f.exists():
+                text += f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-tail:]) + "\n"
+        return text
+
+    def search(self, query, index="logs-*", size=500):
+        http("POST", f"{self.url}/{index}/_refresh")
+        status, body = http("POST", f"{self.url}/{index}/_search", {"query": query, "size": size, "sort": ["@timestamp"]})
+        if status == 404:
+            return []
+        if status != 200:
+            raise RuntimeError(f"search failed: {status} {body[:2000]!r}")
+        return json.loads(body)["hits"]["hits"]
+
+    def wait_for_docs(self, query, count, timeout=90, index="logs-*"):
+        """Waits until at least `count` documents match, then returns them all."""
+        return wait_until(f"{count} documents for {json.dumps(query)}",
+                          lambda: (lambda hits: hits if len(hits) >= count else None)(self.search(query, index)),
+                          timeout, interval=1)
+
+
+class Collector:
+    """The ocb-built collector running collector-config/gateway.yaml."""
+
+    def __init__(self, workdir, es_url, token):
+        self.work = Path(workdir) / "collector"
+        self.token = token
+        self.http_port, self.grpc_port, self.health_port = free_port(), free_port(), free_port()
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ELASTICSEARCH_ENDPOINT": es_url,
+            "COWORK_ECS_INGEST_TOKEN": token,
+            "COWORK_ECS_QUEUE_DIR": str(self.work / "queue"),
+            "OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
+            "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
+            "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health_port}",
+            "COWORK_ECS_FLUSH_TIMEOUT": "1s",
+        }
+        self.proc = None
+        self.log = self.work / "collector.log"
+
+    @property
+    def otlp_http(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, extra_configs=(), timeout=60):
+        if not COLLECTOR.exists():
+            raise FileNotFoundError(f"{COLLECTOR} missing (run make collector)")
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        # No self-telemetry listener: nothing but the test's own ports.
+        overrides = self.work / "overrides.yaml"
+        overrides.write_text("service:\n  telemetry:\n    metrics:\n      level: none\n")
+        cmd = [str(COLLECTOR), "--config", str(GATEWAY_CONFIG), "--config", str(overrides)]
+        for c in extra_configs:
+            cmd += ["--config", str(c)]
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"collector exited with {self.proc.returncode}:\n{self.logs()}")
+            return http("GET", f"http://127.0.0.1:{self.health_port}/", timeout=2)[0] == 200
+
+        wait_until("the collector's health check", ready, timeout)
+        return self
+
+    def stop(self):
+        _stop(self.proc)
+
+    def logs(self, tail=200):
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-tail:])
+
+    def post_logs(self, body, content_type, token=None):
+        headers = {"content-type": content_type}
+        token = self.token if token is None else token
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return http("POST", f"{self.otlp_http}/v1/logs", body, headers)
+
+
+def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", allowed_tools=(), timeout=180):
+    """Runs `claude -p` once, in a fresh work dir and HOME, with telemetry to
+    the collector. Returns (session_id, completed process)."""
+    session_id = str(uuid.uuid4())
+    with tempfile.TemporaryDirectory(prefix=f"cc-{scenario}-") as tmp:
+        home, work = Path(tmp) / "home", Path(tmp) / "work"
+        home.mkdir()
+        work.mkdir()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "TERM": "xterm",
+            "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+            "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {token}",
+            "OTEL_LOGS_EXPORT_INTERVAL": "500",
+            "OTEL_LOG_USER_PROMPTS": "1",
+            "OTEL_LOG_TOOL_DETAILS": "1",
+            "OTEL_RESOURCE_ATTRIBUTES": f"e2e.scenario={scenario}",
+            "ANTHROPIC_BASE_URL": api_url,
+            "ANTHROPIC_API_KEY": f"sk-ant-e2e-{scenario}",
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+            "DISABLE_AUTOUPDATER": "1",
+        }
+        cmd = [str(claude_binary()), "-p", "say hello using bash", "--output-format", "json", "--session-id", session_id]
+        if allowed_tools:
+            cmd += ["--allowedTools", *allowed_tools]
+        proc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    return session_id, proc
+
+
+def tagged_cowork_request(tag):
+    """The Cowork fixture with resource attribute e2e.scenario=<tag> on every resource."""
+    req = json.loads(COWORK_FIXTURE.read_text())
+    for rl in req["resourceLogs"]:
+        rl["resource"]["attributes"].append({"key": "e2e.scenario", "value": {"stringValue": tag}})
+    return req
+
+
+def to_protobuf(request_json):
+    """OTLP/JSON -> protobuf bytes, through the project's own CLI (no transform)."""
+    proc = subprocess.run([str(CLI), "convert", "--output", "proto"], input=json.dumps(request_json).encode(),
+                          capture_output=True, check=True, timeout=60)
+    return proc.stdout
