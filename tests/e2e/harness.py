@@ -27,6 +27,7 @@ ES_USER = "cowork-es"
 COLLECTOR = ROOT / "collector-config" / "_build" / "otelcol-cowork-ecs"
 GATEWAY_CONFIG = ROOT / "collector-config" / "gateway.yaml"
 INDEX_TEMPLATE = ROOT / "collector-config" / "elasticsearch" / "index-template.json"
+OTEL_INDEX_TEMPLATE = Path(__file__).resolve().parent / "otel-index-template.json"
 CLI = ROOT / "target" / "release" / "cowork-ecs"
 COWORK_FIXTURE = ROOT / "testdata" / "cowork" / "events.otlp.json"
 
@@ -161,9 +162,10 @@ class Elasticsearch:
             return status == 200 and json.loads(body)["status"] in ("yellow", "green")
 
         wait_until("Elasticsearch to be healthy", healthy, timeout)
-        status, body = http("PUT", f"{self.url}/_index_template/cowork-ecs", json.loads(INDEX_TEMPLATE.read_text()))
-        if status != 200:
-            raise RuntimeError(f"index template refused: {status} {body[:2000]!r}")
+        for name, path in (("cowork-ecs", INDEX_TEMPLATE), ("otel-logs-e2e", OTEL_INDEX_TEMPLATE)):
+            status, body = http("PUT", f"{self.url}/_index_template/{name}", json.loads(path.read_text()))
+            if status != 200:
+                raise RuntimeError(f"index template {name} refused: {status} {body[:2000]!r}")
         return self
 
     def stop(self):
