@@ -1,0 +1,84 @@
+/* A real C consumer of include/cowork_ecs.h: every export, the ownership
+ * rules, and the error paths. Built and run by `make test-c` under ASan/UBSan.
+ * Usage: smoke <protobuf ExportLogsServiceRequest file with Claude records> */
+#include "cowork_ecs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0, checks = 0;
+#define CHECK(cond, ...)                                                   \
+  do {                                                                     \
+    checks++;                                                              \
+    if (!(cond)) {                                                         \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                 \
+      fprintf(stderr, __VA_ARGS__);                                        \
+      fputc('\n', stderr);                                                 \
+      failures++;                                                          \
+    }                                                                      \
+  } while (0)
+
+static unsigned char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *buf = malloc((size_t)n);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+  fclose(f);
+  *len = (size_t)n;
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) { fprintf(stderr, "usage: %s logs.pb\n", argv[0]); return 2; }
+  size_t in_len = 0;
+  unsigned char *in = read_file(argv[1], &in_len);
+  if (!in) { perror(argv[1]); return 2; }
+
+  CHECK(strlen(cowork_ecs_version()) > 0, "version");
+
+  cowork_ecs_buf err = {NULL, 0};
+  const char *bad = "{\"namespace\":\"Not-Valid\"}";
+  CHECK(cowork_ecs_config_validate((const uint8_t *)bad, strlen(bad), &err) == COWORK_ECS_RESULT_CONFIG_INVALID,
+        "bad config refused");
+  CHECK(err.data != NULL && err.len > 0, "error message returned");
+  cowork_ecs_buf_free(err);
+
+  const cowork_ecs_transformer *t = NULL;
+  CHECK(cowork_ecs_transformer_new(NULL, 0, &t, NULL) == COWORK_ECS_RESULT_OK && t != NULL, "new with defaults");
+
+  cowork_ecs_buf out = {NULL, 0};
+  err = (cowork_ecs_buf){NULL, 0};
+  CHECK(cowork_ecs_transform_logs(t, in, in_len, &out, &err) == COWORK_ECS_RESULT_OK, "transform");
+  CHECK(out.data != NULL && out.len > in_len, "output is the normalized batch (%zu -> %zu bytes)", in_len, out.len);
+  CHECK(err.data == NULL, "err_out untouched on success");
+  /* The output must contain ECS field names. */
+  int found = 0;
+  for (size_t i = 0; out.data && i + 11 <= out.len; i++)
+    if (memcmp(out.data + i, "ecs.version", 11) == 0) { found = 1; break; }
+  CHECK(found, "output holds ecs.version");
+  cowork_ecs_buf_free(out);
+
+  /* Truncated input: a decode error with a message, no output. */
+  out = (cowork_ecs_buf){NULL, 0};
+  CHECK(cowork_ecs_transform_logs(t, in, in_len / 2, &out, &err) == COWORK_ECS_RESULT_DECODE, "decode error");
+  CHECK(out.data == NULL, "no output on error");
+  CHECK(err.data != NULL, "message on error");
+  cowork_ecs_buf_free(err);
+
+  /* (NULL, 0) is an empty batch; (NULL, n) is refused. */
+  CHECK(cowork_ecs_transform_logs(t, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty batch");
+  CHECK(cowork_ecs_transform_logs(t, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL input");
+  CHECK(cowork_ecs_transform_logs(NULL, in, in_len, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle");
+
+  cowork_ecs_transformer_free(t);
+  cowork_ecs_transformer_free(NULL);
+  cowork_ecs_buf_free((cowork_ecs_buf){NULL, 0});
+  free(in);
+
+  printf("c-smoke: %d passed, %d failed\n", checks - failures, failures);
+  return failures == 0 ? 0 : 1;
+}

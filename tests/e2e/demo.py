@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""`make run`: the whole path once, on this machine.
+
+Starts a real Elasticsearch and the ocb-built collector (gateway config),
+drives the real Claude Code CLI against the local Messages API stand-in
+(a successful Bash call, a failing one, a rejected one, an API error), sends
+the Cowork-shaped events over OTLP/HTTP, then prints a table of the ECS
+documents found in Elasticsearch and stops everything.
+"""
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness as h  # noqa: E402
+from messages_api import MessagesApiStandIn  # noqa: E402
+
+TOKEN = "demo-ingest-token"
+
+
+def field(doc, dotted):
+    cur = doc
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return ""
+        cur = cur[part]
+    return ",".join(cur) if isinstance(cur, list) else str(cur)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="cowork-ecs-demo-")
+    es = h.Elasticsearch(work)
+    collector = api = None
+    try:
+        print(f"Elasticsearch {h.ES_VERSION} starting on {es.url} ...", flush=True)
+        es.start()
+        collector = h.Collector(work, es.url, TOKEN).start()
+        print(f"collector listening on {collector.otlp_http} (OTLP/HTTP, bearer token)", flush=True)
+        api = MessagesApiStandIn().start()
+        for scenario, tools in [("bash_ok", ["Bash"]), ("bash_fail", ["Bash"]), ("tool_rejected", []), ("api_error", [])]:
+            _, proc = h.run_claude(scenario, api.url, collector.otlp_http, TOKEN, allowed_tools=tools)
+            print(f"claude -p ({scenario}): exit {proc.returncode}", flush=True)
+        status, _ = collector.post_logs(json.dumps(h.tagged_cowork_request("cowork")).encode(), "application/json")
+        print(f"Cowork events (OTLP/JSON): HTTP {status}", flush=True)
+
+        time.sleep(3)  # let the last exports flush
+        docs = []
+        for index in ("logs-claude_code.events-*", "logs-claude_cowork.events-*"):
+            docs += es.wait_for_docs({"match_all": {}}, 1, index=index)
+        columns = [("index", 24), ("event.action", 26), ("event.category", 15), ("event.outcome", 8),
+                   ("event.kind", 14), ("detail", 48)]
+        print()
+        print("  ".join(name.ljust(width) for name, width in columns))
+        print("  ".join("-" * width for _, width in columns))
+        for hit in docs:
+            d = hit["_source"]
+            detail = (field(d, "process.command_line") or field(d, "gen_ai.tool.name") or field(d, "event.reason")
+                      or field(d, "gen_ai.request.model") or field(d, "error.message"))
+            row = [hit["_index"].split("-")[2] if hit["_index"].count("-") >= 2 else hit["_index"],
+                   field(d, "event.action"), field(d, "event.category"), field(d, "event.outcome"),
+                   field(d, "event.kind"), detail]
+            print("  ".join(str(v)[:w].ljust(w) for v, (_, w) in zip(row, columns)))
+        print(f"\n{len(docs)} ECS documents in Elasticsearch.")
+        return 0
+    finally:
+        for stop in (lambda: api and api.stop(), lambda: collector and collector.stop(), es.stop):
+            try:
+                stop()
+            except Exception as e:
+                print(f"stop: {e}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
