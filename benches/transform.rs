@@ -13,7 +13,10 @@ use std::path::Path;
 /// one Claude Code resource.
 fn batch_1000() -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     let mut records = Vec::new();
     let mut template: Option<ExportLogsServiceRequest> = None;

@@ -81,7 +81,10 @@ impl Config {
             // serde would also read a struct from a JSON array; only objects are configs.
             Some(b'{') => serde_json::from_slice(bytes).map_err(Error::ConfigSyntax)?,
             Some(_) => {
-                return Err(Error::config("(root)", "the configuration must be a JSON object"));
+                return Err(Error::config(
+                    "(root)",
+                    "the configuration must be a JSON object",
+                ));
             }
         };
         config.validate()?;
@@ -212,7 +215,10 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_bad_json() {
-        assert!(matches!(Config::from_json(b"[]"), Err(Error::ConfigInvalid { .. })));
+        assert!(matches!(
+            Config::from_json(b"[]"),
+            Err(Error::ConfigInvalid { .. })
+        ));
         for json in [r#"{"namespcae":"x"}"#, r#"{"namespace":1}"#, "{"] {
             assert!(
                 matches!(

@@ -485,6 +485,13 @@ fn claude_scopes_ask_the_exporter_for_ecs_mapping() {
                 .and_then(|kv| kv.value.clone())
         })
     };
-    assert_eq!(format!("{:?}", mode(&req.resource_logs[0])), r#"Some(AnyValue { value: Some(StringValue("ecs")) })"#);
-    assert_eq!(mode(&req.resource_logs[1]), None, "non-Claude scopes keep the exporter's default");
+    assert_eq!(
+        format!("{:?}", mode(&req.resource_logs[0])),
+        r#"Some(AnyValue { value: Some(StringValue("ecs")) })"#
+    );
+    assert_eq!(
+        mode(&req.resource_logs[1]),
+        None,
+        "non-Claude scopes keep the exporter's default"
+    );
 }

@@ -68,7 +68,9 @@ fn read_request() -> Result<otlp::ExportLogsServiceRequest, String> {
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    otlp::decode_any(&input).map(|(r, _)| r).map_err(|e| e.to_string())
+    otlp::decode_any(&input)
+        .map(|(r, _)| r)
+        .map_err(|e| e.to_string())
 }
 
 fn write_request(request: &otlp::ExportLogsServiceRequest, output: Output) -> Result<(), String> {

@@ -11,7 +11,8 @@ mod value;
 use crate::config::Config;
 use crate::error::Result;
 use crate::otlp::{
-    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource, ScopeLogs, Value,
+    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource, ScopeLogs,
+    Value,
 };
 use std::collections::HashMap;
 use tables::{Conv, EventClass, Target};
@@ -198,11 +199,17 @@ impl Transformer {
 pub const MAPPING_MODE_ATTRIBUTE: &str = "elastic.mapping.mode";
 
 fn mark_ecs_mapping_mode(scope_logs: &mut ScopeLogs) {
-    let scope = scope_logs.scope.get_or_insert_with(InstrumentationScope::default);
+    let scope = scope_logs
+        .scope
+        .get_or_insert_with(InstrumentationScope::default);
     let value = Some(AnyValue {
         value: Some(Value::StringValue("ecs".to_owned())),
     });
-    match scope.attributes.iter_mut().find(|kv| kv.key == MAPPING_MODE_ATTRIBUTE) {
+    match scope
+        .attributes
+        .iter_mut()
+        .find(|kv| kv.key == MAPPING_MODE_ATTRIBUTE)
+    {
         Some(kv) => kv.value = value,
         None => scope.attributes.push(KeyValue {
             key: MAPPING_MODE_ATTRIBUTE.to_owned(),
