@@ -55,6 +55,7 @@ test-go: lib
 	cd go-shim && test -z "$$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...
 
 test-c: lib
+	mkdir -p $(BUILD)
 	cc -std=c11 -Wall -Wextra -Werror -fsanitize=address,undefined -Iinclude tests/c/smoke.c \
 		target/release/libcowork_ecs.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o $(BUILD)/c-smoke
 	$(BUILD)/c-smoke testdata/captures/protobuf/logs.pb

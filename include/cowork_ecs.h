@@ -15,6 +15,10 @@
 #define COWORK_ECS_VERSION_MINOR 1
 #define COWORK_ECS_VERSION_PATCH 0
 
+// Minimum HMAC key length for `hash`, in bytes (the SHA-256 block is 64;
+// below 32 bytes a key is guessable).
+#define MIN_HMAC_KEY_BYTES 32
+
 // Status of a call. The numbers are part of the ABI and never change or get
 // reused; a zeroed value is never a success.
 //

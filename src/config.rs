@@ -6,14 +6,22 @@
 //!   "cowork":      {"service_names": ["cowork"],      "dataset": "claude_cowork.events"},
 //!   "claude_code": {"service_names": ["claude-code"], "dataset": "claude_code.events"},
 //!   "namespace": "default",
-//!   "preserve_original": false
+//!   "preserve_original": false,
+//!   "content": {"prompts": "redact_secrets", "responses": "redact_secrets",
+//!               "tool_details": "redact_secrets", "api_bodies": "redact_secrets",
+//!               "hmac_key": null, "hmac_key_file": null},
+//!   "tenant": {"set_namespace": true, "set_label": true},
+//!   "tenants": {"team-a": ["<organization.id>", "..."]}
 //! }
 //! ```
 //! Every key is optional; the defaults are SPEC sections 1 and 2. Unknown keys
 //! are refused, so a typo fails at collector start instead of being ignored.
 
+use crate::ecs::ContentAction;
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// Default `service.name` of Claude Cowork (SPEC section 1).
 pub const DEFAULT_COWORK_SERVICE_NAME: &str = "cowork";
@@ -27,7 +35,7 @@ pub const DEFAULT_CLAUDE_CODE_DATASET: &str = "claude_code.events";
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Processor configuration. See the module docs for the JSON shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Claude Cowork (Claude Desktop) emitter.
@@ -39,10 +47,136 @@ pub struct Config {
     /// Set `event.original` (the record as OTLP/JSON) on every Claude record,
     /// not only on records with a mapping error (SPEC section 4).
     pub preserve_original: bool,
+    /// Content policy (SPEC section 5).
+    pub content: ContentConfig,
+    /// What the sender's authenticated identity (passed with each batch by
+    /// the caller, never read from the telemetry) sets.
+    pub tenant: TenantConfig,
+    /// Optional: identity → the `organization.id` values that sender may
+    /// claim. A record claiming another one is tagged `organization_mismatch`
+    /// (and still delivered). Empty: no check.
+    pub tenants: BTreeMap<String, Vec<String>>,
+}
+
+/// Minimum HMAC key length for `hash`, in bytes (the SHA-256 block is 64;
+/// below 32 bytes a key is guessable).
+pub const MIN_HMAC_KEY_BYTES: usize = 32;
+
+/// Content policy per class (SPEC section 5). Default: `redact_secrets`.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContentConfig {
+    /// `prompt` / `prompt_text`.
+    pub prompts: ContentAction,
+    /// `response` of `assistant_response`.
+    pub responses: ContentAction,
+    /// `tool_parameters`, `tool_input` and the fields derived from them.
+    pub tool_details: ContentAction,
+    /// `body` of `api_request_body` / `api_response_body`.
+    pub api_bodies: ContentAction,
+    /// HMAC key for `hash` (at least [`MIN_HMAC_KEY_BYTES`] bytes).
+    pub hmac_key: Option<String>,
+    /// File holding the HMAC key (trailing newline ignored), instead of `hmac_key`.
+    pub hmac_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ContentConfig {
+    // Never print the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentConfig")
+            .field("prompts", &self.prompts)
+            .field("responses", &self.responses)
+            .field("tool_details", &self.tool_details)
+            .field("api_bodies", &self.api_bodies)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<set>"))
+            .field("hmac_key_file", &self.hmac_key_file)
+            .finish()
+    }
+}
+
+impl ContentConfig {
+    /// The actions in class order (prompts, responses, tool_details, api_bodies).
+    pub(crate) fn actions(&self) -> [ContentAction; 4] {
+        [
+            self.prompts,
+            self.responses,
+            self.tool_details,
+            self.api_bodies,
+        ]
+    }
+
+    /// The HMAC key, read from `hmac_key` or `hmac_key_file`; `None` when no
+    /// class uses `hash`.
+    ///
+    /// # Errors
+    /// [`Error::ConfigInvalid`] when a class uses `hash` and the key is
+    /// missing, unreadable or shorter than [`MIN_HMAC_KEY_BYTES`], or both
+    /// sources are set.
+    pub(crate) fn hmac_key(&self) -> Result<Option<Vec<u8>>> {
+        let key = match (&self.hmac_key, &self.hmac_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "content.hmac_key",
+                    "set hmac_key or hmac_key_file, not both",
+                ));
+            }
+            (Some(k), None) => Some(k.as_bytes().to_vec()),
+            (None, Some(path)) => {
+                let mut bytes = std::fs::read(path).map_err(|e| {
+                    Error::config(
+                        "content.hmac_key_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    bytes.pop();
+                }
+                Some(bytes)
+            }
+            (None, None) => None,
+        };
+        if !self.actions().contains(&ContentAction::Hash) {
+            return Ok(key);
+        }
+        match key {
+            None => Err(Error::config(
+                "content.hmac_key",
+                "a class uses hash: set hmac_key (e.g. ${env:COWORK_ECS_HMAC_KEY}) or hmac_key_file",
+            )),
+            Some(k) if k.len() < MIN_HMAC_KEY_BYTES => Err(Error::config(
+                "content.hmac_key",
+                format!(
+                    "is {} bytes; hash needs at least {MIN_HMAC_KEY_BYTES}",
+                    k.len()
+                ),
+            )),
+            Some(k) => Ok(Some(k)),
+        }
+    }
+}
+
+/// What a batch's sender identity sets on its records.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Route to `data_stream.namespace` = the identity, sanitized to
+    /// Elasticsearch's naming rules.
+    pub set_namespace: bool,
+    /// Set `labels.tenant` = the identity.
+    pub set_label: bool,
+}
+
+impl Default for TenantConfig {
+    fn default() -> Self {
+        TenantConfig {
+            set_namespace: true,
+            set_label: true,
+        }
+    }
 }
 
 /// How one emitter is recognized and where its records are routed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmitterConfig {
     /// Resource `service.name` values that identify this emitter.
@@ -64,6 +198,9 @@ impl Default for Config {
             },
             namespace: DEFAULT_NAMESPACE.to_owned(),
             preserve_original: false,
+            content: ContentConfig::default(),
+            tenant: TenantConfig::default(),
+            tenants: BTreeMap::new(),
         }
     }
 }
@@ -128,7 +265,14 @@ impl Config {
                 format!("{shared:?} is listed for both cowork and claude_code"),
             ));
         }
-        validate_data_stream_part("namespace", &self.namespace)
+        validate_data_stream_part("namespace", &self.namespace)?;
+        if let Some(identity) = self.tenants.keys().find(|k| k.trim().is_empty()) {
+            return Err(Error::config(
+                "tenants",
+                format!("{identity:?} is not an identity"),
+            ));
+        }
+        self.content.hmac_key().map(|_| ())
     }
 }
 
@@ -211,6 +355,44 @@ mod tests {
                 other => panic!("{json}: expected ConfigInvalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn content_policy_and_hmac_key() {
+        let c =
+            Config::from_json(br#"{"content":{"prompts":"keep","api_bodies":"drop"}}"#).unwrap();
+        assert_eq!(c.content.prompts, ContentAction::Keep);
+        assert_eq!(c.content.responses, ContentAction::RedactSecrets);
+        let err = |json: &str| match Config::from_json(json.as_bytes()) {
+            Err(Error::ConfigInvalid { field, reason }) => format!("{field}: {reason}"),
+            other => panic!("{json}: {other:?}"),
+        };
+        assert!(err(r#"{"content":{"prompts":"hash"}}"#).contains("content.hmac_key"));
+        assert!(
+            err(r#"{"content":{"prompts":"hash","hmac_key":"short"}}"#).contains("at least 32")
+        );
+        let ok =
+            r#"{"content":{"tool_details":"hash","hmac_key":"0123456789abcdef0123456789abcdef"}}"#;
+        assert!(Config::from_json(ok.as_bytes()).is_ok());
+        assert!(matches!(
+            Config::from_json(br#"{"content":{"prompts":"shred"}}"#),
+            Err(Error::ConfigSyntax(_))
+        ));
+        let dir = std::env::temp_dir().join(format!("cowork-ecs-key-{}", std::process::id()));
+        std::fs::write(&dir, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let with_file = format!(
+            r#"{{"content":{{"prompts":"hash","hmac_key_file":{:?}}}}}"#,
+            dir
+        );
+        let c = Config::from_json(with_file.as_bytes()).unwrap();
+        assert_eq!(
+            c.content.hmac_key().unwrap().unwrap().len(),
+            32,
+            "newline stripped"
+        );
+        std::fs::remove_file(&dir).unwrap();
+        assert!(err(&with_file).contains("cannot read"));
+        assert!(!format!("{:?}", Config::from_json(ok.as_bytes()).unwrap()).contains("0123456789"));
     }
 
     #[test]

@@ -4,16 +4,21 @@
 //! A [`Transformer`] is built once from a validated [`Config`] and is then
 //! immutable, `Send + Sync`, and used concurrently without locks.
 
+mod content;
 mod record;
 mod tables;
 mod value;
 
-use crate::config::Config;
-use crate::error::Result;
+pub use content::{ContentAction, SECRET_PATTERNS};
+
+use crate::config::{Config, TenantConfig};
+use crate::error::{Error, Result};
 use crate::otlp::{
     self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource, ScopeLogs,
     Value,
 };
+use content::{ContentClass, ContentPolicy};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use tables::{Conv, EventClass, Target};
 
@@ -46,12 +51,16 @@ pub(crate) enum AttributeRule {
 pub(crate) struct Rules {
     events: HashMap<&'static str, EventClass>,
     attributes: HashMap<&'static str, AttributeRule>,
+    content_attributes: HashMap<&'static str, ContentClass>,
+    content: ContentPolicy,
     namespace: String,
     preserve_original: bool,
+    tenant: TenantConfig,
+    tenants: BTreeMap<String, Vec<String>>,
 }
 
 impl Rules {
-    fn new(config: &Config) -> Rules {
+    fn new(config: &Config) -> Result<Rules> {
         let mut attributes: HashMap<&'static str, AttributeRule> = tables::VENDOR_TYPES
             .iter()
             .map(|&(k, conv)| (k, AttributeRule::Vendor(conv)))
@@ -61,12 +70,22 @@ impl Rules {
                 .iter()
                 .map(|&(k, t)| (k, AttributeRule::Targets(t))),
         );
-        Rules {
+        let content = ContentPolicy::new(config.content.actions(), config.content.hmac_key()?)
+            .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
+        Ok(Rules {
             events: tables::EVENT_CLASSES.iter().copied().collect(),
             attributes,
+            content_attributes: tables::CONTENT_ATTRIBUTES.iter().copied().collect(),
+            content,
             namespace: config.namespace.clone(),
             preserve_original: config.preserve_original,
-        }
+            tenant: config.tenant.clone(),
+            tenants: config.tenants.clone(),
+        })
+    }
+
+    fn content_class(&self, key: &str) -> Option<ContentClass> {
+        self.content_attributes.get(key).copied()
     }
 
     fn event_class(&self, name: &str) -> EventClass {
@@ -124,7 +143,7 @@ impl Transformer {
                 dataset: config.claude_code.dataset.clone(),
                 service_names: config.claude_code.service_names.clone(),
             },
-            rules: Rules::new(config),
+            rules: Rules::new(config)?,
         })
     }
 
@@ -154,6 +173,25 @@ impl Transformer {
     /// and leaves every other record as it is (SPEC 3). Never drops a record
     /// and never fails: problems inside a record mark that record.
     pub fn transform_request(&self, request: &mut ExportLogsServiceRequest) -> Outcome {
+        self.transform_request_as(request, None)
+    }
+
+    /// [`Transformer::transform_request`] for a batch whose sender was
+    /// authenticated as `tenant` (the identity the receiver established, never
+    /// a value from the telemetry). Per the `tenant` configuration the
+    /// identity sets `data_stream.namespace` (sanitized) and `labels.tenant`,
+    /// and `tenants` checks the `organization.id` the records claim.
+    pub fn transform_request_as(
+        &self,
+        request: &mut ExportLogsServiceRequest,
+        tenant: Option<&str>,
+    ) -> Outcome {
+        let tenant = tenant
+            .filter(|t| !t.trim().is_empty())
+            .map(|identity| record::Tenant {
+                identity,
+                namespace: sanitize_namespace(identity),
+            });
         let mut outcome = Outcome::default();
         for resource_logs in &mut request.resource_logs {
             let records = resource_logs
@@ -169,7 +207,7 @@ impl Transformer {
                 mark_ecs_mapping_mode(scope_logs);
                 for record in &mut scope_logs.log_records {
                     outcome.claude_records += 1;
-                    if record::normalize(record, emitter, &self.rules) {
+                    if record::normalize(record, emitter, &self.rules, tenant.as_ref()) {
                         outcome.pipeline_errors += 1;
                     }
                 }
@@ -185,10 +223,47 @@ impl Transformer {
     /// # Errors
     /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
     pub fn transform_protobuf(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.transform_protobuf_as(bytes, None)
+    }
+
+    /// [`Transformer::transform_protobuf`] for a batch from an authenticated
+    /// sender ([`Transformer::transform_request_as`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+    pub fn transform_protobuf_as(
+        &self,
+        bytes: &[u8],
+        tenant: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
         let mut request = otlp::decode(bytes)?;
-        let outcome = self.transform_request(&mut request);
+        let outcome = self.transform_request_as(&mut request, tenant);
         Ok((outcome.claude_records > 0).then(|| otlp::encode(&request)))
     }
+}
+
+/// An identity as a `data_stream.namespace`: lowercase, the characters
+/// Elasticsearch forbids (`-`, space, `\ / * ? " < > | , # :`) replaced by
+/// `_`, no leading `_ + .`, at most 100 bytes. `None` if nothing is left.
+pub fn sanitize_namespace(identity: &str) -> Option<String> {
+    let mut s: String = identity
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if "-\\/*?\"<>|,#: ".contains(c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = s.trim_start_matches(['_', '+', '.']).len();
+    s.drain(..s.len() - trimmed);
+    while s.len() > 100 {
+        s.pop();
+    }
+    (!s.is_empty()).then_some(s)
 }
 
 /// Scope attribute the collector's `elasticsearch` exporter reads to pick its

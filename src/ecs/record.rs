@@ -1,6 +1,7 @@
 //! Normalization of one Claude log record (SPEC sections 2 and 4), driven by
 //! the tables in [`super::tables`].
 
+use super::content::{ContentClass, EMITTER_REDACTED, Marks};
 use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
 use super::value::{self, string, string_array};
 use super::{AttributeRule, Emitter, Rules};
@@ -9,18 +10,45 @@ use serde_json::{Map, Value as Json};
 
 /// `ecs.version` written on every Claude record (SPEC section 2).
 pub const ECS_VERSION: &str = "9.3.0";
-/// Literal the emitters put in place of content when capture is off (SPEC 5).
-const REDACTED: &str = "<REDACTED>";
 /// Tag added when `event.original` is kept (the Elastic convention).
 const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
+/// Tag of a record whose claimed `organization.id` its sender may not claim.
+const ORGANIZATION_MISMATCH_TAG: &str = "organization_mismatch";
 
-/// The output attributes of one record under construction.
-struct Out {
-    attrs: Vec<KeyValue>,
-    errors: Vec<String>,
+/// The authenticated sender of a batch.
+#[derive(Debug)]
+pub(crate) struct Tenant<'a> {
+    /// As the receiver's authenticator established it.
+    pub(crate) identity: &'a str,
+    /// The identity as a data stream namespace (`None`: nothing usable).
+    pub(crate) namespace: Option<String>,
 }
 
-impl Out {
+/// The output attributes of one record under construction.
+struct Out<'r> {
+    attrs: Vec<KeyValue>,
+    errors: Vec<String>,
+    tags: Vec<String>,
+    marks: Marks,
+    rules: &'r Rules,
+}
+
+impl Out<'_> {
+    /// [`Out::put`] through the content policy of `class` (SPEC 5).
+    fn put_content(&mut self, class: Option<ContentClass>, key: impl Into<String>, v: Value) {
+        let key = key.into();
+        if self.attrs.iter().any(|a| a.key == key) {
+            return; // first writer wins, as in put; do not count its secrets twice
+        }
+        let v = match class {
+            Some(class) => self.rules.content.apply_value(class, v, &mut self.marks),
+            None => Some(v),
+        };
+        if let Some(v) = v {
+            self.put(key, v);
+        }
+    }
+
     /// Adds `key` unless the value is empty (SPEC 2) or `key` is already set
     /// (the first writer wins; the table order makes that deterministic).
     fn put(&mut self, key: impl Into<String>, mut v: Value) {
@@ -74,16 +102,24 @@ pub(crate) fn event_name(record: &LogRecord, input: &[KeyValue]) -> String {
 }
 
 /// Rewrites `record` in place. Returns whether it was marked `pipeline_error`.
-pub(crate) fn normalize(record: &mut LogRecord, emitter: &Emitter, rules: &Rules) -> bool {
+pub(crate) fn normalize(
+    record: &mut LogRecord,
+    emitter: &Emitter,
+    rules: &Rules,
+    tenant: Option<&Tenant<'_>>,
+) -> bool {
     let input = std::mem::take(&mut record.attributes);
     let name = event_name(record, &input);
     let class = rules.event_class(&name);
     let mut out = Out {
         attrs: Vec::with_capacity(input.len() + 16),
         errors: Vec::new(),
+        tags: Vec::new(),
+        marks: Marks::default(),
+        rules,
     };
 
-    put_fixed_fields(&mut out, &name, class, emitter, rules);
+    put_fixed_fields(&mut out, &name, class, emitter, rules, tenant);
     for kv in &input {
         let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
             continue; // an absent value is an empty value (SPEC 2)
@@ -99,6 +135,7 @@ pub(crate) fn normalize(record: &mut LogRecord, emitter: &Emitter, rules: &Rules
     }
     put_tool_fields(&mut out, emitter, &input);
     put_related_user(&mut out, &input);
+    put_tenant_fields(&mut out, &input, tenant);
     out.put("event.outcome", string(outcome(&input, class)));
 
     let failed = !out.errors.is_empty();
@@ -110,22 +147,83 @@ pub(crate) fn normalize(record: &mut LogRecord, emitter: &Emitter, rules: &Rules
         out.put("event.kind", string("event"));
     }
     if failed || rules.preserve_original {
-        record.attributes = input;
+        // The original goes through the same content policy: under hash or
+        // drop its text appears nowhere in the output (SPEC 5).
+        record.attributes = original_attributes(&input, rules);
         let original = otlp::record_to_json(record);
         out.put("event.original", string(original));
-        out.put("tags", string_array([PRESERVE_ORIGINAL_TAG.to_owned()]));
+        out.tags.insert(0, PRESERVE_ORIGINAL_TAG.to_owned());
+    }
+    let classes = out.marks.classes();
+    if !classes.is_empty() {
+        out.put(
+            format!("{}redacted", emitter.vendor_prefix),
+            string_array(classes),
+        );
+    }
+    if out.marks.secrets > 0 {
+        let count = i64::try_from(out.marks.secrets).unwrap_or(i64::MAX);
+        out.put(
+            format!("{}redacted_secrets", emitter.vendor_prefix),
+            Value::IntValue(count),
+        );
+    }
+    if !out.tags.is_empty() {
+        let tags = std::mem::take(&mut out.tags);
+        out.put("tags", string_array(tags));
     }
     record.attributes = out.attrs;
     failed
 }
 
+/// The input attributes with the content policy applied, for `event.original`.
+fn original_attributes(input: &[KeyValue], rules: &Rules) -> Vec<KeyValue> {
+    let mut scratch = Marks::default();
+    input
+        .iter()
+        .filter_map(|kv| {
+            let Some(class) = rules.content_class(&kv.key) else {
+                return Some(kv.clone());
+            };
+            let v = kv.value.as_ref()?.value.clone()?;
+            let v = rules.content.apply_value(class, v, &mut scratch)?;
+            Some(KeyValue {
+                key: kv.key.clone(),
+                value: Some(AnyValue { value: Some(v) }),
+                ..KeyValue::default()
+            })
+        })
+        .collect()
+}
+
+/// `labels.tenant` and the `organization.id` check (issue: trusted tenant).
+fn put_tenant_fields(out: &mut Out<'_>, input: &[KeyValue], tenant: Option<&Tenant<'_>>) {
+    let rules = out.rules;
+    if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
+        out.put("labels.tenant", string(t.identity));
+    }
+    if rules.tenants.is_empty() {
+        return;
+    }
+    let Some(claimed) = get_text(input, "organization.id") else {
+        return;
+    };
+    let allowed = tenant
+        .and_then(|t| rules.tenants.get(t.identity))
+        .is_some_and(|orgs| orgs.contains(&claimed));
+    if !allowed {
+        out.tags.push(ORGANIZATION_MISMATCH_TAG.to_owned());
+    }
+}
+
 /// Fields every Claude record gets (SPEC section 2, first table).
 fn put_fixed_fields(
-    out: &mut Out,
+    out: &mut Out<'_>,
     name: &str,
     class: EventClass,
     emitter: &Emitter,
     rules: &Rules,
+    tenant: Option<&Tenant<'_>>,
 ) {
     out.put("ecs.version", string(ECS_VERSION));
     out.put("event.action", string(name));
@@ -137,14 +235,20 @@ fn put_fixed_fields(
     out.put("gen_ai.provider.name", string("anthropic"));
     out.put("data_stream.type", string("logs"));
     out.put("data_stream.dataset", string(emitter.dataset.as_str()));
-    out.put("data_stream.namespace", string(rules.namespace.as_str()));
+    let tenant_namespace = tenant
+        .filter(|_| rules.tenant.set_namespace)
+        .and_then(|t| t.namespace.as_deref());
+    out.put(
+        "data_stream.namespace",
+        string(tenant_namespace.unwrap_or(&rules.namespace)),
+    );
 }
 
 /// One input attribute through its table row: renamed, copied, typed, or
 /// kept under the vendor namespace. A failed conversion keeps the value as
 /// it came, under the vendor namespace, and records why (SPEC section 4).
 fn map_attribute(
-    out: &mut Out,
+    out: &mut Out<'_>,
     emitter: &Emitter,
     input: &[KeyValue],
     key: &str,
@@ -171,11 +275,12 @@ fn map_attribute(
                 (vendor(name), conv)
             }
         };
+        let class = out.rules.content_class(key);
         match value::convert(v, conv) {
-            Ok(converted) => out.put(field, converted),
+            Ok(converted) => out.put_content(class, field, converted),
             Err(why) => {
                 out.error(key, why);
-                out.put(vendor(key), v.clone());
+                out.put_content(class, vendor(key), v.clone());
             }
         }
     }
@@ -184,9 +289,9 @@ fn map_attribute(
 /// Parses one tool-argument attribute (`tool_parameters` / `tool_input`).
 /// `None` when absent, redacted by the emitter, or broken (then an error is
 /// recorded: SPEC section 4, invalid JSON).
-fn parse_arguments(out: &mut Out, input: &[KeyValue], key: &str) -> Option<Map<String, Json>> {
+fn parse_arguments(out: &mut Out<'_>, input: &[KeyValue], key: &str) -> Option<Map<String, Json>> {
     match get(input, key)? {
-        Value::StringValue(s) if s.is_empty() || s == REDACTED => None,
+        Value::StringValue(s) if s.is_empty() || s == EMITTER_REDACTED => None,
         Value::StringValue(s) => match serde_json::from_str::<Json>(s) {
             Ok(Json::Object(map)) => Some(map),
             Ok(other) => {
@@ -237,7 +342,7 @@ fn json_text<'a>(map: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
 
 /// The tool rules of SPEC section 2: `gen_ai.tool.name`, the parsed
 /// arguments, and the fields extracted from them.
-fn put_tool_fields(out: &mut Out, emitter: &Emitter, input: &[KeyValue]) {
+fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
     let params = parse_arguments(out, input, "tool_parameters");
     let tool_input = parse_arguments(out, input, "tool_input");
     let tool_name = get_text(input, "tool_name");
@@ -257,7 +362,7 @@ fn put_tool_fields(out: &mut Out, emitter: &Emitter, input: &[KeyValue]) {
     if let Some(p) = &params {
         for (keys, field) in PARAMETER_EXTRACTS {
             if let Some(v) = keys.iter().find_map(|k| json_text(p, k)) {
-                out.put(*field, string(v));
+                out.put_content(TOOL, *field, string(v));
             }
         }
         for key in MCP_PARAMETERS {
@@ -272,23 +377,26 @@ fn put_tool_fields(out: &mut Out, emitter: &Emitter, input: &[KeyValue]) {
                 continue;
             }
             if let Some(v) = json_text(i, key) {
-                out.put(*field, string(v)); // a value from tool_parameters was put first and wins
+                // A value from tool_parameters was put first and wins.
+                out.put_content(TOOL, *field, string(v));
             }
         }
     }
 
     match (tool_input.filter(|i| !i.is_empty()), params) {
         (Some(i), params) => {
-            out.put(
+            out.put_content(
+                TOOL,
                 "gen_ai.tool.call.arguments",
                 Value::KvlistValue(value::map_from_json(&i)),
             );
             if let Some(p) = params {
                 let field = format!("{}tool_parameters_flattened", emitter.vendor_prefix);
-                out.put(field, Value::KvlistValue(value::map_from_json(&p)));
+                out.put_content(TOOL, field, Value::KvlistValue(value::map_from_json(&p)));
             }
         }
-        (None, Some(p)) => out.put(
+        (None, Some(p)) => out.put_content(
+            TOOL,
             "gen_ai.tool.call.arguments",
             Value::KvlistValue(value::map_from_json(&p)),
         ),
@@ -296,8 +404,11 @@ fn put_tool_fields(out: &mut Out, emitter: &Emitter, input: &[KeyValue]) {
     }
 }
 
+/// Fields derived from tool details carry their content class (SPEC 5).
+const TOOL: Option<ContentClass> = Some(ContentClass::ToolDetails);
+
 /// `related.user`: `user.email` and `user.id`, those present, no duplicates.
-fn put_related_user(out: &mut Out, input: &[KeyValue]) {
+fn put_related_user(out: &mut Out<'_>, input: &[KeyValue]) {
     let mut users: Vec<String> = Vec::with_capacity(2);
     for key in ["user.email", "user.id"] {
         if let Some(u) = get_text(input, key) {

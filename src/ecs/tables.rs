@@ -2,6 +2,8 @@
 //! is one line in one of the three tables below; `record.rs` only interprets
 //! them and applies the few rules that combine several attributes.
 
+use super::content::ContentClass;
+
 /// How an attribute value is converted (SPEC section 2, "Typed conversions").
 /// Every conversion accepts string, int, double and bool inputs; a value that
 /// does not convert is kept as it came and the record is marked (SPEC 4).
@@ -209,6 +211,19 @@ pub(crate) const INPUT_EXTRACTS: &[(&str, &str, Option<&str>)] = &[
     ("file_path", "file.path", None),
     ("url", "url.full", None),
     ("command", "process.command_line", Some("Bash")),
+];
+
+/// Attributes that carry content (SPEC section 5), by class. Their values,
+/// wherever they end up (vendor field, `event.original`), go through the
+/// content policy; so do the fields derived from tool details (see
+/// `record.rs`).
+pub(crate) const CONTENT_ATTRIBUTES: &[(&str, ContentClass)] = &[
+    ("prompt", ContentClass::Prompts),
+    ("prompt_text", ContentClass::Prompts),
+    ("response", ContentClass::Responses),
+    ("tool_parameters", ContentClass::ToolDetails),
+    ("tool_input", ContentClass::ToolDetails),
+    ("body", ContentClass::ApiBodies),
 ];
 
 /// MCP names inside Claude Code's `tool_parameters`, copied to the vendor
