@@ -153,6 +153,31 @@ cowork_ecs_result cowork_ecs_transform_logs(const struct cowork_ecs_transformer 
                                             struct cowork_ecs_buf *out,
                                             struct cowork_ecs_buf *err_out);
 
+// [`cowork_ecs_transform_logs`] for a batch whose sender the receiver
+// authenticated as `tenant` (e.g. the basic-auth username or the OIDC
+// subject). Per the configuration's `tenant` and `tenants` keys, the
+// identity sets `data_stream.namespace` (sanitized to Elasticsearch's
+// naming rules) and `labels.tenant`, and is checked against the
+// `organization.id` each record claims (`tags: organization_mismatch`).
+//
+// - `tenant`, `tenant_len`: the identity as UTF-8 bytes, borrowed for the
+//   call. `(NULL, 0)` or an empty identity means "no identity" and behaves
+//   exactly like [`cowork_ecs_transform_logs`]. Bytes that are not UTF-8 are
+//   a `COWORK_ECS_RESULT_DECODE` error.
+// - Every other parameter, the result codes, ownership and thread safety are
+//   those of [`cowork_ecs_transform_logs`].
+//
+// # Safety
+// As [`cowork_ecs_transform_logs`], plus: `tenant` points to `tenant_len`
+// readable bytes, or is NULL with `tenant_len == 0`.
+cowork_ecs_result cowork_ecs_transform_logs_as(const struct cowork_ecs_transformer *transformer,
+                                               const uint8_t *tenant,
+                                               size_t tenant_len,
+                                               const uint8_t *input,
+                                               size_t input_len,
+                                               struct cowork_ecs_buf *out,
+                                               struct cowork_ecs_buf *err_out);
+
 // Releases a buffer returned by this library. `{NULL, 0}` is accepted and
 // does nothing. Freeing the same buffer twice is undefined behaviour.
 //

@@ -129,7 +129,8 @@ pub const SECRET_PATTERNS: &[(&str, &str, &str)] = &[
     ),
     (
         "assignment",
-        r#"(?i)(?:--[\w-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)[\w-]*(?:\s+|=)|[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)[\w.-]*["']?\s*[:=]\s*["']?)(?P<secret>[^\s"'&,;})\]]*[A-Za-z][^\s"'&,;})\]]*)"#,
+        // Quotes may arrive JSON-escaped (`\"`) when JSON is nested in a string.
+        r#"(?i)(?:--[\w-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)[\w-]*(?:\s+|=)|[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)[\w.-]*\\?["']?\s*[:=]\s*\\?["']?)(?P<secret>[^\s"'\\&,;})\]]*[A-Za-z][^\s"'\\&,;})\]]*)"#,
         "mysql -u root --password FakeSecret99 && export API_TOKEN=FakeTok3n",
     ),
 ];

@@ -12,6 +12,8 @@ pub(crate) enum Failure {
     NullParameter(&'static str),
     /// An error of the safe API.
     Error(Error),
+    /// An argument is malformed (e.g. a tenant that is not UTF-8).
+    InvalidArgument(String),
 }
 
 impl From<Error> for Failure {
@@ -25,6 +27,7 @@ impl Failure {
         match self {
             Failure::NullParameter(_) => cowork_ecs_result::NullParameter,
             Failure::Error(e) => e.into(),
+            Failure::InvalidArgument(_) => cowork_ecs_result::Decode,
         }
     }
 
@@ -32,6 +35,7 @@ impl Failure {
         match self {
             Failure::NullParameter(name) => format!("parameter {name} is NULL"),
             Failure::Error(e) => e.to_string(),
+            Failure::InvalidArgument(why) => why.clone(),
         }
     }
 }

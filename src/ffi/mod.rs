@@ -178,25 +178,77 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs(
     err_out: *mut cowork_ecs_buf,
 ) -> cowork_ecs_result {
     guard(err_out, || {
-        // SAFETY: the caller passes a live handle (or NULL, refused here).
-        let transformer = unsafe { handle::try_ref(transformer) }?;
-        if out.is_null() {
-            return Err(boundary::Failure::NullParameter("out"));
-        }
         // SAFETY: the caller upholds the contract stated above.
-        let input = unsafe { buf::input_slice(input, input_len) }?;
-        match transformer
-            .transform_protobuf(input)
-            .map_err(boundary::Failure::from)?
-        {
-            None => Ok(cowork_ecs_result::Unchanged),
-            Some(bytes) => {
-                // SAFETY: `out` is non-null and writable per the contract.
-                unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
-                Ok(cowork_ecs_result::Ok)
-            }
-        }
+        unsafe { transform(transformer, None, input, input_len, out) }
     })
+}
+
+/// [`cowork_ecs_transform_logs`] for a batch whose sender the receiver
+/// authenticated as `tenant` (e.g. the basic-auth username or the OIDC
+/// subject). Per the configuration's `tenant` and `tenants` keys, the
+/// identity sets `data_stream.namespace` (sanitized to Elasticsearch's
+/// naming rules) and `labels.tenant`, and is checked against the
+/// `organization.id` each record claims (`tags: organization_mismatch`).
+///
+/// - `tenant`, `tenant_len`: the identity as UTF-8 bytes, borrowed for the
+///   call. `(NULL, 0)` or an empty identity means "no identity" and behaves
+///   exactly like [`cowork_ecs_transform_logs`]. Bytes that are not UTF-8 are
+///   a `COWORK_ECS_RESULT_DECODE` error.
+/// - Every other parameter, the result codes, ownership and thread safety are
+///   those of [`cowork_ecs_transform_logs`].
+///
+/// # Safety
+/// As [`cowork_ecs_transform_logs`], plus: `tenant` points to `tenant_len`
+/// readable bytes, or is NULL with `tenant_len == 0`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_transform_logs_as(
+    transformer: *const cowork_ecs_transformer,
+    tenant: *const u8,
+    tenant_len: usize,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    err_out: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    guard(err_out, || {
+        // SAFETY: the caller upholds the contract stated above.
+        let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
+        let tenant = std::str::from_utf8(tenant)
+            .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
+        // SAFETY: as for cowork_ecs_transform_logs.
+        unsafe { transform(transformer, Some(tenant), input, input_len, out) }
+    })
+}
+
+/// The body shared by the two transform exports.
+///
+/// # Safety
+/// As [`cowork_ecs_transform_logs`].
+unsafe fn transform(
+    transformer: *const cowork_ecs_transformer,
+    tenant: Option<&str>,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+) -> Result<cowork_ecs_result, boundary::Failure> {
+    // SAFETY: the caller passes a live handle (or NULL, refused here).
+    let transformer = unsafe { handle::try_ref(transformer) }?;
+    if out.is_null() {
+        return Err(boundary::Failure::NullParameter("out"));
+    }
+    // SAFETY: the caller upholds the input buffer contract.
+    let input = unsafe { buf::input_slice(input, input_len) }?;
+    match transformer
+        .transform_protobuf_as(input, tenant)
+        .map_err(boundary::Failure::from)?
+    {
+        None => Ok(cowork_ecs_result::Unchanged),
+        Some(bytes) => {
+            // SAFETY: `out` is non-null and writable per the contract.
+            unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
+            Ok(cowork_ecs_result::Ok)
+        }
+    }
 }
 
 /// Releases a buffer returned by this library. `{NULL, 0}` is accepted and
