@@ -4,8 +4,10 @@ go 1.25.0
 
 require (
 	github.com/stretchr/testify v1.11.1
+	go.opentelemetry.io/collector/client v1.62.0
 	go.opentelemetry.io/collector/component v1.62.0
 	go.opentelemetry.io/collector/component/componenttest v0.156.0
+	go.opentelemetry.io/collector/config/configopaque v1.62.0
 	go.opentelemetry.io/collector/confmap v1.62.0
 	go.opentelemetry.io/collector/consumer v1.62.0
 	go.opentelemetry.io/collector/consumer/consumertest v0.156.0

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
@@ -21,9 +22,66 @@ const (
 )
 
 var (
-	errUnknownErrorMode = errors.New("unknown error_mode")
-	errRustConfig       = errors.New("configuration refused by the transform")
+	errUnknownErrorMode    = errors.New("unknown error_mode")
+	errRustConfig          = errors.New("configuration refused by the transform")
+	errUnknownTenantSource = errors.New("unknown tenant.source")
+	errTenantKeyMissing    = errors.New("tenant.key is required")
 )
+
+// Content actions (SPEC section 5).
+const (
+	// ContentKeep keeps the value as sent.
+	ContentKeep = "keep"
+	// ContentRedactSecrets masks credentials and keeps the rest (the default).
+	ContentRedactSecrets = "redact_secrets"
+	// ContentHash replaces the value by its HMAC-SHA256 (hex) under hmac_key.
+	ContentHash = "hash"
+	// ContentDrop removes the value; length fields stay.
+	ContentDrop = "drop"
+)
+
+// Tenant identity sources.
+const (
+	// TenantSourceNone: no identity; namespace from the configuration.
+	TenantSourceNone = "none"
+	// TenantSourceAuth: an attribute of the receiver's authentication
+	// (client.Info.Auth), e.g. "username" (basicauth) or "subject" (oidc).
+	TenantSourceAuth = "auth"
+	// TenantSourceMetadata: a client metadata key (the receiver needs
+	// include_metadata: true); trust it only if a proxy you control sets it.
+	TenantSourceMetadata = "metadata"
+)
+
+// ContentConfig chooses, per content class, keep, redact_secrets, hash or drop.
+type ContentConfig struct {
+	// Prompts: prompt / prompt_text.
+	Prompts string `mapstructure:"prompts"`
+	// Responses: response of assistant_response.
+	Responses string `mapstructure:"responses"`
+	// ToolDetails: tool_parameters, tool_input and everything derived from
+	// them (process.command_line, file.path, url.full, gen_ai.tool.call.arguments, ...).
+	ToolDetails string `mapstructure:"tool_details"`
+	// APIBodies: body of api_request_body / api_response_body.
+	APIBodies string `mapstructure:"api_bodies"`
+	// HMACKey is the key for hash (at least 32 bytes), e.g. ${env:COWORK_ECS_HMAC_KEY}.
+	HMACKey configopaque.String `mapstructure:"hmac_key"`
+	// HMACKeyFile is a file holding the key, instead of HMACKey.
+	HMACKeyFile string `mapstructure:"hmac_key_file"`
+}
+
+// TenantConfig says where the sender's authenticated identity comes from and
+// what it sets. The identity is never taken from the telemetry itself.
+type TenantConfig struct {
+	// Source: none (default), auth or metadata.
+	Source string `mapstructure:"source"`
+	// Key: the auth attribute (source auth) or metadata key (source metadata).
+	Key string `mapstructure:"key"`
+	// SetNamespace routes the records to data_stream.namespace = the identity
+	// (sanitized to Elasticsearch's naming rules).
+	SetNamespace bool `mapstructure:"set_namespace"`
+	// SetLabel sets labels.tenant = the identity.
+	SetLabel bool `mapstructure:"set_label"`
+}
 
 // ErrorMode says what the processor does when the transform of a batch fails
 // (the vocabulary of the collector-contrib OTTL processors).
@@ -73,6 +131,13 @@ type Config struct {
 	// PreserveOriginal sets event.original (the record as OTLP/JSON) on every
 	// Claude record, not only on records with a mapping error.
 	PreserveOriginal bool `mapstructure:"preserve_original" json:"preserve_original"`
+	// Content is the content policy (prompts, responses, tool details, API bodies).
+	Content ContentConfig `mapstructure:"content" json:"-"`
+	// Tenant takes the sender's identity from the request context.
+	Tenant TenantConfig `mapstructure:"tenant" json:"-"`
+	// Tenants maps an identity to the organization.id values it may claim;
+	// other claims are tagged organization_mismatch. Empty: no check.
+	Tenants map[string][]string `mapstructure:"tenants" json:"-"`
 	// ErrorMode: ignore (default), silent or propagate. See ErrorMode.
 	ErrorMode ErrorMode `mapstructure:"error_mode" json:"-"`
 
@@ -93,21 +158,69 @@ func createDefaultConfig() component.Config {
 			Dataset:      defaultClaudeCodeDataset,
 		},
 		Namespace: defaultNamespace,
+		Content: ContentConfig{
+			Prompts:     ContentRedactSecrets,
+			Responses:   ContentRedactSecrets,
+			ToolDetails: ContentRedactSecrets,
+			APIBodies:   ContentRedactSecrets,
+		},
+		Tenant:    TenantConfig{Source: TenantSourceNone, SetNamespace: true, SetLabel: true},
 		ErrorMode: ErrorModeIgnore,
 	}
 }
 
-// transformConfig is the JSON the Rust library receives.
+// transformConfig is the JSON the Rust library receives (its keys are the
+// Rust Config's; the Go-only settings stay here).
 func (cfg *Config) transformConfig() ([]byte, error) {
-	c := *cfg
+	type emitter struct {
+		ServiceNames []string `json:"service_names"`
+		Dataset      string   `json:"dataset"`
+	}
+	type content struct {
+		Prompts     string `json:"prompts,omitempty"`
+		Responses   string `json:"responses,omitempty"`
+		ToolDetails string `json:"tool_details,omitempty"`
+		APIBodies   string `json:"api_bodies,omitempty"`
+		HMACKey     string `json:"hmac_key,omitempty"`
+		HMACKeyFile string `json:"hmac_key_file,omitempty"`
+	}
+	type tenant struct {
+		SetNamespace bool `json:"set_namespace"`
+		SetLabel     bool `json:"set_label"`
+	}
 	// An unset list is an empty list (JSON [] rather than null), so the Rust
 	// validator can say which list is empty.
-	for _, e := range []*EmitterConfig{&c.Cowork, &c.ClaudeCode} {
-		if e.ServiceNames == nil {
-			e.ServiceNames = []string{}
+	names := func(n []string) []string {
+		if n == nil {
+			return []string{}
 		}
+		return n
 	}
-	return json.Marshal(&c)
+	tenants := cfg.Tenants
+	if tenants == nil {
+		tenants = map[string][]string{}
+	}
+	return json.Marshal(struct {
+		Cowork           emitter             `json:"cowork"`
+		ClaudeCode       emitter             `json:"claude_code"`
+		Namespace        string              `json:"namespace"`
+		PreserveOriginal bool                `json:"preserve_original"`
+		Content          content             `json:"content"`
+		Tenant           tenant              `json:"tenant"`
+		Tenants          map[string][]string `json:"tenants"`
+	}{
+		Cowork:           emitter{names(cfg.Cowork.ServiceNames), cfg.Cowork.Dataset},
+		ClaudeCode:       emitter{names(cfg.ClaudeCode.ServiceNames), cfg.ClaudeCode.Dataset},
+		Namespace:        cfg.Namespace,
+		PreserveOriginal: cfg.PreserveOriginal,
+		Content: content{
+			Prompts: cfg.Content.Prompts, Responses: cfg.Content.Responses,
+			ToolDetails: cfg.Content.ToolDetails, APIBodies: cfg.Content.APIBodies,
+			HMACKey: string(cfg.Content.HMACKey), HMACKeyFile: cfg.Content.HMACKeyFile,
+		},
+		Tenant:  tenant{cfg.Tenant.SetNamespace, cfg.Tenant.SetLabel},
+		Tenants: tenants,
+	})
 }
 
 // Validate checks the configuration. The mapping settings are checked by the
@@ -118,6 +231,15 @@ func (cfg *Config) Validate() error {
 	case ErrorModeIgnore, ErrorModeSilent, ErrorModePropagate:
 	default:
 		return fmt.Errorf("error_mode: %w %q: use ignore, silent or propagate", errUnknownErrorMode, cfg.ErrorMode)
+	}
+	switch cfg.Tenant.Source {
+	case "", TenantSourceNone:
+	case TenantSourceAuth, TenantSourceMetadata:
+		if cfg.Tenant.Key == "" {
+			return fmt.Errorf("%w with tenant.source %q", errTenantKeyMissing, cfg.Tenant.Source)
+		}
+	default:
+		return fmt.Errorf("%w %q: use none, auth or metadata", errUnknownTenantSource, cfg.Tenant.Source)
 	}
 	raw, err := cfg.transformConfig()
 	if err != nil {

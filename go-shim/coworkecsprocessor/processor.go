@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -63,7 +64,7 @@ func (p *logsProcessor) shutdown(context.Context) error {
 }
 
 func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	out, err := p.transform(ld)
+	out, err := p.transform(p.tenant(ctx), ld)
 	if err == nil {
 		return out, nil
 	}
@@ -86,12 +87,37 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	}
 }
 
-func (p *logsProcessor) transform(ld plog.Logs) (plog.Logs, error) {
+// tenant is the sender's identity as the receiver's authenticator (or a
+// configured metadata key) established it; "" when there is none. The
+// context carries it only until a batch processor regroups the data, which
+// is why batch must come after this processor.
+func (p *logsProcessor) tenant(ctx context.Context) string {
+	info := client.FromContext(ctx)
+	switch p.cfg.Tenant.Source {
+	case TenantSourceAuth:
+		if info.Auth == nil {
+			return ""
+		}
+		switch v := info.Auth.GetAttribute(p.cfg.Tenant.Key).(type) {
+		case string:
+			return v
+		case fmt.Stringer:
+			return v.String()
+		}
+	case TenantSourceMetadata:
+		if values := info.Metadata.Get(p.cfg.Tenant.Key); len(values) > 0 {
+			return values[0]
+		}
+	}
+	return ""
+}
+
+func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error) {
 	in, err := p.marshaler.MarshalLogs(ld)
 	if err != nil {
 		return ld, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
 	}
-	raw, changed, err := p.transformer.Transform(in)
+	raw, changed, err := p.transformer.TransformAs(tenant, in)
 	if err != nil || !changed {
 		return ld, err
 	}

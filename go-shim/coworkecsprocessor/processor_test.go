@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -219,4 +220,95 @@ func TestLifecycle(t *testing.T) {
 
 func processortestSettings() processor.Settings {
 	return processortest.NewNopSettings(metadata.Type)
+}
+
+// authData is what an authenticator (e.g. basicauth) leaves in client.Info.
+type authData map[string]any
+
+func (a authData) GetAttribute(name string) any { return a[name] }
+func (a authData) GetAttributeNames() []string {
+	names := make([]string, 0, len(a))
+	for k := range a {
+		names = append(names, k)
+	}
+	return names
+}
+
+func attr(t *testing.T, ld plog.Logs, key string) string {
+	t.Helper()
+	v, ok := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get(key)
+	require.True(t, ok, key)
+	return v.AsString()
+}
+
+func TestTenantFromAuthAndMetadata(t *testing.T) {
+	for _, tt := range []struct {
+		desc      string
+		tenant    TenantConfig
+		ctx       context.Context
+		namespace string
+		label     string
+	}{
+		{
+			desc:      "auth attribute",
+			tenant:    TenantConfig{Source: TenantSourceAuth, Key: "username", SetNamespace: true, SetLabel: true},
+			ctx:       client.NewContext(context.Background(), client.Info{Auth: authData{"username": "Team-A"}}),
+			namespace: "team_a", label: "Team-A",
+		},
+		{
+			desc:   "metadata key",
+			tenant: TenantConfig{Source: TenantSourceMetadata, Key: "x-tenant", SetNamespace: true, SetLabel: true},
+			ctx: client.NewContext(context.Background(), client.Info{
+				Metadata: client.NewMetadata(map[string][]string{"x-tenant": {"team-b"}}),
+			}),
+			namespace: "team_b", label: "team-b",
+		},
+		{
+			desc:      "no identity in the context",
+			tenant:    TenantConfig{Source: TenantSourceAuth, Key: "username", SetNamespace: true, SetLabel: true},
+			ctx:       context.Background(),
+			namespace: "default",
+		},
+		{
+			desc:      "source none ignores an authenticated identity",
+			tenant:    TenantConfig{Source: TenantSourceNone, SetNamespace: true, SetLabel: true},
+			ctx:       client.NewContext(context.Background(), client.Info{Auth: authData{"username": "team-a"}}),
+			namespace: "default",
+		},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Tenant = tt.tenant
+			require.NoError(t, cfg.Validate())
+			sink := new(consumertest.LogsSink)
+			p := newProcessor(t, cfg, sink)
+			require.NoError(t, p.ConsumeLogs(tt.ctx, readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))))
+			got := sink.AllLogs()[0]
+			assert.Equal(t, tt.namespace, attr(t, got, "data_stream.namespace"))
+			v, ok := got.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get("labels.tenant")
+			assert.Equal(t, tt.label != "", ok)
+			if ok {
+				assert.Equal(t, tt.label, v.Str())
+			}
+		})
+	}
+}
+
+func TestContentPolicyReachesRust(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Content.Prompts = ContentHash
+	cfg.Content.HMACKey = "0123456789abcdef0123456789abcdef"
+	require.NoError(t, cfg.Validate())
+	sink := new(consumertest.LogsSink)
+	p := newProcessor(t, cfg, sink)
+	require.NoError(t, p.ConsumeLogs(context.Background(), readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))))
+	prompt := attr(t, sink.AllLogs()[0], "claude_cowork.events.prompt_text")
+	assert.Len(t, prompt, 64)
+	// The prompt record keeps no trace of the text (the API body record is
+	// another class, api_bodies, left at redact_secrets here).
+	rec := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	assert.Equal(t, "user_prompt", attr(t, sink.AllLogs()[0], "event.action"))
+	for k, v := range rec.Attributes().All() {
+		assert.NotContains(t, v.AsString(), "quarterly report", k)
+	}
 }

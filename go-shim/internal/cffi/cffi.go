@@ -142,15 +142,23 @@ func New(config []byte) (*Transformer, error) {
 // the transformed bytes and changed=true, or (nil, false, nil) when the
 // batch holds no Claude record (keep the input as it is).
 func (t *Transformer) Transform(in []byte) (out []byte, changed bool, err error) {
+	return t.TransformAs("", in)
+}
+
+// TransformAs is Transform for a batch whose sender the receiver
+// authenticated as tenant ("" means no identity).
+func (t *Transformer) TransformAs(tenant string, in []byte) (out []byte, changed bool, err error) {
 	if t == nil || t.handle == nil {
 		return nil, false, ErrClosed
 	}
 	ptr, n := bytesArg(in)
+	tenantPtr, tenantLen := bytesArg(unsafe.Slice(unsafe.StringData(tenant), len(tenant)))
 	var outBuf, errBuf C.cowork_ecs_buf
-	code := C.cowork_ecs_transform_logs(t.handle, ptr, n, &outBuf, &errBuf)
-	// KeepAlive: neither the input nor the handle owner may be collected
+	code := C.cowork_ecs_transform_logs_as(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
+	// KeepAlive: neither the inputs nor the handle owner may be collected
 	// (and the handle freed by a finalizer-driven Close) during the call.
 	runtime.KeepAlive(in)
+	runtime.KeepAlive(tenant)
 	runtime.KeepAlive(t)
 	switch code {
 	case resultOK:
