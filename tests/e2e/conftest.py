@@ -19,6 +19,7 @@ TOKEN = "e2e-ingest-token-5c1d"
 
 class Stack:
     def __init__(self, workdir):
+        self.workdir = workdir
         self.es = h.Elasticsearch(workdir)
         self.collector = None
         self.api = None

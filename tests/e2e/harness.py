@@ -26,6 +26,7 @@ ES_HOME = BUILD / f"elasticsearch-{ES_VERSION}"
 ES_USER = "cowork-es"
 COLLECTOR = ROOT / "collector-config" / "_build" / "otelcol-cowork-ecs"
 GATEWAY_CONFIG = ROOT / "collector-config" / "gateway.yaml"
+MULTITENANT_CONFIG = ROOT / "collector-config" / "gateway-multitenant.yaml"
 INDEX_TEMPLATE = ROOT / "collector-config" / "elasticsearch" / "index-template.json"
 OTEL_INDEX_TEMPLATE = Path(__file__).resolve().parent / "otel-index-template.json"
 CLI = ROOT / "target" / "release" / "cowork-ecs"
@@ -197,9 +198,10 @@ class Elasticsearch:
 class Collector:
     """The ocb-built collector running collector-config/gateway.yaml."""
 
-    def __init__(self, workdir, es_url, token):
-        self.work = Path(workdir) / "collector"
+    def __init__(self, workdir, es_url, token, config=None, env=None, name="collector"):
+        self.work = Path(workdir) / name
         self.token = token
+        self.config = Path(config) if config else GATEWAY_CONFIG
         self.http_port, self.grpc_port, self.health_port = free_port(), free_port(), free_port()
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -210,6 +212,7 @@ class Collector:
             "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
             "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "COWORK_ECS_FLUSH_TIMEOUT": "1s",
+            **(env or {}),
         }
         self.proc = None
         self.log = self.work / "collector.log"
@@ -226,7 +229,7 @@ class Collector:
         # No self-telemetry listener: nothing but the test's own ports.
         overrides = self.work / "overrides.yaml"
         overrides.write_text("service:\n  telemetry:\n    metrics:\n      level: none\n")
-        cmd = [str(COLLECTOR), "--config", str(GATEWAY_CONFIG), "--config", str(overrides)]
+        cmd = [str(COLLECTOR), "--config", str(self.config), "--config", str(overrides)]
         for c in extra_configs:
             cmd += ["--config", str(c)]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
@@ -248,10 +251,14 @@ class Collector:
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-tail:])
 
-    def post_logs(self, body, content_type, token=None):
+    def post_logs(self, body, content_type, token=None, authorization=None):
+        """POSTs to /v1/logs with `Bearer <token>` (the collector's own token
+        unless given; "" sends none) or a literal Authorization value."""
         headers = {"content-type": content_type}
         token = self.token if token is None else token
-        if token:
+        if authorization:
+            headers["authorization"] = authorization
+        elif token:
             headers["authorization"] = f"Bearer {token}"
         return http("POST", f"{self.otlp_http}/v1/logs", body, headers)
 
