@@ -274,16 +274,18 @@ impl ContentPolicy {
         v: Value,
         marks: &mut Marks,
     ) -> Option<Value> {
-        if self.action(class) == ContentAction::Keep {
-            return Some(v);
+        let emitter_redacted = matches!(&v, Value::StringValue(s) if s == EMITTER_REDACTED);
+        match self.action(class) {
+            ContentAction::Keep => return Some(v),
+            ContentAction::Drop if !emitter_redacted => {
+                marks.classes[class.index()] = true;
+                return None;
+            }
+            _ => {}
         }
         match v {
             Value::StringValue(s) => self.apply_text(class, &s, marks).map(Value::StringValue),
             Value::ArrayValue(mut a) => {
-                if self.action(class) == ContentAction::Drop {
-                    marks.classes[class.index()] = true;
-                    return None;
-                }
                 a.values = a
                     .values
                     .into_iter()
@@ -292,10 +294,6 @@ impl ContentPolicy {
                 Some(Value::ArrayValue(a))
             }
             Value::KvlistValue(mut kv) => {
-                if self.action(class) == ContentAction::Drop {
-                    marks.classes[class.index()] = true;
-                    return None;
-                }
                 kv.values = kv
                     .values
                     .into_iter()
@@ -307,13 +305,7 @@ impl ContentPolicy {
                     .collect();
                 Some(Value::KvlistValue(kv))
             }
-            other => match self.action(class) {
-                ContentAction::Drop => {
-                    marks.classes[class.index()] = true;
-                    None
-                }
-                _ => Some(other), // numbers and bools carry no secret text
-            },
+            other => Some(other), // numbers and bools carry no secret text
         }
     }
 
