@@ -47,10 +47,19 @@ def main():
         status, _ = collector.post_logs(json.dumps(h.tagged_cowork_request("cowork")).encode(), "application/json")
         print(f"Cowork events (OTLP/JSON): HTTP {status}", flush=True)
 
-        time.sleep(3)  # let the last exports flush
-        docs = []
-        for index in ("logs-claude_code.events-*", "logs-claude_cowork.events-*"):
-            docs += es.wait_for_docs({"match_all": {}}, 1, index=index)
+        def complete():
+            # Every run's key events and all 29 Cowork records are searchable.
+            hits = es.search({"match_all": {}}, index="logs-claude_*.events-*", size=1000)
+            scenarios = {field(x["_source"], "e2e.scenario") for x in hits}
+            actions = [field(x["_source"], "event.action") for x in hits]
+            cowork = sum(1 for x in hits if field(x["_source"], "e2e.scenario") == "cowork")
+            done = (cowork >= 29 and {"bash_ok", "bash_fail", "tool_rejected", "api_error"} <= scenarios
+                    and actions.count("tool_result") >= 2 + 4 and "api_error" in actions)
+            return hits if done else None
+
+        docs = h.wait_until("all documents to be searchable", complete, timeout=90, interval=1)
+        time.sleep(2)  # stragglers of the last export
+        docs = es.search({"match_all": {}}, index="logs-claude_*.events-*", size=1000)
         columns = [("index", 24), ("event.action", 26), ("event.category", 15), ("event.outcome", 8),
                    ("event.kind", 14), ("detail", 48)]
         print()
