@@ -87,5 +87,6 @@ pub fn to_json(request: &ExportLogsServiceRequest) -> Result<String> {
 pub fn record_to_json(record: &LogRecord) -> String {
     // Serializing these plain data types cannot fail; fall back to a marker
     // rather than panic if a future upstream version ever makes it fail.
-    serde_json::to_string(record).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_string(record)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
 }
