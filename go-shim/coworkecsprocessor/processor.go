@@ -64,7 +64,14 @@ func (p *logsProcessor) shutdown(context.Context) error {
 }
 
 func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	out, err := p.transform(p.tenant(ctx), ld)
+	tenant := p.tenant(ctx)
+	out, err := p.transform(tenant, ld)
+	if errors.Is(err, cffi.ErrDecode) && ld.ResourceLogs().Len() > 1 {
+		// One resource the Rust decoder refuses (e.g. a string that is not
+		// UTF-8) must not keep the others from being normalized: retry
+		// resource by resource, passing only the refused ones on as they came.
+		out, err = p.transformEachResource(tenant, ld)
+	}
 	if err == nil {
 		return out, nil
 	}
@@ -77,13 +84,13 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	case ErrorModePropagate:
 		return ld, err
 	case ErrorModeSilent:
-		return ld, nil
+		return out, nil
 	default:
 		if !errors.Is(err, cffi.ErrPanic) {
-			p.logger.Warn("cowork_ecs transform failed; batch passed on untransformed",
+			p.logger.Warn("cowork_ecs transform failed; the records it could not read passed on untransformed",
 				zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
 		}
-		return ld, nil
+		return out, nil
 	}
 }
 
@@ -110,6 +117,24 @@ func (p *logsProcessor) tenant(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// transformEachResource transforms each ResourceLogs on its own. Resources
+// that fail are kept untransformed, in place; the first failure is returned
+// (with the partly transformed batch) for error_mode to handle.
+func (p *logsProcessor) transformEachResource(tenant string, ld plog.Logs) (plog.Logs, error) {
+	out := plog.NewLogs()
+	var firstErr error
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		one := plog.NewLogs()
+		ld.ResourceLogs().At(i).CopyTo(one.ResourceLogs().AppendEmpty())
+		res, err := p.transform(tenant, one)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		res.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
+	}
+	return out, firstErr
 }
 
 func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error) {

@@ -312,3 +312,31 @@ func TestContentPolicyReachesRust(t *testing.T) {
 		assert.NotContains(t, v.AsString(), "quarterly report", k)
 	}
 }
+
+func TestUndecodableResourceDoesNotStopTheOthers(t *testing.T) {
+	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	invalidUTF8Batch().ResourceLogs().At(0).CopyTo(in.ResourceLogs().AppendEmpty())
+	want := in.LogRecordCount()
+
+	sink := new(consumertest.LogsSink)
+	p := newProcessor(t, createDefaultConfig().(*Config), sink)
+	require.NoError(t, p.ConsumeLogs(context.Background(), in))
+	got := sink.AllLogs()[0]
+	require.Equal(t, want, got.LogRecordCount(), "nothing dropped")
+	require.Equal(t, 3, got.ResourceLogs().Len())
+	// The Cowork resource was normalized...
+	assert.Equal(t, "9.3.0", attr(t, got, "ecs.version"))
+	// ...the undecodable one passed on as it came, in its place.
+	broken := got.ResourceLogs().At(2).ScopeLogs().At(0).LogRecords().At(0)
+	v, ok := broken.Attributes().Get("tool_name")
+	require.True(t, ok)
+	assert.Equal(t, "Bash\xff\xfe", v.Str())
+	_, normalized := broken.Attributes().Get("ecs.version")
+	assert.False(t, normalized)
+
+	// propagate still refuses the batch.
+	cfg := createDefaultConfig().(*Config)
+	cfg.ErrorMode = ErrorModePropagate
+	q := newProcessor(t, cfg, new(consumertest.LogsSink))
+	require.ErrorContains(t, q.ConsumeLogs(context.Background(), in), "decode")
+}
