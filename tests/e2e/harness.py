@@ -289,6 +289,9 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             "ANTHROPIC_API_KEY": f"sk-ant-e2e-{scenario}",
             "CLAUDE_CODE_MAX_RETRIES": "0",
             "DISABLE_AUTOUPDATER": "1",
+            # No traffic but to the stand-in and the collector (no update
+            # checks, error reporting or product analytics; OTel is separate).
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
         cmd = [str(claude_binary()), "-p", "say hello using bash", "--output-format", "json", "--session-id", session_id]
         if allowed_tools:
