@@ -198,3 +198,97 @@ fn one_handle_many_threads() {
     });
     unsafe { cowork_ecs_transformer_free(t) };
 }
+
+#[test]
+fn abi_layouts_are_pinned() {
+    // cowork_ecs_buf { uint8_t *data; size_t len; } and a uint32_t result.
+    assert_eq!(
+        std::mem::size_of::<cowork_ecs_buf>(),
+        2 * std::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        std::mem::align_of::<cowork_ecs_buf>(),
+        std::mem::align_of::<usize>()
+    );
+    assert_eq!(std::mem::offset_of!(cowork_ecs_buf, data), 0);
+    assert_eq!(
+        std::mem::offset_of!(cowork_ecs_buf, len),
+        std::mem::size_of::<usize>()
+    );
+    assert_eq!(std::mem::size_of::<cowork_ecs_result>(), 4);
+    // The numbers are part of the ABI.
+    let codes = [
+        (cowork_ecs_result::Ok, 9000),
+        (cowork_ecs_result::Unchanged, 9001),
+        (cowork_ecs_result::NullParameter, 9010),
+        (cowork_ecs_result::Panic, 9011),
+        (cowork_ecs_result::ConfigSyntax, 9100),
+        (cowork_ecs_result::ConfigInvalid, 9101),
+        (cowork_ecs_result::Decode, 9200),
+        (cowork_ecs_result::Encode, 9201),
+    ];
+    for (code, number) in codes {
+        assert_eq!(code as u32, number, "{code:?}");
+    }
+}
+
+#[test]
+fn tenant_variant_routes_and_refuses_non_utf8() {
+    let t = new_transformer(b"{}").unwrap();
+    let input = std::fs::read(testdata().join("cowork/events.otlp.json")).unwrap();
+    let input = otlp::encode(&otlp::from_json(&input).unwrap());
+    let tenant = b"Team-A";
+    let mut out = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs_as(
+            t,
+            tenant.as_ptr(),
+            tenant.len(),
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::Ok);
+    let req = otlp::decode(&take(out)).unwrap();
+    let doc = flat_attributes(records(&req)[0]);
+    assert_eq!(doc["data_stream.namespace"], "team_a");
+    assert_eq!(doc["labels.tenant"], "Team-A");
+    // (NULL, 0) is "no identity".
+    let mut out = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs_as(
+            t,
+            ptr::null(),
+            0,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::Ok);
+    assert_eq!(
+        flat_attributes(records(&otlp::decode(&take(out)).unwrap())[0])["data_stream.namespace"],
+        "default"
+    );
+    let bad = [0xffu8, 0xfe];
+    let mut out = empty_buf();
+    let mut err = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs_as(
+            t,
+            bad.as_ptr(),
+            2,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            &mut err,
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::Decode);
+    assert!(out.data.is_null());
+    assert!(String::from_utf8(take(err)).unwrap().contains("tenant"));
+    unsafe { cowork_ecs_transformer_free(t) };
+}
