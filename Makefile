@@ -18,7 +18,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench clean
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench clean check-static-libs
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -51,7 +51,14 @@ test-rust:
 	cargo clippy --all-targets -- -D warnings
 	cargo test
 
-test-go: lib
+## The native libraries the Rust staticlib needs must be the ones cgo links (STYLE 2.5).
+check-static-libs:
+	@want="$$(cargo rustc --release --lib --crate-type staticlib -q -- --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -1)"; \
+	have="$$(sed -n 's/^#cgo !cowork_ecs_dynamic,linux LDFLAGS: //p' go-shim/internal/cffi/cffi.go)"; \
+	if [ "$$want" != "$$have" ]; then echo "cffi.go links '$$have' but the staticlib needs '$$want'"; exit 1; fi; \
+	echo "static libs: $$want"
+
+test-go: lib check-static-libs
 	cd go-shim && test -z "$$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...
 
 test-c: lib
