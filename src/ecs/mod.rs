@@ -46,12 +46,26 @@ pub(crate) enum AttributeRule {
     Vendor(Conv),
 }
 
+/// Everything the tables say about one attribute key, found with one lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttributeLookup {
+    /// Where its value goes.
+    pub(crate) rule: AttributeRule,
+    /// Its content class, if it carries content (SPEC 5).
+    pub(crate) class: Option<ContentClass>,
+}
+
+/// An attribute no table names: kept as sent under the vendor namespace.
+const UNLISTED: AttributeLookup = AttributeLookup {
+    rule: AttributeRule::Vendor(Conv::Keep),
+    class: None,
+};
+
 /// The tables indexed for lookup, plus the per-configuration settings.
 #[derive(Debug)]
 pub(crate) struct Rules {
     events: HashMap<&'static str, EventClass>,
-    attributes: HashMap<&'static str, AttributeRule>,
-    content_attributes: HashMap<&'static str, ContentClass>,
+    attributes: HashMap<&'static str, AttributeLookup>,
     content: ContentPolicy,
     namespace: String,
     preserve_original: bool,
@@ -61,31 +75,27 @@ pub(crate) struct Rules {
 
 impl Rules {
     fn new(config: &Config) -> Result<Rules> {
-        let mut attributes: HashMap<&'static str, AttributeRule> = tables::VENDOR_TYPES
-            .iter()
-            .map(|&(k, conv)| (k, AttributeRule::Vendor(conv)))
-            .collect();
-        attributes.extend(
-            tables::RENAMES
-                .iter()
-                .map(|&(k, t)| (k, AttributeRule::Targets(t))),
-        );
+        let mut attributes: HashMap<&'static str, AttributeLookup> = HashMap::new();
+        let rules =
+            (tables::VENDOR_TYPES.iter()).map(|&(k, conv)| (k, AttributeRule::Vendor(conv)));
+        let renames = (tables::RENAMES.iter()).map(|&(k, t)| (k, AttributeRule::Targets(t)));
+        for (key, rule) in rules.chain(renames) {
+            attributes.insert(key, AttributeLookup { rule, class: None });
+        }
+        for &(key, class) in tables::CONTENT_ATTRIBUTES {
+            attributes.entry(key).or_insert(UNLISTED).class = Some(class);
+        }
         let content = ContentPolicy::new(config.content.actions(), config.content.hmac_key()?)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
         Ok(Rules {
             events: tables::EVENT_CLASSES.iter().copied().collect(),
             attributes,
-            content_attributes: tables::CONTENT_ATTRIBUTES.iter().copied().collect(),
             content,
             namespace: config.namespace.clone(),
             preserve_original: config.preserve_original,
             tenant: config.tenant.clone(),
             tenants: config.tenants.clone(),
         })
-    }
-
-    fn content_class(&self, key: &str) -> Option<ContentClass> {
-        self.content_attributes.get(key).copied()
     }
 
     fn event_class(&self, name: &str) -> EventClass {
@@ -95,11 +105,8 @@ impl Rules {
             .unwrap_or(tables::OTHER_EVENT)
     }
 
-    fn attribute(&self, key: &str) -> AttributeRule {
-        self.attributes
-            .get(key)
-            .copied()
-            .unwrap_or(AttributeRule::Vendor(Conv::Keep))
+    fn attribute(&self, key: &str) -> AttributeLookup {
+        self.attributes.get(key).copied().unwrap_or(UNLISTED)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::content::{ContentClass, EMITTER_REDACTED, Marks};
 use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
 use super::value::{self, string, string_array};
-use super::{AttributeRule, Emitter, Rules};
+use super::{AttributeLookup, AttributeRule, Emitter, Rules};
 use crate::otlp::{self, AnyValue, KeyValue, LogRecord, Value};
 use serde_json::{Map, Value as Json};
 
@@ -124,14 +124,7 @@ pub(crate) fn normalize(
         let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
             continue; // an absent value is an empty value (SPEC 2)
         };
-        map_attribute(
-            &mut out,
-            emitter,
-            &input,
-            &kv.key,
-            v,
-            rules.attribute(&kv.key),
-        );
+        map_attribute(&mut out, emitter, &input, &kv.key, v);
     }
     put_tool_fields(&mut out, emitter, &input);
     put_related_user(&mut out, &input);
@@ -182,7 +175,7 @@ fn original_attributes(input: &[KeyValue], rules: &Rules) -> Vec<KeyValue> {
     input
         .iter()
         .filter_map(|kv| {
-            let Some(class) = rules.content_class(&kv.key) else {
+            let Some(class) = rules.attribute(&kv.key).class else {
                 return Some(kv.clone());
             };
             let v = kv.value.as_ref()?.value.clone()?;
@@ -247,15 +240,9 @@ fn put_fixed_fields(
 /// One input attribute through its table row: renamed, copied, typed, or
 /// kept under the vendor namespace. A failed conversion keeps the value as
 /// it came, under the vendor namespace, and records why (SPEC section 4).
-fn map_attribute(
-    out: &mut Out<'_>,
-    emitter: &Emitter,
-    input: &[KeyValue],
-    key: &str,
-    v: &Value,
-    rule: AttributeRule,
-) {
+fn map_attribute(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue], key: &str, v: &Value) {
     let vendor = |name: &str| format!("{}{name}", emitter.vendor_prefix);
+    let AttributeLookup { rule, class } = out.rules.attribute(key);
     let single;
     let targets = match rule {
         AttributeRule::Targets(targets) => targets,
@@ -275,7 +262,6 @@ fn map_attribute(
                 (vendor(name), conv)
             }
         };
-        let class = out.rules.content_class(key);
         match value::convert(v, conv) {
             Ok(converted) => out.put_content(class, field, converted),
             Err(why) => {
