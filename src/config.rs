@@ -213,7 +213,14 @@ impl Config {
     /// [`Error::ConfigSyntax`] for bad JSON or unknown keys,
     /// [`Error::ConfigInvalid`] for a value that breaks a rule of [`Config::validate`].
     pub fn from_json(bytes: &[u8]) -> Result<Config> {
-        let config: Config = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        let config = Config::parse(bytes)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::from_json`] without [`Config::validate`].
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Config> {
+        Ok(match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             None => Config::default(),
             // serde would also read a struct from a JSON array; only objects are configs.
             Some(b'{') => serde_json::from_slice(bytes).map_err(Error::ConfigSyntax)?,
@@ -223,9 +230,7 @@ impl Config {
                     "the configuration must be a JSON object",
                 ));
             }
-        };
-        config.validate()?;
-        Ok(config)
+        })
     }
 
     /// Checks every rule:

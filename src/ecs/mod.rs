@@ -159,7 +159,8 @@ impl Transformer {
     /// # Errors
     /// As [`Config::from_json`].
     pub fn from_json_config(config: &[u8]) -> Result<Transformer> {
-        Transformer::new(&Config::from_json(config)?)
+        // Transformer::new validates; parse without validating twice.
+        Transformer::new(&Config::parse(config)?)
     }
 
     /// The emitter a resource belongs to, by its `service.name` (SPEC 1).
@@ -201,13 +202,10 @@ impl Transformer {
             });
         let mut outcome = Outcome::default();
         for resource_logs in &mut request.resource_logs {
-            let records = resource_logs
-                .scope_logs
-                .iter()
-                .map(|s| s.log_records.len())
-                .sum::<usize>();
             let Some(emitter) = self.emitter_of(resource_logs.resource.as_ref()) else {
-                outcome.other_records += records;
+                outcome.other_records += (resource_logs.scope_logs.iter())
+                    .map(|s| s.log_records.len())
+                    .sum::<usize>();
                 continue;
             };
             for scope_logs in &mut resource_logs.scope_logs {
