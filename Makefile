@@ -9,6 +9,7 @@ GOARCH           := $(shell go env GOARCH)
 
 BUILD            := $(CURDIR)/build
 CFFI_LIB_DIR     := go-shim/internal/cffi/lib/$(GOOS)_$(GOARCH)
+CFFI_INCLUDE_DIR := go-shim/internal/cffi/include
 OCB              := $(BUILD)/bin/builder
 COLLECTOR        := collector-config/_build/otelcol-cowork-ecs
 CLI              := target/release/cowork-ecs
@@ -26,11 +27,12 @@ help:
 	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
 	@echo "make bench      criterion + go test -bench"
 
-## lib: the Rust static library (+ header) where cgo expects them.
+## lib: the Rust static library and its header where cgo expects them.
 lib:
 	cargo build --release --lib
-	mkdir -p $(CFFI_LIB_DIR)
+	mkdir -p $(CFFI_LIB_DIR) $(CFFI_INCLUDE_DIR)
 	cp target/release/libcowork_ecs.a $(CFFI_LIB_DIR)/libcowork_ecs.a
+	cp include/cowork_ecs.h $(CFFI_INCLUDE_DIR)/cowork_ecs.h
 
 cli:
 	cargo build --release --bin cowork-ecs
@@ -83,4 +85,4 @@ bench: lib
 
 clean:
 	cargo clean
-	rm -rf $(BUILD) collector-config/_build $(CFFI_LIB_DIR)
+	rm -rf $(BUILD) collector-config/_build $(CFFI_LIB_DIR) $(CFFI_INCLUDE_DIR)

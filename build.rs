@@ -1,9 +1,10 @@
 //! Generates the C header with cbindgen.
 //!
 //! The header is always written to `$OUT_DIR/cowork_ecs.h`. Outside CI it is
-//! also written to `include/cowork_ecs.h` and `go-shim/internal/cffi/include/`
-//! (both committed); under CI (`CI` set) the committed copies are left alone
-//! and `tests/header.rs` fails if they differ from the fresh one.
+//! also written to the committed `include/cowork_ecs.h`; under CI (`CI` set)
+//! that file is left alone and `tests/header.rs` fails if it differs from the
+//! fresh one. (`make lib` copies it, with the static library, to where cgo
+//! looks.)
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +42,7 @@ fn main() {
     header.write_to_file(&fresh);
 
     if std::env::var_os("CI").is_none() {
-        for dest in [
-            "include/cowork_ecs.h",
-            "go-shim/internal/cffi/include/cowork_ecs.h",
-        ] {
-            copy_if_changed(&fresh, &crate_dir.join(dest));
-        }
+        copy_if_changed(&fresh, &crate_dir.join("include/cowork_ecs.h"));
     }
 }
 

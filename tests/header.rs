@@ -1,4 +1,4 @@
-//! The committed C headers are exactly what cbindgen generates from the
+//! The committed C header is exactly what cbindgen generates from the
 //! current Rust API (build.rs writes the fresh one to OUT_DIR), and the
 //! version macros match Cargo.toml.
 #![allow(clippy::unwrap_used)]
