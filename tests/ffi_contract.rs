@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use cowork_ecs::ffi::*;
 use cowork_ecs::otlp;
+use serde_json::json;
 use std::ptr;
 
 fn empty_buf() -> cowork_ecs_buf {
@@ -51,6 +52,29 @@ fn transform(
     let mut err = empty_buf();
     let code =
         unsafe { cowork_ecs_transform_logs(t, input.as_ptr(), input.len(), &mut out, &mut err) };
+    (code, take(out), String::from_utf8(take(err)).unwrap())
+}
+
+/// `cowork_ecs_transform_logs_as`; `None` passes the identity as `(NULL, 0)`.
+fn transform_as(
+    t: *const cowork_ecs_transformer,
+    tenant: Option<&[u8]>,
+    input: &[u8],
+) -> (cowork_ecs_result, Vec<u8>, String) {
+    let (tenant_ptr, tenant_len) = tenant.map_or((ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+    let mut out = empty_buf();
+    let mut err = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs_as(
+            t,
+            tenant_ptr,
+            tenant_len,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            &mut err,
+        )
+    };
     (code, take(out), String::from_utf8(take(err)).unwrap())
 }
 
@@ -237,58 +261,23 @@ fn tenant_variant_routes_and_refuses_non_utf8() {
     let t = new_transformer(b"{}").unwrap();
     let input = std::fs::read(testdata().join("cowork/events.otlp.json")).unwrap();
     let input = otlp::encode(&otlp::from_json(&input).unwrap());
-    let tenant = b"Team-A";
-    let mut out = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform_logs_as(
-            t,
-            tenant.as_ptr(),
-            tenant.len(),
-            input.as_ptr(),
-            input.len(),
-            &mut out,
-            ptr::null_mut(),
+    let namespace = |out: &[u8]| {
+        let doc = flat_attributes(records(&otlp::decode(out).unwrap())[0]);
+        (
+            doc["data_stream.namespace"].clone(),
+            doc.get("labels.tenant").cloned(),
         )
     };
+    let (code, out, _) = transform_as(t, Some(b"Team-A"), &input);
     assert_eq!(code, cowork_ecs_result::Ok);
-    let req = otlp::decode(&take(out)).unwrap();
-    let doc = flat_attributes(records(&req)[0]);
-    assert_eq!(doc["data_stream.namespace"], "team_a");
-    assert_eq!(doc["labels.tenant"], "Team-A");
+    assert_eq!(namespace(&out), (json!("team_a"), Some(json!("Team-A"))));
     // (NULL, 0) is "no identity".
-    let mut out = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform_logs_as(
-            t,
-            ptr::null(),
-            0,
-            input.as_ptr(),
-            input.len(),
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
+    let (code, out, _) = transform_as(t, None, &input);
     assert_eq!(code, cowork_ecs_result::Ok);
-    assert_eq!(
-        flat_attributes(records(&otlp::decode(&take(out)).unwrap())[0])["data_stream.namespace"],
-        "default"
-    );
-    let bad = [0xffu8, 0xfe];
-    let mut out = empty_buf();
-    let mut err = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform_logs_as(
-            t,
-            bad.as_ptr(),
-            2,
-            input.as_ptr(),
-            input.len(),
-            &mut out,
-            &mut err,
-        )
-    };
+    assert_eq!(namespace(&out), (json!("default"), None));
+    let (code, out, err) = transform_as(t, Some(&[0xff, 0xfe]), &input);
     assert_eq!(code, cowork_ecs_result::Decode);
-    assert!(out.data.is_null());
-    assert!(String::from_utf8(take(err)).unwrap().contains("tenant"));
+    assert!(out.is_empty(), "no output on error");
+    assert!(err.contains("tenant"), "{err}");
     unsafe { cowork_ecs_transformer_free(t) };
 }
