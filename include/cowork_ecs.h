@@ -19,6 +19,20 @@
 // below 32 bytes a key is guessable).
 #define MIN_HMAC_KEY_BYTES 32
 
+// Deepest field path Elasticsearch maps: `index.mapping.depth.limit` and a
+// `flattened` field's `depth_limit` both default to 20. Depth counts path
+// segments (`a.b.c` is 3; dots in keys count, as Elasticsearch expands them).
+#define MAX_FIELD_DEPTH 20
+
+// Most fields one record may add to a document (map leaves count one each);
+// the shipped templates allow 5,000 per index and ignore dynamic fields
+// beyond that, so no single record can exhaust them.
+#define MAX_FIELDS 1000
+
+// Message nesting (from the request) beyond which an attribute value or body
+// is written as JSON text, so that `prost` (limit 100) can read the result.
+#define DEEP_VALUE_NESTING 60
+
 // Status of a call. The numbers are part of the ABI and never change or get
 // reused; a zeroed value is never a success.
 //
@@ -79,6 +93,8 @@ typedef struct cowork_ecs_buf {
   // Length in bytes.
   size_t len;
 } cowork_ecs_buf;
+
+
 
 #ifdef __cplusplus
 extern "C" {

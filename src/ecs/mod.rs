@@ -5,6 +5,7 @@
 //! immutable, `Send + Sync`, and used concurrently without locks.
 
 mod content;
+pub mod gateway;
 mod record;
 mod tables;
 mod value;
@@ -14,10 +15,11 @@ pub use content::{ContentAction, SECRET_PATTERNS};
 use crate::config::{Config, TenantConfig};
 use crate::error::{Error, Result};
 use crate::otlp::{
-    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource, ScopeLogs,
-    Value,
+    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource,
+    ResourceLogs, ScopeLogs, Utf8Site, Value,
 };
 use content::{ContentClass, ContentPolicy};
+use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG, Overflow};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use tables::{Conv, EventClass, Target};
@@ -117,8 +119,13 @@ pub struct Outcome {
     pub claude_records: usize,
     /// Of those, records marked `event.kind: pipeline_error` (SPEC section 4).
     pub pipeline_errors: usize,
-    /// Records left untouched (not under a Claude resource, SPEC section 3).
+    /// Records not under a Claude resource (SPEC section 3): left as they
+    /// are unless the gateway had to re-route or bound them.
     pub other_records: usize,
+    /// Of those, records the gateway changed: routing a sender may not set
+    /// removed (tenant namespace set), values bounded, or text that was not
+    /// UTF-8 read lossily ([`gateway`]).
+    pub other_records_changed: usize,
 }
 
 /// The configured mapping. Immutable after [`Transformer::new`]; share it
@@ -194,6 +201,18 @@ impl Transformer {
         request: &mut ExportLogsServiceRequest,
         tenant: Option<&str>,
     ) -> Outcome {
+        self.transform_request_at(request, tenant, &[])
+    }
+
+    /// [`Transformer::transform_request_as`], with the places where text
+    /// that was not valid UTF-8 was read lossily ([`otlp::decode_lossy`]):
+    /// those Claude records are marked `pipeline_error`, others tagged.
+    fn transform_request_at(
+        &self,
+        request: &mut ExportLogsServiceRequest,
+        tenant: Option<&str>,
+        invalid_utf8: &[Utf8Site],
+    ) -> Outcome {
         let tenant = tenant
             .filter(|t| !t.trim().is_empty())
             .map(|identity| record::Tenant {
@@ -201,24 +220,191 @@ impl Transformer {
                 namespace: sanitize_namespace(identity),
             });
         let mut outcome = Outcome::default();
-        for resource_logs in &mut request.resource_logs {
-            let Some(emitter) = self.emitter_of(resource_logs.resource.as_ref()) else {
-                outcome.other_records += (resource_logs.scope_logs.iter())
-                    .map(|s| s.log_records.len())
-                    .sum::<usize>();
-                continue;
-            };
-            for scope_logs in &mut resource_logs.scope_logs {
-                mark_ecs_mapping_mode(scope_logs);
-                for record in &mut scope_logs.log_records {
-                    outcome.claude_records += 1;
-                    if record::normalize(record, emitter, &self.rules, tenant.as_ref()) {
-                        outcome.pipeline_errors += 1;
-                    }
+        for (index, resource_logs) in request.resource_logs.iter_mut().enumerate() {
+            let sites: Vec<Utf8Site> = (invalid_utf8.iter())
+                .filter(|s| s.resource == index)
+                .copied()
+                .collect();
+            match self.emitter_of(resource_logs.resource.as_ref()) {
+                Some(emitter) => {
+                    self.transform_claude(
+                        resource_logs,
+                        emitter,
+                        tenant.as_ref(),
+                        &sites,
+                        &mut outcome,
+                    );
                 }
+                None => self.guard_other(resource_logs, tenant.as_ref(), &sites, &mut outcome),
             }
         }
         outcome
+    }
+
+    /// Normalizes every record of a Claude resource; the routing is the
+    /// gateway's at every level ([`gateway`]).
+    fn transform_claude(
+        &self,
+        resource_logs: &mut ResourceLogs,
+        emitter: &Emitter,
+        tenant: Option<&record::Tenant<'_>>,
+        sites: &[Utf8Site],
+        outcome: &mut Outcome,
+    ) {
+        let ResourceLogs {
+            resource,
+            scope_logs,
+            ..
+        } = resource_logs;
+        let resource = resource.get_or_insert_with(Resource::default);
+        let mut requested = Vec::new();
+        gateway::take_routing(&mut resource.attributes, "resource", &mut requested);
+        let mut level_errors = Vec::new();
+        bound_level(&mut resource.attributes, "resource", &mut level_errors);
+        let resource_attrs = &resource.attributes;
+        for (s, scope_logs) in scope_logs.iter_mut().enumerate() {
+            let scope = scope_logs
+                .scope
+                .get_or_insert_with(InstrumentationScope::default);
+            let mut scope_requested = requested.clone();
+            gateway::take_routing(&mut scope.attributes, "scope", &mut scope_requested);
+            let mut scope_errors = level_errors.clone();
+            bound_level(&mut scope.attributes, "scope", &mut scope_errors);
+            mark_ecs_mapping_mode(scope_logs);
+            for (r, record) in scope_logs.log_records.iter_mut().enumerate() {
+                outcome.claude_records += 1;
+                let mut record_requested = scope_requested.clone();
+                gateway::note_routing(&record.attributes, "record", &mut record_requested);
+                let name = record::event_name(record, &record.attributes);
+                let id = gateway::document_id(emitter.provider, resource_attrs, record, &name);
+                let mut notes = record::Notes {
+                    errors: scope_errors.clone(),
+                    tags: Vec::new(),
+                };
+                let rules = &self.rules;
+                let overflow = gateway::bound_attributes(&mut record.attributes, 2, |k| {
+                    rules.attribute(k).class.is_some()
+                });
+                let overflow_field =
+                    format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
+                if !overflow.is_empty() {
+                    notes.errors.push(overflow.reason(&overflow_field));
+                    notes.tags.push(BOUNDED_TAG.to_owned());
+                }
+                if gateway::bound_body(record) {
+                    notes.errors.push(format!(
+                        "body nested deeper than {} levels kept as JSON text",
+                        gateway::MAX_FIELD_DEPTH
+                    ));
+                    notes.tags.push(BOUNDED_TAG.to_owned());
+                }
+                for site in sites.iter().filter(|site| site.covers(s, r)) {
+                    let (why, tag) = repair_note(site.repair);
+                    if !notes.tags.iter().any(|t| t == tag) {
+                        notes.errors.push(why.to_owned());
+                        notes.tags.push(tag.to_owned());
+                    }
+                }
+                if record::normalize(record, emitter, &self.rules, tenant, &notes) {
+                    outcome.pipeline_errors += 1;
+                }
+                if !overflow.is_empty() {
+                    gateway::set_attribute(
+                        &mut record.attributes,
+                        &overflow_field,
+                        value::string(overflow.to_text()),
+                    );
+                }
+                gateway::mark_overridden(&mut record.attributes, &record_requested);
+                gateway::set_attribute(
+                    &mut record.attributes,
+                    gateway::DOCUMENT_ID_ATTRIBUTE,
+                    value::string(id),
+                );
+            }
+        }
+    }
+
+    /// A resource that is not Claude's passes as it is, except what the
+    /// gateway owns ([`gateway`]): under an authenticated tenant every
+    /// routing attribute is removed and the tenant's namespace set; without
+    /// one, only a scope mapping mode the exporter would refuse is removed.
+    /// Values Elasticsearch would refuse are bounded.
+    fn guard_other(
+        &self,
+        resource_logs: &mut ResourceLogs,
+        tenant: Option<&record::Tenant<'_>>,
+        sites: &[Utf8Site],
+        outcome: &mut Outcome,
+    ) {
+        let ResourceLogs {
+            resource,
+            scope_logs,
+            ..
+        } = resource_logs;
+        let mut requested = Vec::new();
+        let mut bounded = false;
+        if let Some(resource) = resource.as_mut() {
+            if let Some(t) = tenant {
+                gateway::take_routing(&mut resource.attributes, "resource", &mut requested);
+                let namespace = t
+                    .namespace
+                    .as_deref()
+                    .filter(|_| self.rules.tenant.set_namespace);
+                if let Some(ns) = namespace {
+                    gateway::set_attribute(
+                        &mut resource.attributes,
+                        "data_stream.namespace",
+                        value::string(ns),
+                    );
+                }
+            }
+            bounded |= bound_other_level(&mut resource.attributes, "resource");
+        }
+        for (s, scope_logs) in scope_logs.iter_mut().enumerate() {
+            let mut scope_requested = requested.clone();
+            let mut scope_bounded = bounded;
+            if let Some(scope) = scope_logs.scope.as_mut() {
+                if tenant.is_some() {
+                    gateway::take_routing(&mut scope.attributes, "scope", &mut scope_requested);
+                } else {
+                    gateway::take_unknown_mapping_mode(&mut scope.attributes, &mut scope_requested);
+                }
+                scope_bounded |= bound_other_level(&mut scope.attributes, "scope");
+            }
+            for (r, record) in scope_logs.log_records.iter_mut().enumerate() {
+                outcome.other_records += 1;
+                let mut record_requested = scope_requested.clone();
+                if tenant.is_some() {
+                    gateway::take_routing(&mut record.attributes, "record", &mut record_requested);
+                }
+                let mut changed = tenant.is_some();
+                let overflow = gateway::bound_attributes(&mut record.attributes, 2, |_| false);
+                let record_bounded =
+                    scope_bounded | gateway::bound_body(record) | !overflow.is_empty();
+                if !overflow.is_empty() {
+                    let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+                    gateway::set_attribute(
+                        &mut record.attributes,
+                        &field,
+                        value::string(overflow.to_text()),
+                    );
+                }
+                if record_bounded {
+                    gateway::add_tag(&mut record.attributes, BOUNDED_TAG);
+                    changed = true;
+                }
+                for site in sites.iter().filter(|site| site.covers(s, r)) {
+                    gateway::add_tag(&mut record.attributes, repair_note(site.repair).1);
+                    changed = true;
+                }
+                if !record_requested.is_empty() {
+                    gateway::mark_overridden(&mut record.attributes, &record_requested);
+                    changed = true;
+                }
+                outcome.other_records_changed += usize::from(changed);
+            }
+        }
     }
 
     /// Transforms a protobuf `ExportLogsServiceRequest`. Returns `None` when
@@ -241,9 +427,10 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
-        let mut request = otlp::decode(bytes)?;
-        let outcome = self.transform_request_as(&mut request, tenant);
-        Ok((outcome.claude_records > 0).then(|| otlp::encode(&request)))
+        let (mut request, invalid_utf8) = otlp::decode_lossy(bytes)?;
+        let outcome = self.transform_request_at(&mut request, tenant, &invalid_utf8);
+        let changed = outcome.claude_records > 0 || outcome.other_records_changed > 0;
+        Ok((changed || !invalid_utf8.is_empty()).then(|| otlp::encode(&request)))
     }
 }
 
@@ -276,7 +463,50 @@ pub fn sanitize_namespace(identity: &str) -> Option<String> {
 /// exporter v0.145.0). Claude scopes get `ecs`, so their records become ECS
 /// documents routed to `logs-<dataset>-<namespace>`, while other telemetry
 /// in the same gateway keeps the exporter's default mode.
-pub const MAPPING_MODE_ATTRIBUTE: &str = "elastic.mapping.mode";
+pub const MAPPING_MODE_ATTRIBUTE: &str = gateway::MAPPING_MODE_ATTRIBUTE;
+
+/// `error.message` part and tag of a [`otlp::Repair`].
+fn repair_note(repair: otlp::Repair) -> (&'static str, &'static str) {
+    match repair {
+        otlp::Repair::InvalidUtf8 => (
+            "text that is not valid UTF-8 was read with U+FFFD replacement characters",
+            INVALID_UTF8_TAG,
+        ),
+        otlp::Repair::TooDeep => (
+            "a value nested deeper than the gateway reads was kept as JSON text",
+            BOUNDED_TAG,
+        ),
+    }
+}
+
+/// Bounds a Claude resource's or scope's attributes (written at the top of
+/// an ECS document); what moved goes to `cowork_ecs.<level>_attributes_overflow`
+/// and every record below is marked with the reason.
+fn bound_level(attrs: &mut Vec<KeyValue>, level: &str, errors: &mut Vec<String>) {
+    let overflow = gateway::bound_attributes(attrs, 0, |_| false);
+    if !overflow.is_empty() {
+        let field = put_overflow(attrs, level, &overflow);
+        errors.push(format!("{level}: {}", overflow.reason(&field)));
+    }
+}
+
+/// Bounds a non-Claude resource's or scope's attributes (under
+/// `resource.attributes.` / `scope.attributes.` in the exporter's OTel
+/// mode). Returns whether anything moved.
+fn bound_other_level(attrs: &mut Vec<KeyValue>, level: &str) -> bool {
+    let overflow = gateway::bound_attributes(attrs, 2, |_| false);
+    if overflow.is_empty() {
+        return false;
+    }
+    put_overflow(attrs, level, &overflow);
+    true
+}
+
+fn put_overflow(attrs: &mut Vec<KeyValue>, level: &str, overflow: &Overflow) -> String {
+    let field = format!("cowork_ecs.{level}_{}", gateway::OVERFLOW_ATTRIBUTE);
+    gateway::set_attribute(attrs, &field, value::string(overflow.to_text()));
+    field
+}
 
 fn mark_ecs_mapping_mode(scope_logs: &mut ScopeLogs) {
     let scope = scope_logs

@@ -4,7 +4,7 @@
 use super::content::{ContentClass, EMITTER_REDACTED, Marks};
 use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
 use super::value::{self, string, string_array};
-use super::{AttributeLookup, AttributeRule, Emitter, Rules};
+use super::{AttributeLookup, AttributeRule, Emitter, Rules, gateway};
 use crate::otlp::{self, AnyValue, KeyValue, LogRecord, Value};
 use serde_json::{Map, Value as Json};
 
@@ -22,6 +22,15 @@ pub(crate) struct Tenant<'a> {
     pub(crate) identity: &'a str,
     /// The identity as a data stream namespace (`None`: nothing usable).
     pub(crate) namespace: Option<String>,
+}
+
+/// What the transform found about a record before mapping it: problems
+/// that mark it `pipeline_error` (each becomes part of `error.message`) and
+/// tags to add.
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    pub(crate) errors: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 /// The output attributes of one record under construction.
@@ -101,12 +110,14 @@ pub(crate) fn event_name(record: &LogRecord, input: &[KeyValue]) -> String {
     }
 }
 
-/// Rewrites `record` in place. Returns whether it was marked `pipeline_error`.
+/// Rewrites `record` in place, with what the transform already noted about
+/// it. Returns whether it was marked `pipeline_error`.
 pub(crate) fn normalize(
     record: &mut LogRecord,
     emitter: &Emitter,
     rules: &Rules,
     tenant: Option<&Tenant<'_>>,
+    notes: &Notes,
 ) -> bool {
     let input = std::mem::take(&mut record.attributes);
     let name = event_name(record, &input);
@@ -130,6 +141,12 @@ pub(crate) fn normalize(
     put_related_user(&mut out, &input);
     put_tenant_fields(&mut out, &input, tenant);
     out.put("event.outcome", string(outcome(&input, class)));
+    out.errors.extend(notes.errors.iter().cloned());
+    for tag in &notes.tags {
+        if !out.tags.contains(tag) {
+            out.tags.push(tag.clone());
+        }
+    }
 
     let failed = !out.errors.is_empty();
     if failed {
@@ -369,6 +386,8 @@ fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
         }
     }
 
+    let tool_input = within_flattened_depth(out, emitter, "tool_input", tool_input);
+    let params = within_flattened_depth(out, emitter, "tool_parameters", params);
     match (tool_input.filter(|i| !i.is_empty()), params) {
         (Some(i), params) => {
             out.put_content(
@@ -388,6 +407,35 @@ fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
         ),
         (None, None) => {}
     }
+}
+
+/// Parsed tool arguments deeper than a `flattened` field takes
+/// ([`gateway::MAX_FIELD_DEPTH`]) are not written as one (Elasticsearch
+/// would refuse the document): they stay as JSON text in the vendor field of
+/// the attribute, and the record is marked.
+fn within_flattened_depth(
+    out: &mut Out<'_>,
+    emitter: &Emitter,
+    key: &str,
+    args: Option<Map<String, Json>>,
+) -> Option<Map<String, Json>> {
+    let args = args?;
+    let depth = 1 + args.values().map(gateway::json_depth).max().unwrap_or(0);
+    if depth <= gateway::MAX_FIELD_DEPTH {
+        return Some(args);
+    }
+    out.error(
+        key,
+        format!(
+            "arguments nested {depth} levels deep, beyond the {} a flattened field takes: kept as JSON text in {}{key}",
+            gateway::MAX_FIELD_DEPTH,
+            emitter.vendor_prefix
+        ),
+    );
+    if !out.tags.iter().any(|t| t == gateway::BOUNDED_TAG) {
+        out.tags.push(gateway::BOUNDED_TAG.to_owned());
+    }
+    None
 }
 
 /// Fields derived from tool details carry their content class (SPEC 5).

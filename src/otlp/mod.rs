@@ -10,6 +10,9 @@
 use crate::error::{Error, Result};
 use prost::Message;
 
+pub mod lossy;
+pub use lossy::{Repair, Utf8Site};
+
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 pub use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
@@ -46,6 +49,23 @@ impl Format {
 /// [`Error::Decode`] when the bytes are not such a message.
 pub fn decode(bytes: &[u8]) -> Result<ExportLogsServiceRequest> {
     Ok(ExportLogsServiceRequest::decode(bytes)?)
+}
+
+/// Decodes protobuf `ExportLogsServiceRequest` bytes, reading what `prost`
+/// alone refuses ([`lossy::repair`]: text that is not valid UTF-8 as U+FFFD,
+/// values nested too deep as JSON text); also returns where that happened
+/// (empty when nothing needed it).
+///
+/// # Errors
+/// [`Error::Decode`] when the bytes are not such a message at all.
+pub fn decode_lossy(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Vec<Utf8Site>)> {
+    match ExportLogsServiceRequest::decode(bytes) {
+        Ok(request) => Ok((request, Vec::new())),
+        Err(first) => match lossy::repair(bytes) {
+            Ok(Some((fixed, sites))) => Ok((ExportLogsServiceRequest::decode(&fixed[..])?, sites)),
+            Ok(None) | Err(_) => Err(first.into()),
+        },
+    }
 }
 
 /// Encodes a request as protobuf bytes (infallible: the buffer grows as needed).
