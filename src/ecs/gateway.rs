@@ -458,14 +458,8 @@ mod tests {
         let mut attrs = vec![
             kv("ok", nested(17)),
             kv("deep", nested(18)),
-            kv(
-                "a.".repeat(18).trim_end_matches('.'),
-                Value::IntValue(1),
-            ),
-            kv(
-                "b.".repeat(19).trim_end_matches('.'),
-                Value::IntValue(1),
-            ),
+            kv("a.".repeat(18).trim_end_matches('.'), Value::IntValue(1)),
+            kv("b.".repeat(19).trim_end_matches('.'), Value::IntValue(1)),
         ];
         let overflow = bound_attributes(&mut attrs, 2, |_| false);
         let kept: Vec<_> = attrs.iter().map(|a| a.key.len()).collect();
