@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -76,6 +77,15 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		return out, nil
 	}
 	p.failures.Add(ctx, 1, metric.WithAttributes(attribute.String("error_mode", string(p.cfg.ErrorMode))))
+	if p.mustFailClosed(tenant, ld) {
+		// Passing the batch on would store Claude content in clear (or let
+		// an authenticated sender route its records): refuse it with a
+		// retryable error instead, whatever error_mode says, so the sender
+		// keeps it and retries.
+		p.logger.Error("cowork_ecs could not transform a batch it must not pass in clear; refused with a retryable error",
+			zap.Error(err), zap.Int("log_records", ld.LogRecordCount()), zap.Bool("tenant", tenant != ""))
+		return ld, fmt.Errorf("cowork-ecs: batch refused (fail closed): %w", err)
+	}
 	if errors.Is(err, cffi.ErrPanic) {
 		p.logger.Error("cowork_ecs transform panicked (a bug); batch passed on untransformed unless error_mode is propagate",
 			zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
@@ -92,6 +102,27 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 		}
 		return out, nil
 	}
+}
+
+// mustFailClosed says whether a batch the transform could not process may
+// not pass on untransformed: it comes from an authenticated tenant (whose
+// routing is the gateway's), or it holds a Claude record and some content
+// class is not keep.
+func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
+	if tenant != "" {
+		return true
+	}
+	c := p.cfg.Content
+	if c.Prompts == ContentKeep && c.Responses == ContentKeep && c.ToolDetails == ContentKeep && c.APIBodies == ContentKeep {
+		return false
+	}
+	claude := append(append([]string{}, p.cfg.Cowork.ServiceNames...), p.cfg.ClaudeCode.ServiceNames...)
+	for _, rl := range ld.ResourceLogs().All() {
+		if name, ok := rl.Resource().Attributes().Get("service.name"); ok && slices.Contains(claude, name.AsString()) {
+			return true
+		}
+	}
+	return false
 }
 
 // tenant is the sender's identity as the receiver's authenticator (or a

@@ -2,6 +2,7 @@ package coworkecsprocessor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -119,8 +121,8 @@ func TestNonClaudeRecordsAreUntouched(t *testing.T) {
 	assert.Equal(t, logsJSON(t, billing), logsJSON(t, sink.AllLogs()[0]))
 }
 
-// invalidUTF8Batch is a Claude batch the Rust decoder refuses: protobuf
-// strings must be UTF-8, and pdata does not check that.
+// invalidUTF8Batch is a Claude batch prost alone would refuse (protobuf
+// strings must be UTF-8; pdata does not check): the transform reads it lossily.
 func invalidUTF8Batch() plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
@@ -128,29 +130,53 @@ func invalidUTF8Batch() plog.Logs {
 	rec := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	rec.Body().SetStr("claude_code.tool_result")
 	rec.Attributes().PutStr("tool_name", "Bash\xff\xfe")
+	rec.Attributes().PutStr("prompt", "password=CanarySecretPass77")
+	return ld
+}
+
+// unreadableBatch is a Claude batch the transform cannot process at all:
+// an attribute nested 2,100 maps deep (the transform reads 2,000 levels).
+func unreadableBatch() plog.Logs {
+	ld := invalidUTF8Batch()
+	m := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutEmptyMap("deep")
+	for range 2100 {
+		m = m.PutEmptyMap("k")
+	}
 	return ld
 }
 
 func TestErrorMode(t *testing.T) {
 	for _, tt := range []struct {
 		mode    ErrorMode
+		keep    bool
 		wantErr bool
 	}{
-		{ErrorModeIgnore, false},
-		{ErrorModeSilent, false},
-		{ErrorModePropagate, true},
+		// Under a content policy, a batch the transform cannot read never
+		// passes on in clear, whatever error_mode says: refused, retryable.
+		{ErrorModeIgnore, false, true},
+		{ErrorModeSilent, false, true},
+		{ErrorModePropagate, false, true},
+		// With every class on keep there is nothing to protect.
+		{ErrorModeIgnore, true, false},
+		{ErrorModeSilent, true, false},
+		{ErrorModePropagate, true, true},
 	} {
-		t.Run(string(tt.mode), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/keep=%v", tt.mode, tt.keep), func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.ErrorMode = tt.mode
+			if tt.keep {
+				cfg.Content.Prompts, cfg.Content.Responses = ContentKeep, ContentKeep
+				cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentKeep, ContentKeep
+			}
 			sink := new(consumertest.LogsSink)
 			p := newProcessor(t, cfg, sink)
-			in := invalidUTF8Batch()
+			in := unreadableBatch()
 			want := logsJSON(t, in)
 			err := p.ConsumeLogs(context.Background(), in)
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.ErrorContains(t, err, "decode")
+				assert.False(t, consumererror.IsPermanent(err), "the sender retries")
 				assert.Empty(t, sink.AllLogs())
 				return
 			}
@@ -313,7 +339,7 @@ func TestContentPolicyReachesRust(t *testing.T) {
 	}
 }
 
-func TestUndecodableResourceDoesNotStopTheOthers(t *testing.T) {
+func TestInvalidUTF8IsReadNotPassedInClear(t *testing.T) {
 	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
 	invalidUTF8Batch().ResourceLogs().At(0).CopyTo(in.ResourceLogs().AppendEmpty())
 	want := in.LogRecordCount()
@@ -324,19 +350,19 @@ func TestUndecodableResourceDoesNotStopTheOthers(t *testing.T) {
 	got := sink.AllLogs()[0]
 	require.Equal(t, want, got.LogRecordCount(), "nothing dropped")
 	require.Equal(t, 3, got.ResourceLogs().Len())
-	// The Cowork resource was normalized...
 	assert.Equal(t, "9.3.0", attr(t, got, "ecs.version"))
-	// ...the undecodable one passed on as it came, in its place.
+	// The record with bytes that are not UTF-8 was normalized, in its place,
+	// its content policy applied, and marked.
 	broken := got.ResourceLogs().At(2).ScopeLogs().At(0).LogRecords().At(0)
-	v, ok := broken.Attributes().Get("tool_name")
-	require.True(t, ok)
-	assert.Equal(t, "Bash\xff\xfe", v.Str())
-	_, normalized := broken.Attributes().Get("ecs.version")
-	assert.False(t, normalized)
-
-	// propagate still refuses the batch.
-	cfg := createDefaultConfig().(*Config)
-	cfg.ErrorMode = ErrorModePropagate
-	q := newProcessor(t, cfg, new(consumertest.LogsSink))
-	require.ErrorContains(t, q.ConsumeLogs(context.Background(), in), "decode")
+	get := func(k string) string {
+		v, ok := broken.Attributes().Get(k)
+		require.True(t, ok, k)
+		return v.AsString()
+	}
+	assert.Equal(t, "Bash\uFFFD\uFFFD", get("gen_ai.tool.name"))
+	assert.Equal(t, "pipeline_error", get("event.kind"))
+	assert.Contains(t, get("tags"), "invalid_utf8")
+	for k, v := range broken.Attributes().All() {
+		assert.NotContains(t, v.AsString(), "CanarySecretPass77", k)
+	}
 }
