@@ -283,7 +283,12 @@ impl Config {
 
 /// Elasticsearch data stream naming rules for one part of
 /// `<type>-<dataset>-<namespace>`.
-fn validate_data_stream_part(field: &str, value: &str) -> Result<()> {
+/// Checks a `data_stream.dataset` / `namespace` value against
+/// Elasticsearch's data stream naming rules; `field` names it in the error.
+///
+/// # Errors
+/// [`crate::Error::ConfigInvalid`] naming `field` and the broken rule.
+pub fn validate_data_stream_part(field: &str, value: &str) -> Result<()> {
     const FORBIDDEN: &[char] = &[
         '-', ' ', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':',
     ];

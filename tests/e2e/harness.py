@@ -27,7 +27,6 @@ ES_USER = "cowork-es"
 COLLECTOR = ROOT / "collector-config" / "_build" / "otelcol-cowork-ecs"
 GATEWAY_CONFIG = ROOT / "collector-config" / "gateway.yaml"
 MULTITENANT_CONFIG = ROOT / "collector-config" / "gateway-multitenant.yaml"
-INDEX_TEMPLATE = ROOT / "collector-config" / "elasticsearch" / "index-template.json"
 OTEL_INDEX_TEMPLATE = Path(__file__).resolve().parent / "otel-index-template.json"
 CLI = ROOT / "target" / "release" / "cowork-ecs"
 COWORK_FIXTURE = ROOT / "testdata" / "cowork" / "events.otlp.json"
@@ -109,9 +108,14 @@ class Elasticsearch:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
         return ES_USER
 
-    def start(self, timeout=180):
+    def start(self, timeout=180, keep_data=False):
+        """Starts the node; with keep_data, on the data of its previous run
+        (a restart after a crash)."""
         if not (ES_HOME / "bin" / "elasticsearch").exists():
             raise FileNotFoundError(f"{ES_HOME} missing (run make deps)")
+        self.data_kept = keep_data and (self.work / "data").exists()
+        if self.data_kept:
+            return self._launch(timeout)
         conf = self.work / "config"
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.copytree(ES_HOME / "config", conf)
@@ -131,9 +135,12 @@ class Elasticsearch:
             "action.destructive_requires_name: false",
             "",
         ]))
+        return self._launch(timeout)
+
+    def _launch(self, timeout):
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_PATH_CONF": str(conf),
+            "ES_PATH_CONF": str(self.work / "config"),
             "ES_TMPDIR": str(self.work / "tmp"),
             "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
         }
@@ -153,7 +160,7 @@ class Elasticsearch:
                     break
                 os.chmod(parent, os.stat(parent).st_mode | 0o005)
             cmd = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()], *cmd]
-        self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdout=open(self.log, "wb"),
+        self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
         def healthy():
@@ -163,14 +170,32 @@ class Elasticsearch:
             return status == 200 and json.loads(body)["status"] in ("yellow", "green")
 
         wait_until("Elasticsearch to be healthy", healthy, timeout)
-        for name, path in (("cowork-ecs", INDEX_TEMPLATE), ("otel-logs-e2e", OTEL_INDEX_TEMPLATE)):
-            status, body = http("PUT", f"{self.url}/_index_template/{name}", json.loads(path.read_text()))
-            if status != 200:
-                raise RuntimeError(f"index template {name} refused: {status} {body[:2000]!r}")
+        if not self.data_kept:
+            self.setup()
         return self
+
+    def setup(self):
+        """What a user runs once: `cowork-ecs setup` (the project's templates),
+        plus a test-only stand-in for the built-in logs-*.otel-* template."""
+        subprocess.run([str(CLI), "setup", "--elasticsearch", self.url], check=True, timeout=120,
+                       capture_output=True)
+        status, body = http("PUT", f"{self.url}/_index_template/otel-logs-e2e", json.loads(OTEL_INDEX_TEMPLATE.read_text()))
+        if status != 200:
+            raise RuntimeError(f"index template otel-logs-e2e refused: {status} {body[:2000]!r}")
 
     def stop(self):
         _stop(self.proc)
+
+    def kill(self):
+        """SIGKILL, as a crash or an OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def pause(self, paused=True):
+        """SIGSTOP / SIGCONT: a hung node that keeps its connections open."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
     def logs(self, tail=120):
         text = ""
@@ -221,18 +246,21 @@ class Collector:
     def otlp_http(self):
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self, extra_configs=(), timeout=60):
+    def start(self, extra_configs=(), timeout=60, keep_queue=False):
+        """Starts the collector; with keep_queue, on the persistent queue its
+        previous run left (a restart after a crash)."""
         if not COLLECTOR.exists():
             raise FileNotFoundError(f"{COLLECTOR} missing (run make collector)")
-        shutil.rmtree(self.work, ignore_errors=True)
-        self.work.mkdir(parents=True)
+        if not keep_queue:
+            shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True, exist_ok=True)
         # No self-telemetry listener: nothing but the test's own ports.
         overrides = self.work / "overrides.yaml"
         overrides.write_text("service:\n  telemetry:\n    metrics:\n      level: none\n")
         cmd = [str(COLLECTOR), "--config", str(self.config), "--config", str(overrides)]
         for c in extra_configs:
             cmd += ["--config", str(c)]
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
         def ready():
@@ -245,6 +273,12 @@ class Collector:
 
     def stop(self):
         _stop(self.proc)
+
+    def kill(self):
+        """kill -9: whatever the process held in memory is gone."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def logs(self, tail=200):
         if not self.log.exists():

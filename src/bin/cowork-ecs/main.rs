@@ -7,6 +7,14 @@
 //! Reads one `ExportLogsServiceRequest` on stdin, as OTLP/JSON or protobuf
 //! (detected), and writes the transformed request on stdout. Bad input: a
 //! message on stderr and exit status 1 (2 for bad usage), never a panic trace.
+//!
+//! ```text
+//! cowork-ecs setup --elasticsearch URL [--api-key K | --username U --password P]
+//! ```
+//! Installs the index and component templates the documents need (see
+//! [`setup`]).
+
+mod setup;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cowork_ecs::{Transformer, otlp};
@@ -37,6 +45,28 @@ enum Command {
         /// Output encoding.
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
+    },
+    /// Install (idempotently) the index and component templates for both
+    /// datasets in Elasticsearch, with a data stream lifecycle.
+    Setup {
+        /// Elasticsearch URL, e.g. https://es.example.com:9200.
+        #[arg(long, env = "ELASTICSEARCH_ENDPOINT")]
+        elasticsearch: String,
+        /// Encoded API key (needs manage_index_templates).
+        #[arg(long, env = "ELASTICSEARCH_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// User for basic auth (instead of an API key).
+        #[arg(long, env = "ELASTICSEARCH_USERNAME")]
+        username: Option<String>,
+        /// Password for basic auth.
+        #[arg(long, env = "ELASTICSEARCH_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Datasets (the processor's cowork.dataset and claude_code.dataset).
+        #[arg(long = "dataset", default_values_t = ["claude_code.events".to_owned(), "claude_cowork.events".to_owned()])]
+        datasets: Vec<String>,
+        /// Data stream lifecycle retention, e.g. 365d (default: keep until deleted).
+        #[arg(long)]
+        retention: Option<String>,
     },
     /// Check a JSON configuration file and exit 0 if it is valid.
     ValidateConfig {
@@ -105,6 +135,23 @@ fn main() -> ExitCode {
         Command::Transform { config, output } => transform(config.as_ref(), *output),
         Command::Convert { output } => read_request().and_then(|r| write_request(&r, *output)),
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
+        Command::Setup {
+            elasticsearch,
+            api_key,
+            username,
+            password,
+            datasets,
+            retention,
+        } => setup::run(&setup::Setup {
+            url: elasticsearch.clone(),
+            authorization: setup::authorization(
+                api_key.as_deref(),
+                username.as_deref(),
+                password.as_deref(),
+            ),
+            datasets: datasets.clone(),
+            retention: retention.clone(),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
