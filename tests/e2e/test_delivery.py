@@ -318,4 +318,6 @@ def test_senders_cannot_steer_their_records(own_es, tmp_path):
     assert "CanarySecretPass77" not in stored, "the non-UTF-8 record is normalized, its secrets redacted"
     assert h_flat(utf8[0])["event.kind"] == "pipeline_error"
     # Nothing of team-a's reached team-b's data streams.
-    assert search(own_es, {"match_all": {}}, index="logs-*-team_b") == []
+    team_a = {"bool": {"should": [{"terms": {"claude_code.events.session.id": ["s-steer", "s-steer_utf8"]}},
+                                  {"term": {"resource.attributes.e2e.scenario": "steer_other"}}]}}
+    assert search(own_es, team_a, index="logs-*-team_b") == []
