@@ -19,13 +19,14 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench clean check-static-libs
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench bench-gateway clean check-static-libs
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
 	@echo "make test       all tests: Rust (unit, golden, conformance, ABI), Go (race), C smoke, end-to-end"
 	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
 	@echo "make bench      criterion + go test -bench"
+	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
 
 ## lib: the Rust static library and its header where cgo expects them.
 lib:
@@ -82,6 +83,10 @@ run: collector cli deps
 bench: lib
 	cargo bench --bench transform
 	cd go-shim && go test -run '^$$' -bench . -benchmem ./coworkecsprocessor/
+
+## bench-gateway: the shipped gateway against the previous release's, interleaved, one run.
+bench-gateway: collector cli deps
+	python3 tests/e2e/bench_gateway.py
 
 clean:
 	cargo clean

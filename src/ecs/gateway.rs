@@ -186,11 +186,12 @@ pub(crate) fn mark_overridden(attrs: &mut Vec<KeyValue>, requested: &[String]) {
 /// SHA-256 over its identity, so a replay (a sender's retry, the persistent
 /// queue after a crash) addresses the same document.
 ///
-/// The identity is the emitter (`event.provider`), `session.id`,
+/// The identity is the emitter (`event.provider`) and its resource's
+/// attributes (as the gateway keeps them), then `session.id`,
 /// `event.sequence`, the event name and the record's timestamp when the
 /// record has both a session and a sequence number (Claude Code numbers
-/// every event of a session); otherwise the protobuf encoding of the
-/// record as received, with its resource's attributes.
+/// every event of a session); otherwise the record's protobuf encoding as
+/// received.
 pub(crate) fn document_id(
     provider: &str,
     resource: &[KeyValue],
@@ -211,30 +212,22 @@ pub(crate) fn document_id(
         record.observed_time_unix_nano
     };
     let mut hash = Sha256::new();
+    hash.update(b"cowork-ecs/id/v1\0");
+    hash.update(provider.as_bytes());
+    hash.update([0]);
+    for kv in resource {
+        hash.update(kv.encode_to_vec());
+    }
+    hash.update([0]);
     match (text("session.id"), text("event.sequence")) {
         (Some(session), Some(sequence)) => {
-            for part in [
-                "cowork-ecs/id/v1",
-                provider,
-                &session,
-                &sequence,
-                event_name,
-            ] {
+            for part in [&session, &sequence, event_name] {
                 hash.update(part.as_bytes());
                 hash.update([0]);
             }
             hash.update(time.to_be_bytes());
         }
-        _ => {
-            hash.update(b"cowork-ecs/id/v1/raw\0");
-            hash.update(provider.as_bytes());
-            hash.update([0]);
-            for kv in resource {
-                hash.update(kv.encode_to_vec());
-            }
-            hash.update([0]);
-            hash.update(record.encode_to_vec());
-        }
+        _ => hash.update(record.encode_to_vec()),
     }
     hash.finalize()[..16]
         .iter()
