@@ -321,3 +321,29 @@ def test_senders_cannot_steer_their_records(own_es, tmp_path):
     team_a = {"bool": {"should": [{"terms": {"claude_code.events.session.id": ["s-steer", "s-steer_utf8"]}},
                                   {"term": {"resource.attributes.e2e.scenario": "steer_other"}}]}}
     assert search(own_es, team_a, index="logs-*-team_b") == []
+
+
+def test_setup_templates_take_a_thousand_tool_argument_keys(own_es, tmp_path):
+    status, body = h.http("GET", f"{own_es.url}/_index_template/logs-claude_code.events")
+    assert status == 200, body
+    template = json.loads(body)["index_templates"][0]["index_template"]
+    assert template["priority"] > 100 and template["composed_of"] == ["cowork-ecs@settings", "cowork-ecs@mappings"]
+    assert template["template"]["lifecycle"]["enabled"] is True
+    collector = gateway(own_es, tmp_path, "wide_args").start()
+    try:
+        args = {f"arg_{i}": f"value {i}" for i in range(1000)}
+        req = claude_request("wide_args", 0, 1)
+        rec = req["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+        rec["attributes"] = [a for a in rec["attributes"] if a["key"] != "tool_input"] + [
+            attr("tool_input", json.dumps(args))]
+        assert collector.post_logs(json.dumps(req).encode(), "application/json")[0] == 200
+        docs = h.wait_until("the wide-arguments record", lambda: search(
+            own_es, {"term": {"claude_code.events.session.id": "s-wide_args"}}), 90)
+    finally:
+        collector.stop()
+    f = h_flat(docs[0])
+    assert f["event.kind"] == "event"
+    assert sum(k.startswith("gen_ai.tool.call.arguments.arg_") for k in f) == 1000
+    # And it is searchable as one flattened field.
+    hits = search(own_es, {"term": {"gen_ai.tool.call.arguments.arg_999": "value 999"}})
+    assert [h_flat(d)["claude_code.events.session.id"] for d in hits] == ["s-wide_args"]
