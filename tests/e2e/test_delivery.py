@@ -118,7 +118,8 @@ def counts(es, tag):
         return 0, 0
     assert status == 200, body[:500]
     res = json.loads(body)
-    return res["hits"]["total"]["value"], len(res["aggregations"]["seq"]["buckets"])
+    buckets = res.get("aggregations", {}).get("seq", {}).get("buckets", [])  # none before the first index
+    return res["hits"]["total"]["value"], len(buckets)
 
 
 def wait_exactly_once(es, tag, total, timeout=300):
@@ -347,3 +348,36 @@ def test_setup_templates_take_a_thousand_tool_argument_keys(own_es, tmp_path):
     # And it is searchable as one flattened field.
     hits = search(own_es, {"term": {"gen_ai.tool.call.arguments.arg_999": "value 999"}})
     assert [h_flat(d)["claude_code.events.session.id"] for d in hits] == ["s-wide_args"]
+
+
+def test_the_same_record_sent_twice_is_one_document(own_es, tmp_path):
+    collector = gateway(own_es, tmp_path, "twice").start()
+    try:
+        body = json.dumps(claude_request("twice", 0, 100)).encode()
+        for _ in range(2):  # a sender's retry after a lost response
+            assert collector.post_logs(body, "application/json")[0] == 200
+        docs, distinct = wait_exactly_once(own_es, "twice", 100, timeout=90)
+    finally:
+        collector.stop()
+    assert (docs, distinct) == (100, 100)
+
+
+@pytest.mark.parametrize("policy", ["redact_secrets", "hash", "drop"])
+def test_a_non_utf8_canary_is_never_stored_in_clear(own_es, tmp_path, policy):
+    env = {"COWORK_ECS_CONTENT_PROMPTS": policy, "COWORK_ECS_HMAC_KEY": "e2e-hmac-key-0123456789abcdef0123456789"}
+    collector = gateway(own_es, tmp_path, f"utf8_{policy}", env=env).start()
+    tag = f"utf8_{policy}"
+    try:
+        req = claude_request(tag, 0, 1, extra=[attr("prompt", "password=CanarySecretPass77 XBAD")])
+        pb = bytearray(h.to_protobuf(req))
+        pb[pb.find(b"XBAD")] = 0xC3  # a lead byte without its continuation
+        status, body = collector.post_logs(bytes(pb), "application/x-protobuf")
+        assert status == 200, body
+        docs = h.wait_until("the non-UTF-8 record", lambda: search(
+            own_es, {"term": {"claude_code.events.session.id": f"s-{tag}"}}), 90)
+    finally:
+        collector.stop()
+    assert "CanarySecretPass77" not in json.dumps(docs)
+    f = h_flat(docs[0])
+    assert f["event.kind"] == "pipeline_error" and "invalid_utf8" in f["tags"]
+    assert docs[0]["_index"].startswith(".ds-logs-claude_code.events-default-")
