@@ -182,22 +182,32 @@ pub(crate) fn mark_overridden(attrs: &mut Vec<KeyValue>, requested: &[String]) {
     add_tag(attrs, ROUTING_OVERRIDDEN_TAG);
 }
 
+/// The part of every [`document_id`] of one resource: the emitter
+/// (`event.provider`) and the resource's attributes (as the gateway keeps
+/// them), hashed once per resource.
+pub(crate) fn document_id_base(provider: &str, resource: &[KeyValue]) -> Sha256 {
+    use prost::Message;
+    let mut hash = Sha256::new();
+    hash.update(b"cowork-ecs/id/v1\0");
+    hash.update(provider.as_bytes());
+    hash.update([0]);
+    for kv in resource {
+        hash.update(kv.encode_to_vec());
+    }
+    hash.update([0]);
+    hash
+}
+
 /// `elasticsearch.document_id` of a Claude record: 32 hex digits of a
 /// SHA-256 over its identity, so a replay (a sender's retry, the persistent
 /// queue after a crash) addresses the same document.
 ///
-/// The identity is the emitter (`event.provider`) and its resource's
-/// attributes (as the gateway keeps them), then `session.id`,
+/// The identity is the resource's [`document_id_base`], then `session.id`,
 /// `event.sequence`, the event name and the record's timestamp when the
 /// record has both a session and a sequence number (Claude Code numbers
 /// every event of a session); otherwise the record's protobuf encoding as
 /// received.
-pub(crate) fn document_id(
-    provider: &str,
-    resource: &[KeyValue],
-    record: &LogRecord,
-    event_name: &str,
-) -> String {
+pub(crate) fn document_id(base: &Sha256, record: &LogRecord, event_name: &str) -> String {
     use prost::Message;
     let text = |key: &str| {
         (record.attributes.iter())
@@ -211,14 +221,7 @@ pub(crate) fn document_id(
     } else {
         record.observed_time_unix_nano
     };
-    let mut hash = Sha256::new();
-    hash.update(b"cowork-ecs/id/v1\0");
-    hash.update(provider.as_bytes());
-    hash.update([0]);
-    for kv in resource {
-        hash.update(kv.encode_to_vec());
-    }
-    hash.update([0]);
+    let mut hash = base.clone();
     match (text("session.id"), text("event.sequence")) {
         (Some(session), Some(sequence)) => {
             for part in [&session, &sequence, event_name] {
@@ -229,10 +232,12 @@ pub(crate) fn document_id(
         }
         _ => hash.update(record.encode_to_vec()),
     }
-    hash.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut id = String::with_capacity(32);
+    for b in &hash.finalize()[..16] {
+        id.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        id.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    id
 }
 
 /// Number of path segments of a dotted key.
@@ -338,16 +343,13 @@ pub(crate) fn bound_attributes(
     let mut overflow = Overflow::default();
     let mut fields = 0usize;
     attrs.retain(|kv| {
-        if exempt(&kv.key) {
-            fields += 1;
-            return true;
-        }
         let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
         let depth = prefix_depth + segments(&kv.key) + v.map_or(0, value_depth);
         let n = v.map_or(1, leaves);
         let deep = depth > MAX_FIELD_DEPTH;
         let many = !deep && fields + n > MAX_FIELDS;
-        if !deep && !many {
+        // The exemption is looked up only for an attribute that breaks a bound.
+        if (!deep && !many) || exempt(&kv.key) {
             fields += n;
             return true;
         }
@@ -487,26 +489,24 @@ mod tests {
             ],
             ..LogRecord::default()
         };
-        let a = document_id("claude-code", &[], &rec("1", 5), "tool_result");
+        let id = |provider: &str, resource: &[KeyValue], record: &LogRecord, name: &str| {
+            document_id(&document_id_base(provider, resource), record, name)
+        };
+        let a = id("claude-code", &[], &rec("1", 5), "tool_result");
         assert_eq!(a.len(), 32);
-        assert_eq!(
-            a,
-            document_id("claude-code", &[], &rec("1", 5), "tool_result")
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         );
-        assert_ne!(
-            a,
-            document_id("claude-code", &[], &rec("2", 5), "tool_result")
-        );
-        assert_ne!(
-            a,
-            document_id("claude-cowork", &[], &rec("1", 5), "tool_result")
-        );
+        assert_eq!(a, id("claude-code", &[], &rec("1", 5), "tool_result"));
+        assert_ne!(a, id("claude-code", &[], &rec("2", 5), "tool_result"));
+        assert_ne!(a, id("claude-cowork", &[], &rec("1", 5), "tool_result"));
         let bare = LogRecord::default();
         let r1 = [kv("host.name", Value::StringValue("a".into()))];
         let r2 = [kv("host.name", Value::StringValue("b".into()))];
         assert_ne!(
-            document_id("claude-code", &r1, &bare, ""),
-            document_id("claude-code", &r2, &bare, "")
+            id("claude-code", &r1, &bare, ""),
+            id("claude-code", &r2, &bare, "")
         );
     }
 }

@@ -261,7 +261,7 @@ impl Transformer {
         gateway::take_routing(&mut resource.attributes, "resource", &mut requested);
         let mut level_errors = Vec::new();
         bound_level(&mut resource.attributes, "resource", &mut level_errors);
-        let resource_attrs = &resource.attributes;
+        let id_base = gateway::document_id_base(emitter.provider, &resource.attributes);
         for (s, scope_logs) in scope_logs.iter_mut().enumerate() {
             let scope = scope_logs
                 .scope
@@ -276,7 +276,7 @@ impl Transformer {
                 let mut record_requested = scope_requested.clone();
                 gateway::note_routing(&record.attributes, "record", &mut record_requested);
                 let name = record::event_name(record, &record.attributes);
-                let id = gateway::document_id(emitter.provider, resource_attrs, record, &name);
+                let id = gateway::document_id(&id_base, record, &name);
                 let mut notes = record::Notes {
                     errors: scope_errors.clone(),
                     tags: Vec::new(),
@@ -285,10 +285,10 @@ impl Transformer {
                 let overflow = gateway::bound_attributes(&mut record.attributes, 2, |k| {
                     rules.attribute(k).class.is_some()
                 });
-                let overflow_field =
-                    format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
-                if !overflow.is_empty() {
-                    notes.errors.push(overflow.reason(&overflow_field));
+                let overflow_field = (!overflow.is_empty())
+                    .then(|| format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE));
+                if let Some(field) = &overflow_field {
+                    notes.errors.push(overflow.reason(field));
                     notes.tags.push(BOUNDED_TAG.to_owned());
                 }
                 if gateway::bound_body(record) {
@@ -308,12 +308,9 @@ impl Transformer {
                 if record::normalize(record, emitter, &self.rules, tenant, &notes) {
                     outcome.pipeline_errors += 1;
                 }
-                if !overflow.is_empty() {
-                    gateway::set_attribute(
-                        &mut record.attributes,
-                        &overflow_field,
-                        value::string(overflow.to_text()),
-                    );
+                if let Some(field) = &overflow_field {
+                    let text = value::string(overflow.to_text());
+                    gateway::set_attribute(&mut record.attributes, field, text);
                 }
                 gateway::mark_overridden(&mut record.attributes, &record_requested);
                 gateway::set_attribute(
