@@ -15,8 +15,8 @@ pub use content::{ContentAction, SECRET_PATTERNS};
 use crate::config::{Config, TenantConfig};
 use crate::error::{Error, Result};
 use crate::otlp::{
-    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, Resource,
-    ResourceLogs, ScopeLogs, Utf8Site, Value,
+    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, RepairSite, Resource,
+    ResourceLogs, ScopeLogs, Value,
 };
 use content::{ContentClass, ContentPolicy};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG, Overflow};
@@ -204,14 +204,15 @@ impl Transformer {
         self.transform_request_at(request, tenant, &[])
     }
 
-    /// [`Transformer::transform_request_as`], with the places where text
-    /// that was not valid UTF-8 was read lossily ([`otlp::decode_lossy`]):
-    /// those Claude records are marked `pipeline_error`, others tagged.
+    /// [`Transformer::transform_request_as`], with the places the decoder
+    /// repaired ([`otlp::decode_lossy`]: text that was not UTF-8, values
+    /// nested too deep): those Claude records are marked `pipeline_error`,
+    /// others tagged.
     fn transform_request_at(
         &self,
         request: &mut ExportLogsServiceRequest,
         tenant: Option<&str>,
-        invalid_utf8: &[Utf8Site],
+        repairs: &[RepairSite],
     ) -> Outcome {
         let tenant = tenant
             .filter(|t| !t.trim().is_empty())
@@ -221,7 +222,7 @@ impl Transformer {
             });
         let mut outcome = Outcome::default();
         for (index, resource_logs) in request.resource_logs.iter_mut().enumerate() {
-            let sites: Vec<Utf8Site> = (invalid_utf8.iter())
+            let sites: Vec<RepairSite> = (repairs.iter())
                 .filter(|s| s.resource == index)
                 .copied()
                 .collect();
@@ -248,7 +249,7 @@ impl Transformer {
         resource_logs: &mut ResourceLogs,
         emitter: &Emitter,
         tenant: Option<&record::Tenant<'_>>,
-        sites: &[Utf8Site],
+        sites: &[RepairSite],
         outcome: &mut Outcome,
     ) {
         let ResourceLogs {
@@ -331,7 +332,7 @@ impl Transformer {
         &self,
         resource_logs: &mut ResourceLogs,
         tenant: Option<&record::Tenant<'_>>,
-        sites: &[Utf8Site],
+        sites: &[RepairSite],
         outcome: &mut Outcome,
     ) {
         let ResourceLogs {
@@ -424,10 +425,10 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
-        let (mut request, invalid_utf8) = otlp::decode_lossy(bytes)?;
-        let outcome = self.transform_request_at(&mut request, tenant, &invalid_utf8);
+        let (mut request, repairs) = otlp::decode_lossy(bytes)?;
+        let outcome = self.transform_request_at(&mut request, tenant, &repairs);
         let changed = outcome.claude_records > 0 || outcome.other_records_changed > 0;
-        Ok((changed || !invalid_utf8.is_empty()).then(|| otlp::encode(&request)))
+        Ok((changed || !repairs.is_empty()).then(|| otlp::encode(&request)))
     }
 }
 

@@ -14,10 +14,9 @@
 //! nested deeper than [`DEEP_VALUE_NESTING`] as its JSON text, and says where
 //! it did either, so the transform can mark those records.
 
-use prost::bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 
-/// What [`repair`] did at a [`Utf8Site`].
+/// What [`repair`] did at a [`RepairSite`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repair {
     /// Text that was not valid UTF-8 now holds U+FFFD.
@@ -29,7 +28,7 @@ pub enum Repair {
 /// Where a repair happened: its `ResourceLogs` index, and, when it was
 /// below it, the `ScopeLogs` index and the `LogRecord` index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Utf8Site {
+pub struct RepairSite {
     /// What was repaired.
     pub repair: Repair,
     /// Index in `resource_logs`.
@@ -40,7 +39,7 @@ pub struct Utf8Site {
     pub record: Option<usize>,
 }
 
-impl Utf8Site {
+impl RepairSite {
     /// Whether the record at `(scope, record)` of this site's resource is
     /// affected (a site at resource or scope level covers every record below).
     pub fn covers(&self, scope: usize, record: usize) -> bool {
@@ -116,7 +115,7 @@ fn field(msg: Msg, tag: u32) -> Field {
 pub const DEEP_VALUE_NESTING: usize = 60;
 
 /// The repaired request bytes and where they were repaired.
-pub type Repaired = (Vec<u8>, Vec<Utf8Site>);
+pub type Repaired = (Vec<u8>, Vec<RepairSite>);
 
 /// Deepest nesting read at all: beyond it the bytes are [`Malformed`].
 const MAX_NESTING: usize = 2000;
@@ -131,7 +130,7 @@ const MAX_NESTING: usize = 2000;
 pub fn repair(input: &[u8]) -> Result<Option<Repaired>, Malformed> {
     let mut walk = Walk {
         sites: Vec::new(),
-        at: Utf8Site {
+        at: RepairSite {
             repair: Repair::InvalidUtf8,
             resource: 0,
             scope: None,
@@ -144,8 +143,8 @@ pub fn repair(input: &[u8]) -> Result<Option<Repaired>, Malformed> {
 }
 
 struct Walk {
-    sites: Vec<Utf8Site>,
-    at: Utf8Site,
+    sites: Vec<RepairSite>,
+    at: RepairSite,
 }
 
 impl Walk {
@@ -160,35 +159,23 @@ impl Walk {
             return Err(Malformed("recursion limit reached"));
         }
         let mut counts = [0usize; 2]; // ResourceLogs/ScopeLogs/LogRecord children seen
-        while buf.has_remaining() {
-            let (tag, wire) = decode_key(&mut buf)?;
-            match wire {
-                WireType::Varint => {
-                    let v = decode_varint(&mut buf)?;
-                    encode_key(tag, wire, out);
+        while !buf.is_empty() {
+            match next_field(&mut buf)? {
+                (tag, Payload::Varint(v)) => {
+                    encode_key(tag, WireType::Varint, out);
                     encode_varint(v, out);
                 }
-                WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
-                    let n = if wire == WireType::SixtyFourBit { 8 } else { 4 };
-                    if buf.remaining() < n {
-                        return Err(Malformed("buffer underflow"));
-                    }
+                (tag, Payload::Fixed(raw)) => {
+                    let wire = if raw.len() == 8 {
+                        WireType::SixtyFourBit
+                    } else {
+                        WireType::ThirtyTwoBit
+                    };
                     encode_key(tag, wire, out);
-                    out.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
+                    out.extend_from_slice(raw);
                 }
-                WireType::LengthDelimited => {
-                    let len = usize::try_from(decode_varint(&mut buf)?)
-                        .map_err(|_| Malformed("length overflow"))?;
-                    if buf.remaining() < len {
-                        return Err(Malformed("buffer underflow"));
-                    }
-                    let (body, rest) = buf.split_at(len);
-                    buf = rest;
+                (tag, Payload::Bytes(body)) => {
                     self.length_delimited(msg, tag, body, out, depth, &mut counts)?;
-                }
-                WireType::StartGroup | WireType::EndGroup => {
-                    return Err(Malformed("groups are not OTLP"));
                 }
             }
         }
@@ -226,7 +213,7 @@ impl Walk {
                 let saved = self.at;
                 match (msg, child) {
                     (Msg::Request, Msg::ResourceLogs) => {
-                        self.at = Utf8Site {
+                        self.at = RepairSite {
                             repair: Repair::InvalidUtf8,
                             resource: counts[0],
                             scope: None,
@@ -258,7 +245,7 @@ impl Walk {
 
 impl Walk {
     fn note(&mut self, repair: Repair) {
-        let site = Utf8Site { repair, ..self.at };
+        let site = RepairSite { repair, ..self.at };
         if !self.sites.contains(&site) {
             self.sites.push(site);
         }
@@ -267,9 +254,11 @@ impl Walk {
 
 /// One field of a message: its tag and its payload.
 enum Payload<'a> {
+    /// Wire type 0.
     Varint(u64),
-    Fixed64(u64),
-    Fixed32,
+    /// Wire types 1 and 5: the 8 or 4 little-endian bytes.
+    Fixed(&'a [u8]),
+    /// Wire type 2.
     Bytes(&'a [u8]),
 }
 
@@ -282,14 +271,9 @@ fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
             if buf.len() < n {
                 return Err(Malformed("buffer underflow"));
             }
-            let mut raw = [0u8; 8];
-            raw[..n].copy_from_slice(&buf[..n]);
-            *buf = &buf[n..];
-            if n == 8 {
-                Payload::Fixed64(u64::from_le_bytes(raw))
-            } else {
-                Payload::Fixed32
-            }
+            let (raw, rest) = buf.split_at(n);
+            *buf = rest;
+            Payload::Fixed(raw)
         }
         WireType::LengthDelimited => {
             let len =
@@ -319,7 +303,10 @@ fn render_any(mut buf: &[u8], depth: usize) -> Result<serde_json::Value, Malform
             (1, Payload::Bytes(b)) => Json::String(String::from_utf8_lossy(b).into_owned()),
             (2, Payload::Varint(v)) => Json::Bool(v != 0),
             (3, Payload::Varint(v)) => Json::from(v as i64),
-            (4, Payload::Fixed64(v)) => Json::from(f64::from_bits(v)),
+            (4, Payload::Fixed(raw)) => match <[u8; 8]>::try_from(raw) {
+                Ok(b) => Json::from(f64::from_le_bytes(b)),
+                Err(_) => out,
+            },
             (5, Payload::Bytes(mut b)) => {
                 let mut items = Vec::new();
                 while !b.is_empty() {
@@ -421,13 +408,13 @@ mod tests {
         assert_eq!(
             sites,
             [
-                Utf8Site {
+                RepairSite {
                     repair: Repair::InvalidUtf8,
                     resource: 1,
                     scope: None,
                     record: None
                 },
-                Utf8Site {
+                RepairSite {
                     repair: Repair::InvalidUtf8,
                     resource: 1,
                     scope: Some(0),

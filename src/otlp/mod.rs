@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use prost::Message;
 
 pub mod lossy;
-pub use lossy::{Repair, Utf8Site};
+pub use lossy::{Repair, RepairSite};
 
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 pub use opentelemetry_proto::tonic::common::v1::{
@@ -58,7 +58,7 @@ pub fn decode(bytes: &[u8]) -> Result<ExportLogsServiceRequest> {
 ///
 /// # Errors
 /// [`Error::Decode`] when the bytes are not such a message at all.
-pub fn decode_lossy(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Vec<Utf8Site>)> {
+pub fn decode_lossy(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Vec<RepairSite>)> {
     match ExportLogsServiceRequest::decode(bytes) {
         Ok(request) => Ok((request, Vec::new())),
         Err(first) => match lossy::repair(bytes) {
