@@ -86,7 +86,7 @@ pub(crate) fn take_routing(attrs: &mut Vec<KeyValue>, level: &str, requested: &m
         if !ROUTING_ATTRIBUTES.contains(&kv.key.as_str()) {
             return true;
         }
-        requested.push(format!("{level}:{}={}", kv.key, text_of(kv)));
+        requested.push(requested_entry(level, kv));
         false
     });
 }
@@ -99,7 +99,7 @@ pub(crate) fn note_routing(attrs: &[KeyValue], level: &str, requested: &mut Vec<
         .iter()
         .filter(|kv| ROUTING_ATTRIBUTES.contains(&kv.key.as_str()))
     {
-        requested.push(format!("{level}:{}={}", kv.key, text_of(kv)));
+        requested.push(requested_entry(level, kv));
     }
 }
 
@@ -110,13 +110,18 @@ pub(crate) fn take_unknown_mapping_mode(attrs: &mut Vec<KeyValue>, requested: &m
         if kv.key != MAPPING_MODE_ATTRIBUTE {
             return true;
         }
-        let mode = text_of(kv);
-        if SENDER_MAPPING_MODES.contains(&mode.to_ascii_lowercase().as_str()) {
+        let mode = text_of(kv).to_ascii_lowercase();
+        if SENDER_MAPPING_MODES.contains(&mode.as_str()) {
             return true;
         }
-        requested.push(format!("scope:{}={mode}", kv.key));
+        requested.push(requested_entry("scope", kv));
         false
     });
+}
+
+/// One [`REQUESTED_ROUTING_FIELD`] entry: `"<level>:<key>=<value>"`.
+fn requested_entry(level: &str, kv: &KeyValue) -> String {
+    format!("{level}:{}={}", kv.key, text_of(kv))
 }
 
 /// An attribute value as text: scalars as themselves, maps and arrays as JSON.
@@ -245,26 +250,51 @@ fn segments(key: &str) -> usize {
     key.split('.').count()
 }
 
-/// Deepest path below a value, in segments (a scalar adds none; a map adds
-/// its keys' segments; an array adds nothing of its own).
-pub(crate) fn value_depth(v: &Value) -> usize {
+/// What a value adds to a document, found in one walk: the deepest path
+/// below it in segments (a scalar adds none; a map adds its keys' segments;
+/// an array adds nothing of its own), and its fields (one per leaf; an empty
+/// map or array one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) depth: usize,
+    pub(crate) leaves: usize,
+}
+
+/// The [`Shape`] of a value (of an absent one: a single empty field).
+pub(crate) fn shape(v: Option<&Value>) -> Shape {
+    let children = |values: &mut dyn Iterator<Item = (usize, Option<&Value>)>, sum: bool| {
+        let (mut depth, mut leaves) = (0, 0);
+        for (segs, v) in values {
+            let s = shape(v);
+            depth = depth.max(segs + s.depth);
+            leaves = if sum {
+                leaves + s.leaves
+            } else {
+                leaves.max(s.leaves)
+            };
+        }
+        Shape {
+            depth,
+            leaves: leaves.max(1),
+        }
+    };
     match v {
-        Value::KvlistValue(kv) => (kv.values.iter())
-            .map(|c| {
-                segments(&c.key)
-                    + c.value
-                        .as_ref()
-                        .and_then(|v| v.value.as_ref())
-                        .map_or(0, value_depth)
-            })
-            .max()
-            .unwrap_or(0),
-        Value::ArrayValue(a) => (a.values.iter())
-            .filter_map(|v| v.value.as_ref())
-            .map(value_depth)
-            .max()
-            .unwrap_or(0),
-        _ => 0,
+        Some(Value::KvlistValue(kv)) => children(
+            &mut kv.values.iter().map(|c| {
+                (
+                    segments(&c.key),
+                    c.value.as_ref().and_then(|v| v.value.as_ref()),
+                )
+            }),
+            true,
+        ),
+        Some(Value::ArrayValue(a)) => {
+            children(&mut a.values.iter().map(|v| (0, v.value.as_ref())), false)
+        }
+        _ => Shape {
+            depth: 0,
+            leaves: 1,
+        },
     }
 }
 
@@ -275,27 +305,6 @@ pub(crate) fn json_depth(j: &serde_json::Value) -> usize {
         serde_json::Value::Object(m) => 1 + m.values().map(json_depth).max().unwrap_or(0),
         serde_json::Value::Array(a) => a.iter().map(json_depth).max().unwrap_or(0),
         _ => 0,
-    }
-}
-
-/// Fields a value adds to a document (one per leaf; an empty map or array one).
-fn leaves(v: &Value) -> usize {
-    match v {
-        Value::KvlistValue(kv) => (kv.values.iter())
-            .map(|c| {
-                c.value
-                    .as_ref()
-                    .and_then(|v| v.value.as_ref())
-                    .map_or(1, leaves)
-            })
-            .sum::<usize>()
-            .max(1),
-        Value::ArrayValue(a) => (a.values.iter())
-            .filter_map(|v| v.value.as_ref())
-            .map(leaves)
-            .max()
-            .unwrap_or(1),
-        _ => 1,
     }
 }
 
@@ -344,9 +353,8 @@ pub(crate) fn bound_attributes(
     let mut fields = 0usize;
     attrs.retain(|kv| {
         let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
-        let depth = prefix_depth + segments(&kv.key) + v.map_or(0, value_depth);
-        let n = v.map_or(1, leaves);
-        let deep = depth > MAX_FIELD_DEPTH;
+        let Shape { depth, leaves: n } = shape(v);
+        let deep = prefix_depth + segments(&kv.key) + depth > MAX_FIELD_DEPTH;
         let many = !deep && fields + n > MAX_FIELDS;
         // The exemption is looked up only for an attribute that breaks a bound.
         if (!deep && !many) || exempt(&kv.key) {
@@ -448,8 +456,14 @@ mod tests {
 
     #[test]
     fn depth_counts_dots_and_maps() {
-        assert_eq!(value_depth(&nested(3)), 3);
-        assert_eq!(value_depth(&Value::StringValue("x".into())), 0);
+        assert_eq!(shape(Some(&nested(3))).depth, 3);
+        assert_eq!(
+            shape(Some(&Value::StringValue("x".into()))),
+            Shape {
+                depth: 0,
+                leaves: 1
+            }
+        );
         let mut attrs = vec![
             kv("ok", nested(17)),
             kv("deep", nested(18)),

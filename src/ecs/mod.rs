@@ -15,11 +15,11 @@ pub use content::{ContentAction, SECRET_PATTERNS};
 use crate::config::{Config, TenantConfig};
 use crate::error::{Error, Result};
 use crate::otlp::{
-    self, AnyValue, ExportLogsServiceRequest, InstrumentationScope, KeyValue, RepairSite, Resource,
-    ResourceLogs, ScopeLogs, Value,
+    self, ExportLogsServiceRequest, InstrumentationScope, KeyValue, RepairSite, Resource,
+    ResourceLogs, Value,
 };
 use content::{ContentClass, ContentPolicy};
-use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG, Overflow};
+use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use tables::{Conv, EventClass, Target};
@@ -260,8 +260,9 @@ impl Transformer {
         let resource = resource.get_or_insert_with(Resource::default);
         let mut requested = Vec::new();
         gateway::take_routing(&mut resource.attributes, "resource", &mut requested);
-        let mut level_errors = Vec::new();
-        bound_level(&mut resource.attributes, "resource", &mut level_errors);
+        let level_errors: Vec<String> = bound_level(&mut resource.attributes, "resource", 0)
+            .into_iter()
+            .collect();
         let id_base = gateway::document_id_base(emitter.provider, &resource.attributes);
         for (s, scope_logs) in scope_logs.iter_mut().enumerate() {
             let scope = scope_logs
@@ -270,8 +271,12 @@ impl Transformer {
             let mut scope_requested = requested.clone();
             gateway::take_routing(&mut scope.attributes, "scope", &mut scope_requested);
             let mut scope_errors = level_errors.clone();
-            bound_level(&mut scope.attributes, "scope", &mut scope_errors);
-            mark_ecs_mapping_mode(scope_logs);
+            scope_errors.extend(bound_level(&mut scope.attributes, "scope", 0));
+            gateway::set_attribute(
+                &mut scope.attributes,
+                MAPPING_MODE_ATTRIBUTE,
+                value::string("ecs"),
+            );
             for (r, record) in scope_logs.log_records.iter_mut().enumerate() {
                 outcome.claude_records += 1;
                 let mut record_requested = scope_requested.clone();
@@ -306,7 +311,7 @@ impl Transformer {
                         notes.tags.push(tag.to_owned());
                     }
                 }
-                if record::normalize(record, emitter, &self.rules, tenant, &notes) {
+                if record::normalize(record, &name, emitter, &self.rules, tenant, &notes) {
                     outcome.pipeline_errors += 1;
                 }
                 if let Some(field) = &overflow_field {
@@ -357,7 +362,7 @@ impl Transformer {
                     );
                 }
             }
-            bounded |= bound_other_level(&mut resource.attributes, "resource");
+            bounded |= bound_level(&mut resource.attributes, "resource", 2).is_some();
         }
         for (s, scope_logs) in scope_logs.iter_mut().enumerate() {
             let mut scope_requested = requested.clone();
@@ -368,7 +373,7 @@ impl Transformer {
                 } else {
                     gateway::take_unknown_mapping_mode(&mut scope.attributes, &mut scope_requested);
                 }
-                scope_bounded |= bound_other_level(&mut scope.attributes, "scope");
+                scope_bounded |= bound_level(&mut scope.attributes, "scope", 2).is_some();
             }
             for (r, record) in scope_logs.log_records.iter_mut().enumerate() {
                 outcome.other_records += 1;
@@ -456,12 +461,10 @@ pub fn sanitize_namespace(identity: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Scope attribute the collector's `elasticsearch` exporter reads to pick its
-/// document mapping per scope (its `mapping::mode` setting is ignored since
-/// exporter v0.145.0). Claude scopes get `ecs`, so their records become ECS
-/// documents routed to `logs-<dataset>-<namespace>`, while other telemetry
-/// in the same gateway keeps the exporter's default mode.
-pub const MAPPING_MODE_ATTRIBUTE: &str = gateway::MAPPING_MODE_ATTRIBUTE;
+/// Claude scopes get `ecs` here ([`gateway::MAPPING_MODE_ATTRIBUTE`]), so
+/// their records become ECS documents routed to `logs-<dataset>-<namespace>`,
+/// while other telemetry in the same gateway keeps the exporter's default mode.
+pub use gateway::MAPPING_MODE_ATTRIBUTE;
 
 /// `error.message` part and tag of a [`otlp::Repair`].
 fn repair_note(repair: otlp::Repair) -> (&'static str, &'static str) {
@@ -477,54 +480,19 @@ fn repair_note(repair: otlp::Repair) -> (&'static str, &'static str) {
     }
 }
 
-/// Bounds a Claude resource's or scope's attributes (written at the top of
-/// an ECS document); what moved goes to `cowork_ecs.<level>_attributes_overflow`
-/// and every record below is marked with the reason.
-fn bound_level(attrs: &mut Vec<KeyValue>, level: &str, errors: &mut Vec<String>) {
-    let overflow = gateway::bound_attributes(attrs, 0, |_| false);
-    if !overflow.is_empty() {
-        let field = put_overflow(attrs, level, &overflow);
-        errors.push(format!("{level}: {}", overflow.reason(&field)));
-    }
-}
-
-/// Bounds a non-Claude resource's or scope's attributes (under
+/// Bounds a resource's or scope's attributes below a prefix of
+/// `prefix_depth` segments (0: the top of an ECS document; 2:
 /// `resource.attributes.` / `scope.attributes.` in the exporter's OTel
-/// mode). Returns whether anything moved.
-fn bound_other_level(attrs: &mut Vec<KeyValue>, level: &str) -> bool {
-    let overflow = gateway::bound_attributes(attrs, 2, |_| false);
+/// mode). What moved goes to `cowork_ecs.<level>_attributes_overflow`;
+/// returns the reason, for the records below, when anything did.
+fn bound_level(attrs: &mut Vec<KeyValue>, level: &str, prefix_depth: usize) -> Option<String> {
+    let overflow = gateway::bound_attributes(attrs, prefix_depth, |_| false);
     if overflow.is_empty() {
-        return false;
+        return None;
     }
-    put_overflow(attrs, level, &overflow);
-    true
-}
-
-fn put_overflow(attrs: &mut Vec<KeyValue>, level: &str, overflow: &Overflow) -> String {
     let field = format!("cowork_ecs.{level}_{}", gateway::OVERFLOW_ATTRIBUTE);
     gateway::set_attribute(attrs, &field, value::string(overflow.to_text()));
-    field
-}
-
-fn mark_ecs_mapping_mode(scope_logs: &mut ScopeLogs) {
-    let scope = scope_logs
-        .scope
-        .get_or_insert_with(InstrumentationScope::default);
-    let value = Some(AnyValue {
-        value: Some(Value::StringValue("ecs".to_owned())),
-    });
-    match scope
-        .attributes
-        .iter_mut()
-        .find(|kv| kv.key == MAPPING_MODE_ATTRIBUTE)
-    {
-        Some(kv) => kv.value = value,
-        None => scope.attributes.push(KeyValue {
-            key: MAPPING_MODE_ATTRIBUTE.to_owned(),
-            value,
-            ..KeyValue::default()
-        }),
-    }
+    Some(format!("{level}: {}", overflow.reason(&field)))
 }
 
 // The C ABI hands one transformer to many threads at once.

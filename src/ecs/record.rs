@@ -110,18 +110,19 @@ pub(crate) fn event_name(record: &LogRecord, input: &[KeyValue]) -> String {
     }
 }
 
-/// Rewrites `record` in place, with what the transform already noted about
-/// it. Returns whether it was marked `pipeline_error`.
+/// Rewrites `record` in place, given its event name ([`event_name`], found
+/// once by the caller) and what the transform already noted about it.
+/// Returns whether it was marked `pipeline_error`.
 pub(crate) fn normalize(
     record: &mut LogRecord,
+    name: &str,
     emitter: &Emitter,
     rules: &Rules,
     tenant: Option<&Tenant<'_>>,
     notes: &Notes,
 ) -> bool {
     let input = std::mem::take(&mut record.attributes);
-    let name = event_name(record, &input);
-    let class = rules.event_class(&name);
+    let class = rules.event_class(name);
     let mut out = Out {
         attrs: Vec::with_capacity(input.len() + 16),
         errors: Vec::new(),
@@ -130,7 +131,7 @@ pub(crate) fn normalize(
         rules,
     };
 
-    put_fixed_fields(&mut out, &name, class, emitter, rules, tenant);
+    put_fixed_fields(&mut out, name, class, emitter, rules, tenant);
     for kv in &input {
         let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
             continue; // an absent value is an empty value (SPEC 2)
