@@ -94,8 +94,6 @@ typedef struct cowork_ecs_buf {
   size_t len;
 } cowork_ecs_buf;
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

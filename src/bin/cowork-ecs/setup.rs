@@ -112,29 +112,12 @@ pub fn authorization(
         return Some(format!("ApiKey {k}"));
     }
     let user = user.filter(|u| !u.is_empty())?;
+    use base64::Engine;
+    let pair = format!("{user}:{}", password.unwrap_or(""));
     Some(format!(
         "Basic {}",
-        base64(format!("{user}:{}", password.unwrap_or("")).as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(pair)
     ))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
