@@ -29,9 +29,99 @@
 // beyond that, so no single record can exhaust them.
 #define MAX_FIELDS 1000
 
-// Message nesting (from the request) beyond which an attribute value or body
-// is written as JSON text, so that `prost` (limit 100) can read the result.
-#define DEEP_VALUE_NESTING 60
+// Message levels an attribute value may nest below its `AnyValue` (a map
+// costs three, an array two). What the transform writes must stay readable
+// by `prost`, which stops at 100 levels from the request; a record's
+// attribute value starts 6 levels down.
+#define MAX_VALUE_MESSAGES 60
+
+// Deepest nesting of values [`value`] reads (arrays and maps inside one
+// another); beyond it the bytes count as [`Malformed`].
+#define MAX_VALUE_NESTING 2000
+
+// `ExportLogsServiceRequest.resource_logs`.
+#define REQUEST_RESOURCE_LOGS 1
+
+// `ResourceLogs.resource`.
+#define RESOURCE_LOGS_RESOURCE 1
+
+// `ResourceLogs.scope_logs`.
+#define RESOURCE_LOGS_SCOPE_LOGS 2
+
+// `ResourceLogs.schema_url`.
+#define RESOURCE_LOGS_SCHEMA_URL 3
+
+// `Resource.attributes`.
+#define RESOURCE_ATTRIBUTES 1
+
+// `Resource.entity_refs`.
+#define RESOURCE_ENTITY_REFS 3
+
+// `ScopeLogs.scope`.
+#define SCOPE_LOGS_SCOPE 1
+
+// `ScopeLogs.log_records`.
+#define SCOPE_LOGS_LOG_RECORDS 2
+
+// `ScopeLogs.schema_url`.
+#define SCOPE_LOGS_SCHEMA_URL 3
+
+// `InstrumentationScope.name`.
+#define SCOPE_NAME 1
+
+// `InstrumentationScope.version`.
+#define SCOPE_VERSION 2
+
+// `InstrumentationScope.attributes`.
+#define SCOPE_ATTRIBUTES 3
+
+// `LogRecord.time_unix_nano` (fixed64).
+#define RECORD_TIME 1
+
+// `LogRecord.severity_text`.
+#define RECORD_SEVERITY_TEXT 3
+
+// `LogRecord.body` (`AnyValue`).
+#define RECORD_BODY 5
+
+// `LogRecord.attributes`.
+#define RECORD_ATTRIBUTES 6
+
+// `LogRecord.observed_time_unix_nano` (fixed64).
+#define RECORD_OBSERVED_TIME 11
+
+// `LogRecord.event_name`.
+#define RECORD_EVENT_NAME 12
+
+// `KeyValue.key`.
+#define KV_KEY 1
+
+// `KeyValue.value` (`AnyValue`).
+#define KV_VALUE 2
+
+// `AnyValue.string_value`.
+#define ANY_STRING 1
+
+// `AnyValue.bool_value`.
+#define ANY_BOOL 2
+
+// `AnyValue.int_value`.
+#define ANY_INT 3
+
+// `AnyValue.double_value`.
+#define ANY_DOUBLE 4
+
+// `AnyValue.array_value` (`ArrayValue`, whose field 1 is `values`).
+#define ANY_ARRAY 5
+
+// `AnyValue.kvlist_value` (`KeyValueList`, whose field 1 is `values`).
+#define ANY_KVLIST 6
+
+// `AnyValue.bytes_value`.
+#define ANY_BYTES 7
+
+// `ArrayValue.values` and `KeyValueList.values`.
+#define LIST_VALUES 1
 
 // Status of a call. The numbers are part of the ABI and never change or get
 // reused; a zeroed value is never a success.

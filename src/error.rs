@@ -19,7 +19,7 @@ pub enum Error {
     },
     /// The input bytes are not an OTLP `ExportLogsServiceRequest` protobuf.
     #[error("input is not an OTLP ExportLogsServiceRequest protobuf: {0}")]
-    Decode(#[from] prost::DecodeError),
+    Decode(String),
     /// The input text is not an OTLP/JSON `ExportLogsServiceRequest`.
     #[error("input is not an OTLP/JSON ExportLogsServiceRequest: {0}")]
     DecodeJson(#[source] serde_json::Error),
@@ -38,5 +38,17 @@ impl Error {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<prost::DecodeError> for Error {
+    fn from(e: prost::DecodeError) -> Self {
+        Error::Decode(e.to_string())
+    }
+}
+
+impl From<crate::otlp::wire::Malformed> for Error {
+    fn from(e: crate::otlp::wire::Malformed) -> Self {
+        Error::Decode(e.0.to_owned())
     }
 }

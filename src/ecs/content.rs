@@ -6,11 +6,13 @@
 //! The secret patterns are one table, [`SECRET_PATTERNS`], each row with a
 //! real-looking but fake example that the tests check.
 
+use super::value::Out;
 use crate::otlp::{AnyValue, Value};
 use hmac::{Hmac, KeyInit, Mac};
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 use sha2::Sha256;
+use std::borrow::Cow;
 
 /// Literal the emitters put in place of content when capture is off.
 pub(crate) const EMITTER_REDACTED: &str = "<REDACTED>";
@@ -189,9 +191,17 @@ impl ContentPolicy {
     }
 
     /// Masks every credential in `text`. Returns the new text and the count.
+    #[cfg(test)]
     pub(crate) fn redact_secrets(&self, text: &str) -> (String, usize) {
+        self.redact_secrets_in(text)
+            .unwrap_or_else(|| (text.to_owned(), 0))
+    }
+
+    /// [`ContentPolicy::redact_secrets`], or `None` when `text` holds no
+    /// credential (the common case, which then allocates nothing).
+    fn redact_secrets_in(&self, text: &str) -> Option<(String, usize)> {
         if !self.any.is_match(text) {
-            return (text.to_owned(), 0);
+            return None;
         }
         let mut count = 0;
         let mut out = text.to_owned();
@@ -216,7 +226,7 @@ impl ContentPolicy {
                 })
                 .into_owned();
         }
-        (out, count)
+        Some((out, count))
     }
 
     fn hmac_hex(&self, text: &str) -> String {
@@ -235,32 +245,67 @@ impl ContentPolicy {
     }
 
     /// Applies the class's action to one string. `None` means drop it.
-    pub(crate) fn apply_text(
+    pub(crate) fn apply_text<'a>(
         &self,
         class: ContentClass,
-        text: &str,
+        text: Cow<'a, str>,
         marks: &mut Marks,
-    ) -> Option<String> {
+    ) -> Option<Cow<'a, str>> {
         if text == EMITTER_REDACTED || text.is_empty() {
-            return Some(text.to_owned());
+            return Some(text);
         }
         match self.action(class) {
-            ContentAction::Keep => Some(text.to_owned()),
-            ContentAction::RedactSecrets => {
-                let (out, n) = self.redact_secrets(text);
-                if n > 0 {
+            ContentAction::Keep => Some(text),
+            ContentAction::RedactSecrets => match self.redact_secrets_in(&text) {
+                Some((out, n)) if n > 0 => {
                     marks.secrets += n;
                     marks.classes[class.index()] = true;
+                    Some(Cow::Owned(out))
                 }
-                Some(out)
-            }
+                _ => Some(text),
+            },
             ContentAction::Hash => {
                 marks.classes[class.index()] = true;
-                Some(self.hmac_hex(text))
+                Some(Cow::Owned(self.hmac_hex(&text)))
             }
             ContentAction::Drop => {
                 marks.classes[class.index()] = true;
                 None
+            }
+        }
+    }
+
+    /// [`ContentPolicy::apply_value`] for an output value.
+    pub(crate) fn apply_out<'a>(
+        &self,
+        class: ContentClass,
+        v: Out<'a>,
+        marks: &mut Marks,
+    ) -> Option<Out<'a>> {
+        match v {
+            Out::Str(s) => self.apply_text(class, s, marks).map(Out::Str),
+            Out::Strings(items) => {
+                if self.action(class) == ContentAction::Drop {
+                    marks.classes[class.index()] = true;
+                    return None;
+                }
+                let items = (items.into_iter())
+                    .filter_map(|s| self.apply_text(class, s, marks))
+                    .collect();
+                Some(Out::Strings(items))
+            }
+            Out::Value(v) => self.apply_value(class, v, marks).map(Out::Value),
+            Out::Raw(raw) => match crate::otlp::value(raw) {
+                Ok(Some(v)) => self.apply_value(class, v, marks).map(Out::Value),
+                // Unreadable or empty: nothing readable passes.
+                Ok(None) | Err(_) => None,
+            },
+            scalar @ (Out::Bool(_) | Out::Int(_) | Out::Double(_)) => {
+                if self.action(class) == ContentAction::Drop {
+                    marks.classes[class.index()] = true;
+                    return None;
+                }
+                Some(scalar)
             }
         }
     }
@@ -284,7 +329,9 @@ impl ContentPolicy {
             _ => {}
         }
         match v {
-            Value::StringValue(s) => self.apply_text(class, &s, marks).map(Value::StringValue),
+            Value::StringValue(s) => self
+                .apply_text(class, Cow::Owned(s), marks)
+                .map(|s| Value::StringValue(s.into_owned())),
             Value::ArrayValue(mut a) => {
                 a.values = a
                     .values
@@ -398,19 +445,19 @@ mod tests {
     fn hash_is_keyed_hmac_sha256_hex() {
         let mut marks = Marks::default();
         let h = policy(ContentAction::Hash)
-            .apply_text(ContentClass::Prompts, "hello", &mut marks)
+            .apply_text(ContentClass::Prompts, "hello".into(), &mut marks)
             .unwrap();
         assert_eq!(h.len(), 64);
         assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
         let again = policy(ContentAction::Hash)
-            .apply_text(ContentClass::Prompts, "hello", &mut marks)
+            .apply_text(ContentClass::Prompts, "hello".into(), &mut marks)
             .unwrap();
         assert_eq!(h, again, "joinable");
         let other_key = ContentPolicy::new([ContentAction::Hash; 4], Some(vec![7; 32])).unwrap();
         assert_ne!(
             h,
             other_key
-                .apply_text(ContentClass::Prompts, "hello", &mut marks)
+                .apply_text(ContentClass::Prompts, "hello".into(), &mut marks)
                 .unwrap()
         );
         assert_eq!(marks.classes(), vec!["prompts"]);
@@ -424,8 +471,11 @@ mod tests {
             ContentAction::Drop,
             ContentAction::RedactSecrets,
         ] {
-            let out =
-                policy(action).apply_text(ContentClass::Responses, EMITTER_REDACTED, &mut marks);
+            let out = policy(action).apply_text(
+                ContentClass::Responses,
+                EMITTER_REDACTED.into(),
+                &mut marks,
+            );
             assert_eq!(out.as_deref(), Some(EMITTER_REDACTED));
         }
         assert!(marks.classes().is_empty());

@@ -16,9 +16,11 @@
 //!   refuse (deeper than [`MAX_FIELD_DEPTH`], or beyond [`MAX_FIELDS`]) into
 //!   one JSON text field, so the document is indexed and marked instead.
 
-use super::value;
-use crate::otlp::{AnyValue, KeyValue, LogRecord, Value};
+use super::attrs::{Attr, Attrs, Key};
+use super::value::{In, Out};
+use crate::otlp::wire::{self, AnyRef, Malformed};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// The `elasticsearch` exporter's control attributes (contrib v0.156:
 /// `internal/elasticsearch/attribute.go`, `mapping_hint.go`, and the
@@ -79,14 +81,25 @@ pub const MAX_FIELDS: usize = 1000;
 /// [`bound_attributes`] moved (under the vendor prefix on Claude records).
 pub const OVERFLOW_ATTRIBUTE: &str = "attributes_overflow";
 
+/// Message levels an attribute value may nest below its `AnyValue` (a map
+/// costs three, an array two). What the transform writes must stay readable
+/// by `prost`, which stops at 100 levels from the request; a record's
+/// attribute value starts 6 levels down.
+pub const MAX_VALUE_MESSAGES: usize = 60;
+
+/// Whether `key` is one of [`ROUTING_ATTRIBUTES`].
+fn is_routing(key: &str) -> bool {
+    ROUTING_ATTRIBUTES.contains(&key)
+}
+
 /// Removes every [`ROUTING_ATTRIBUTES`] key from `attrs`, noting each as
 /// `"<level>:<key>=<value>"` in `requested`.
-pub(crate) fn take_routing(attrs: &mut Vec<KeyValue>, level: &str, requested: &mut Vec<String>) {
-    attrs.retain(|kv| {
-        if !ROUTING_ATTRIBUTES.contains(&kv.key.as_str()) {
+pub(crate) fn take_routing(attrs: &mut Vec<Attr<'_>>, level: &str, requested: &mut Vec<String>) {
+    attrs.retain(|a| {
+        if !is_routing(&a.key) {
             return true;
         }
-        requested.push(requested_entry(level, kv));
+        requested.push(requested_entry(level, a));
         false
     });
 }
@@ -94,113 +107,128 @@ pub(crate) fn take_routing(attrs: &mut Vec<KeyValue>, level: &str, requested: &m
 /// Notes, without removing them, the [`ROUTING_ATTRIBUTES`] keys of a Claude
 /// record: the mapping keeps them as vendor data (`<product>.events.<key>`,
 /// where the exporter does not read them) and writes the gateway's own.
-pub(crate) fn note_routing(attrs: &[KeyValue], level: &str, requested: &mut Vec<String>) {
-    for kv in attrs
-        .iter()
-        .filter(|kv| ROUTING_ATTRIBUTES.contains(&kv.key.as_str()))
-    {
-        requested.push(requested_entry(level, kv));
+pub(crate) fn note_routing(attrs: &[Attr<'_>], level: &str, requested: &mut Vec<String>) {
+    for a in attrs.iter().filter(|a| is_routing(&a.key)) {
+        requested.push(requested_entry(level, a));
     }
 }
 
 /// Removes a scope's `elastic.mapping.mode` unless it is one of
 /// [`SENDER_MAPPING_MODES`], noting it in `requested`.
-pub(crate) fn take_unknown_mapping_mode(attrs: &mut Vec<KeyValue>, requested: &mut Vec<String>) {
-    attrs.retain(|kv| {
-        if kv.key != MAPPING_MODE_ATTRIBUTE {
+pub(crate) fn take_unknown_mapping_mode(attrs: &mut Vec<Attr<'_>>, requested: &mut Vec<String>) {
+    attrs.retain(|a| {
+        if a.key != MAPPING_MODE_ATTRIBUTE {
             return true;
         }
-        let mode = text_of(kv).to_ascii_lowercase();
+        let mode = text_of(&a.value).to_ascii_lowercase();
         if SENDER_MAPPING_MODES.contains(&mode.as_str()) {
             return true;
         }
-        requested.push(requested_entry("scope", kv));
+        requested.push(requested_entry("scope", a));
         false
     });
 }
 
 /// One [`REQUESTED_ROUTING_FIELD`] entry: `"<level>:<key>=<value>"`.
-fn requested_entry(level: &str, kv: &KeyValue) -> String {
-    format!("{level}:{}={}", kv.key, text_of(kv))
+fn requested_entry(level: &str, a: &Attr<'_>) -> String {
+    format!("{level}:{}={}", a.key, text_of(&a.value))
 }
 
-/// An attribute value as text: scalars as themselves, maps and arrays as JSON.
-fn text_of(kv: &KeyValue) -> String {
-    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-        None => String::new(),
-        Some(v) => value::scalar_text(v).unwrap_or_else(|| value::to_json(v).to_string()),
-    }
-}
-
-/// Sets (or replaces) a string attribute.
-pub(crate) fn set_attribute(attrs: &mut Vec<KeyValue>, key: &str, v: Value) {
-    let v = Some(AnyValue { value: Some(v) });
-    match attrs.iter_mut().find(|kv| kv.key == key) {
-        Some(kv) => kv.value = v,
-        None => attrs.push(KeyValue {
-            key: key.to_owned(),
-            value: v,
-            ..KeyValue::default()
-        }),
+/// A value as text: scalars as themselves, maps and arrays as JSON.
+fn text_of(v: &In<'_>) -> String {
+    match v.scalar_text() {
+        Some(s) => s.into_owned(),
+        None => v
+            .to_json()
+            .map_or_else(|e| e.to_string(), |j| j.to_string()),
     }
 }
 
 /// Adds `tag` to the record's `tags` attribute (a string array; a scalar
 /// `tags` a sender set becomes the first element).
-pub(crate) fn add_tag(attrs: &mut Vec<KeyValue>, tag: &str) {
-    let Some(kv) = attrs.iter_mut().find(|kv| kv.key == "tags") else {
-        attrs.push(KeyValue {
-            key: "tags".to_owned(),
-            value: Some(AnyValue {
-                value: Some(value::string_array([tag.to_owned()])),
-            }),
-            ..KeyValue::default()
-        });
+pub(crate) fn add_tag<'a>(attrs: &mut Attrs<'a>, tag: &'static str) {
+    let key = Key::plain("tags");
+    let Some(existing) = attrs.get_mut(&key) else {
+        attrs.set(key, Out::Strings(vec![Cow::Borrowed(tag)]));
         return;
     };
-    let mut tags: Vec<String> = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(Value::ArrayValue(a)) => (a.values.iter())
-            .filter_map(|v| v.value.as_ref().and_then(value::scalar_text))
-            .collect(),
-        Some(v) => value::scalar_text(v).into_iter().collect(),
-        None => Vec::new(),
+    let mut tags: Vec<Cow<'a, str>> = match existing {
+        Out::Strings(items) => std::mem::take(items),
+        Out::Raw(raw) => tag_texts(raw),
+        Out::Str(s) => vec![s.clone()],
+        Out::Value(v) => tag_texts(&{
+            let mut b = Vec::new();
+            v.encode(&mut b);
+            b
+        })
+        .into_iter()
+        .map(|s| Cow::Owned(s.into_owned()))
+        .collect(),
+        Out::Bool(b) => vec![Cow::Borrowed(if *b { "true" } else { "false" })],
+        Out::Int(i) => vec![Cow::Owned(i.to_string())],
+        Out::Double(d) => vec![Cow::Owned(d.to_string())],
     };
     if !tags.iter().any(|t| t == tag) {
-        tags.push(tag.to_owned());
+        tags.push(Cow::Borrowed(tag));
     }
-    kv.value = Some(AnyValue {
-        value: Some(value::string_array(tags)),
-    });
+    *existing = Out::Strings(tags);
+}
+
+/// The scalar texts of a sender's `tags` value (an array, or one scalar).
+fn tag_texts(raw: &[u8]) -> Vec<Cow<'_, str>> {
+    fn scalar(any: AnyRef<'_>) -> Option<Cow<'_, str>> {
+        match any {
+            AnyRef::Str(b) => Some(wire::text(b).0),
+            AnyRef::Bool(_) | AnyRef::Int(_) | AnyRef::Double(_) => In::read(any, &[])
+                .0
+                .scalar_text()
+                .map(|s| Cow::Owned(s.into_owned())),
+            _ => None,
+        }
+    }
+    match wire::any(raw) {
+        Ok(AnyRef::Array(list)) => wire::list_items(list)
+            .filter_map(|item| scalar(wire::any(item.ok()?).ok()?))
+            .collect(),
+        Ok(other) => scalar(other).into_iter().collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Marks a record the gateway re-routed: [`REQUESTED_ROUTING_FIELD`] and
 /// [`ROUTING_OVERRIDDEN_TAG`]. Nothing when `requested` is empty.
-pub(crate) fn mark_overridden(attrs: &mut Vec<KeyValue>, requested: &[String]) {
+pub(crate) fn mark_overridden<'a>(attrs: &mut Attrs<'a>, requested: &[String]) {
     if requested.is_empty() {
         return;
     }
-    set_attribute(
-        attrs,
-        REQUESTED_ROUTING_FIELD,
-        value::string_array(requested.iter().cloned()),
-    );
+    let entries = requested.iter().map(|r| Cow::Owned(r.clone())).collect();
+    attrs.set(Key::plain(REQUESTED_ROUTING_FIELD), Out::Strings(entries));
     add_tag(attrs, ROUTING_OVERRIDDEN_TAG);
 }
 
 /// The part of every [`document_id`] of one resource: the emitter
-/// (`event.provider`) and the resource's attributes (as the gateway keeps
-/// them), hashed once per resource.
-pub(crate) fn document_id_base(provider: &str, resource: &[KeyValue]) -> Sha256 {
-    use prost::Message;
+/// (`event.provider`) and the resource's attributes (their `KeyValue` bytes,
+/// as the gateway keeps them), hashed once per resource.
+pub(crate) fn document_id_base(provider: &str, resource: &[Attr<'_>]) -> Sha256 {
     let mut hash = Sha256::new();
     hash.update(b"cowork-ecs/id/v1\0");
     hash.update(provider.as_bytes());
     hash.update([0]);
-    for kv in resource {
-        hash.update(kv.encode_to_vec());
+    for a in resource {
+        hash.update(a.raw);
     }
     hash.update([0]);
     hash
+}
+
+/// What [`document_id`] reads of a record.
+pub(crate) struct RecordIdentity<'r> {
+    /// `session.id` and `event.sequence` as text, when both are there.
+    pub(crate) session_sequence: Option<(&'r str, &'r str)>,
+    /// `time_unix_nano`, else `observed_time_unix_nano`.
+    pub(crate) time: u64,
+    /// The record's bytes as received.
+    pub(crate) raw: &'r [u8],
 }
 
 /// `elasticsearch.document_id` of a Claude record: 32 hex digits of a
@@ -212,30 +240,17 @@ pub(crate) fn document_id_base(provider: &str, resource: &[KeyValue]) -> Sha256 
 /// record has both a session and a sequence number (Claude Code numbers
 /// every event of a session); otherwise the record's protobuf encoding as
 /// received.
-pub(crate) fn document_id(base: &Sha256, record: &LogRecord, event_name: &str) -> String {
-    use prost::Message;
-    let text = |key: &str| {
-        (record.attributes.iter())
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-            .and_then(value::scalar_text)
-            .filter(|s| !s.is_empty())
-    };
-    let time = if record.time_unix_nano != 0 {
-        record.time_unix_nano
-    } else {
-        record.observed_time_unix_nano
-    };
+pub(crate) fn document_id(base: &Sha256, record: &RecordIdentity<'_>, event_name: &str) -> String {
     let mut hash = base.clone();
-    match (text("session.id"), text("event.sequence")) {
-        (Some(session), Some(sequence)) => {
-            for part in [&session, &sequence, event_name] {
+    match record.session_sequence {
+        Some((session, sequence)) => {
+            for part in [session, sequence, event_name] {
                 hash.update(part.as_bytes());
                 hash.update([0]);
             }
-            hash.update(time.to_be_bytes());
+            hash.update(record.time.to_be_bytes());
         }
-        _ => hash.update(record.encode_to_vec()),
+        None => hash.update(record.raw),
     }
     let mut id = String::with_capacity(32);
     for b in &hash.finalize()[..16] {
@@ -247,55 +262,81 @@ pub(crate) fn document_id(base: &Sha256, record: &LogRecord, event_name: &str) -
 
 /// Number of path segments of a dotted key.
 fn segments(key: &str) -> usize {
-    key.split('.').count()
+    key.bytes().filter(|&b| b == b'.').count() + 1
 }
 
 /// What a value adds to a document, found in one walk: the deepest path
 /// below it in segments (a scalar adds none; a map adds its keys' segments;
-/// an array adds nothing of its own), and its fields (one per leaf; an empty
-/// map or array one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// an array adds nothing of its own), its fields (one per leaf; an empty
+/// map or array one), its message nesting, and whether any text in it was
+/// not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Shape {
     pub(crate) depth: usize,
     pub(crate) leaves: usize,
+    pub(crate) messages: usize,
+    pub(crate) bad_text: bool,
 }
 
-/// The [`Shape`] of a value (of an absent one: a single empty field).
-pub(crate) fn shape(v: Option<&Value>) -> Shape {
-    let children = |values: &mut dyn Iterator<Item = (usize, Option<&Value>)>, sum: bool| {
-        let (mut depth, mut leaves) = (0, 0);
-        for (segs, v) in values {
-            let s = shape(v);
-            depth = depth.max(segs + s.depth);
-            leaves = if sum {
-                leaves + s.leaves
-            } else {
-                leaves.max(s.leaves)
-            };
-        }
-        Shape {
-            depth,
-            leaves: leaves.max(1),
-        }
-    };
+const SCALAR: Shape = Shape {
+    depth: 0,
+    leaves: 1,
+    messages: 0,
+    bad_text: false,
+};
+
+/// The [`Shape`] of a value.
+///
+/// # Errors
+/// [`Malformed`] when a nested value is not protobuf.
+pub(crate) fn shape(v: &In<'_>) -> Result<Shape, Malformed> {
     match v {
-        Some(Value::KvlistValue(kv)) => children(
-            &mut kv.values.iter().map(|c| {
-                (
-                    segments(&c.key),
-                    c.value.as_ref().and_then(|v| v.value.as_ref()),
-                )
-            }),
-            true,
-        ),
-        Some(Value::ArrayValue(a)) => {
-            children(&mut a.values.iter().map(|v| (0, v.value.as_ref())), false)
-        }
-        _ => Shape {
-            depth: 0,
-            leaves: 1,
-        },
+        In::Array(raw) | In::Kvlist(raw) => shape_any(wire::any(raw)?, 0),
+        _ => Ok(SCALAR),
     }
+}
+
+fn shape_any(v: AnyRef<'_>, level: usize) -> Result<Shape, Malformed> {
+    if level > crate::otlp::MAX_VALUE_NESTING {
+        return Err(Malformed("values nested too deep"));
+    }
+    let (list, map) = match v {
+        AnyRef::Array(list) => (list, false),
+        AnyRef::Kvlist(list) => (list, true),
+        AnyRef::Str(b) => {
+            return Ok(Shape {
+                bad_text: std::str::from_utf8(b).is_err(),
+                ..SCALAR
+            });
+        }
+        _ => return Ok(SCALAR),
+    };
+    let mut total = Shape {
+        messages: if map { 3 } else { 2 },
+        ..Shape::default()
+    };
+    for item in wire::list_items(list) {
+        let item = item?;
+        let (segs, child) = if map {
+            let kv = wire::key_value(item)?;
+            let key = std::str::from_utf8(kv.key);
+            total.bad_text |= key.is_err();
+            let segs = key.map_or(1, segments);
+            (segs, shape_any(kv.value, level + 1)?)
+        } else {
+            (0, shape_any(wire::any(item)?, level + 1)?)
+        };
+        total.depth = total.depth.max(segs + child.depth);
+        total.leaves = if map {
+            total.leaves + child.leaves
+        } else {
+            total.leaves.max(child.leaves)
+        };
+        total.messages = total.messages.max(if map { 3 } else { 2 } + child.messages);
+        total.bad_text |= child.bad_text;
+    }
+    total.leaves = total.leaves.max(1);
+    Ok(total)
 }
 
 /// Nesting depth of a JSON value as a `flattened` field counts it: each
@@ -304,6 +345,15 @@ pub(crate) fn json_depth(j: &serde_json::Value) -> usize {
     match j {
         serde_json::Value::Object(m) => 1 + m.values().map(json_depth).max().unwrap_or(0),
         serde_json::Value::Array(a) => a.iter().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Message levels a JSON value takes as an OTLP value ([`MAX_VALUE_MESSAGES`]).
+pub(crate) fn json_messages(j: &serde_json::Value) -> usize {
+    match j {
+        serde_json::Value::Object(m) => 3 + m.values().map(json_messages).max().unwrap_or(0),
+        serde_json::Value::Array(a) => 2 + a.iter().map(json_messages).max().unwrap_or(0),
         _ => 0,
     }
 }
@@ -327,7 +377,7 @@ impl Overflow {
 
     /// The moved attributes as one JSON text.
     pub(crate) fn to_text(&self) -> String {
-        serde_json::Value::Object(self.moved.clone()).to_string()
+        serde_json::to_string(&self.moved).unwrap_or_default()
     }
 
     /// Why, for `error.message`.
@@ -340,75 +390,106 @@ impl Overflow {
 }
 
 /// Moves out of `attrs` each attribute that would reach deeper than
-/// [`MAX_FIELD_DEPTH`] below a prefix of `prefix_depth` segments, and every
-/// attribute once the record's fields exceed [`MAX_FIELDS`]; keys for which
-/// `exempt` holds (written as text by the mapping) are never moved. Order is
-/// kept. Returns what was moved (empty when all fit).
+/// [`MAX_FIELD_DEPTH`] below a prefix of `prefix_depth` segments (or nest
+/// more than [`MAX_VALUE_MESSAGES`]), and every attribute once the record's
+/// fields exceed [`MAX_FIELDS`]; keys for which `exempt` holds (written as
+/// text by the mapping) are never moved. Order is kept. Marks attributes
+/// with text that is not UTF-8 deep inside as `repaired`. Returns what was
+/// moved (empty when all fit).
+///
+/// # Errors
+/// [`Malformed`] when a nested value is not protobuf.
 pub(crate) fn bound_attributes(
-    attrs: &mut Vec<KeyValue>,
+    attrs: &mut Vec<Attr<'_>>,
     prefix_depth: usize,
     exempt: impl Fn(&str) -> bool,
-) -> Overflow {
+) -> Result<Overflow, Malformed> {
     let mut overflow = Overflow::default();
     let mut fields = 0usize;
-    attrs.retain(|kv| {
-        let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
-        let Shape { depth, leaves: n } = shape(v);
-        let deep = prefix_depth + segments(&kv.key) + depth > MAX_FIELD_DEPTH;
-        let many = !deep && fields + n > MAX_FIELDS;
+    let mut failed = None;
+    attrs.retain_mut(|a| {
+        let s = match shape(&a.value) {
+            Ok(s) => s,
+            Err(e) => {
+                failed = Some(e);
+                return true;
+            }
+        };
+        a.repaired |= s.bad_text;
+        let deep = prefix_depth + segments(&a.key) + s.depth > MAX_FIELD_DEPTH
+            || s.messages > MAX_VALUE_MESSAGES;
+        let many = !deep && fields + s.leaves > MAX_FIELDS;
         // The exemption is looked up only for an attribute that breaks a bound.
-        if (!deep && !many) || exempt(&kv.key) {
-            fields += n;
+        if (!deep && !many) || exempt(&a.key) {
+            fields += s.leaves;
             return true;
         }
         overflow.too_deep += usize::from(deep);
         overflow.too_many += usize::from(many);
-        let json = v.map_or(serde_json::Value::Null, value::to_json);
-        overflow.moved.insert(kv.key.clone(), json);
+        let json = a.value.to_json().unwrap_or(serde_json::Value::Null);
+        overflow.moved.insert(a.key.clone().into_owned(), json);
         false
     });
-    overflow
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(overflow),
+    }
 }
 
 /// A structured body deeper than [`MAX_FIELD_DEPTH`] (the exporter writes it
-/// as a `flattened` field) becomes its JSON text. Returns whether it did.
-pub(crate) fn bound_body(record: &mut LogRecord) -> bool {
-    let Some(body) = record.body.as_mut() else {
-        return false;
-    };
-    let Some(v) = body.value.as_ref() else {
-        return false;
-    };
-    if !matches!(v, Value::KvlistValue(_) | Value::ArrayValue(_)) {
-        return false;
+/// as a `flattened` field), or nesting more than [`MAX_VALUE_MESSAGES`],
+/// becomes its JSON text: returns that text (`None` when it fits), and the
+/// body's [`Shape`].
+///
+/// # Errors
+/// [`Malformed`] when the body is not protobuf.
+pub(crate) fn bound_body(body: &In<'_>) -> Result<(Option<String>, Shape), Malformed> {
+    let s = shape(body)?;
+    // A map level is at least one segment, so a body within the depth in
+    // segments fits; otherwise count its map levels (keys are not split).
+    if s.messages <= MAX_VALUE_MESSAGES && s.depth <= MAX_FIELD_DEPTH {
+        return Ok((None, s));
     }
-    let json = value::to_json(v);
-    if json_depth(&json) <= MAX_FIELD_DEPTH {
-        return false;
+    let json = body.to_json()?;
+    if s.messages <= MAX_VALUE_MESSAGES && json_depth(&json) <= MAX_FIELD_DEPTH {
+        return Ok((None, s));
     }
-    body.value = Some(Value::StringValue(json.to_string()));
-    true
+    Ok((Some(json.to_string()), s))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::otlp::KeyValueList;
+    use crate::otlp::{AnyValue, ArrayValue, KeyValue, KeyValueList, Value};
+    use prost::Message;
 
-    fn kv(key: &str, v: Value) -> KeyValue {
+    fn kv(key: &str, v: Value) -> Vec<u8> {
         KeyValue {
             key: key.to_owned(),
             value: Some(AnyValue { value: Some(v) }),
             ..KeyValue::default()
         }
+        .encode_to_vec()
+    }
+
+    fn attrs(encoded: &[Vec<u8>]) -> Vec<Attr<'_>> {
+        encoded.iter().map(|b| Attr::read(b).unwrap()).collect()
+    }
+
+    fn s(x: &str) -> Value {
+        Value::StringValue(x.to_owned())
     }
 
     fn nested(depth: usize) -> Value {
-        let mut v = Value::StringValue("leaf".to_owned());
+        let mut v = s("leaf");
         for _ in 0..depth {
             v = Value::KvlistValue(KeyValueList {
-                values: vec![kv("k", v)],
+                values: vec![KeyValue {
+                    key: "k".into(),
+                    value: Some(AnyValue { value: Some(v) }),
+                    ..KeyValue::default()
+                }],
             });
         }
         v
@@ -416,17 +497,17 @@ mod tests {
 
     #[test]
     fn routing_attributes_are_taken_and_noted() {
-        let mut attrs = vec![
-            kv(
-                "elasticsearch.index",
-                Value::StringValue("logs-x-team_b".into()),
-            ),
+        let noindex = Value::ArrayValue(ArrayValue {
+            values: vec![AnyValue {
+                value: Some(s("_noindex")),
+            }],
+        });
+        let encoded = [
+            kv("elasticsearch.index", s("logs-x-team_b")),
             kv("keep", Value::IntValue(1)),
-            kv(
-                "elasticsearch.mapping.hints",
-                value::string_array(["_noindex".to_owned()]),
-            ),
+            kv("elasticsearch.mapping.hints", noindex),
         ];
+        let mut attrs = attrs(&encoded);
         let mut requested = Vec::new();
         take_routing(&mut attrs, "resource", &mut requested);
         assert_eq!(attrs.len(), 1);
@@ -442,13 +523,12 @@ mod tests {
     #[test]
     fn only_unknown_mapping_modes_are_removed() {
         let mut requested = Vec::new();
-        let mut ok = vec![kv(MAPPING_MODE_ATTRIBUTE, Value::StringValue("ECS".into()))];
+        let ok_bytes = [kv(MAPPING_MODE_ATTRIBUTE, s("ECS"))];
+        let mut ok = attrs(&ok_bytes);
         take_unknown_mapping_mode(&mut ok, &mut requested);
         assert_eq!(ok.len(), 1);
-        let mut bogus = vec![kv(
-            MAPPING_MODE_ATTRIBUTE,
-            Value::StringValue("bogus".into()),
-        )];
+        let bogus_bytes = [kv(MAPPING_MODE_ATTRIBUTE, s("bogus"))];
+        let mut bogus = attrs(&bogus_bytes);
         take_unknown_mapping_mode(&mut bogus, &mut requested);
         assert!(bogus.is_empty());
         assert_eq!(requested, ["scope:elastic.mapping.mode=bogus"]);
@@ -456,21 +536,17 @@ mod tests {
 
     #[test]
     fn depth_counts_dots_and_maps() {
-        assert_eq!(shape(Some(&nested(3))).depth, 3);
-        assert_eq!(
-            shape(Some(&Value::StringValue("x".into()))),
-            Shape {
-                depth: 0,
-                leaves: 1
-            }
-        );
-        let mut attrs = vec![
+        let three = [kv("x", nested(3))];
+        assert_eq!(shape(&attrs(&three)[0].value).unwrap().depth, 3);
+        assert_eq!(shape(&In::Int(1)).unwrap(), SCALAR);
+        let encoded = [
             kv("ok", nested(17)),
             kv("deep", nested(18)),
             kv("a.".repeat(18).trim_end_matches('.'), Value::IntValue(1)),
             kv("b.".repeat(19).trim_end_matches('.'), Value::IntValue(1)),
         ];
-        let overflow = bound_attributes(&mut attrs, 2, |_| false);
+        let mut attrs = attrs(&encoded);
+        let overflow = bound_attributes(&mut attrs, 2, |_| false).unwrap();
         let kept: Vec<_> = attrs.iter().map(|a| a.key.len()).collect();
         assert_eq!(kept, [2, 35], "a 20-segment path fits, 21 does not");
         assert_eq!(overflow.too_deep, 2);
@@ -478,11 +554,31 @@ mod tests {
     }
 
     #[test]
+    fn nesting_beyond_what_prost_reads_is_bounded_even_in_arrays() {
+        let mut v = s("leaf");
+        for _ in 0..40 {
+            v = Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue { value: Some(v) }],
+            });
+        }
+        let encoded = [kv("arrays", v)];
+        let mut attrs = attrs(&encoded);
+        assert_eq!(
+            shape(&attrs[0].value).unwrap().depth,
+            0,
+            "arrays add no path"
+        );
+        let overflow = bound_attributes(&mut attrs, 2, |_| false).unwrap();
+        assert_eq!(overflow.too_deep, 1, "80 message levels are too many");
+    }
+
+    #[test]
     fn fields_beyond_the_limit_overflow_in_order() {
-        let mut attrs: Vec<_> = (0..MAX_FIELDS + 5)
+        let encoded: Vec<_> = (0..MAX_FIELDS + 5)
             .map(|i| kv(&format!("k{i}"), Value::IntValue(i as i64)))
             .collect();
-        let overflow = bound_attributes(&mut attrs, 0, |k| k == "k1002");
+        let mut attrs = attrs(&encoded);
+        let overflow = bound_attributes(&mut attrs, 0, |k| k == "k1002").unwrap();
         assert_eq!(
             attrs.len(),
             MAX_FIELDS + 1,
@@ -495,17 +591,15 @@ mod tests {
 
     #[test]
     fn document_id_is_stable_and_distinct() {
-        let rec = |seq: &str, t: u64| LogRecord {
-            time_unix_nano: t,
-            attributes: vec![
-                kv("session.id", Value::StringValue("s1".into())),
-                kv("event.sequence", Value::StringValue(seq.into())),
-            ],
-            ..LogRecord::default()
+        let rec = |seq: &'static str, t: u64| RecordIdentity {
+            session_sequence: Some(("s1", seq)),
+            time: t,
+            raw: b"",
         };
-        let id = |provider: &str, resource: &[KeyValue], record: &LogRecord, name: &str| {
-            document_id(&document_id_base(provider, resource), record, name)
-        };
+        let id =
+            |provider: &str, resource: &[Attr<'_>], record: &RecordIdentity<'_>, name: &str| {
+                document_id(&document_id_base(provider, resource), record, name)
+            };
         let a = id("claude-code", &[], &rec("1", 5), "tool_result");
         assert_eq!(a.len(), 32);
         assert!(
@@ -515,12 +609,16 @@ mod tests {
         assert_eq!(a, id("claude-code", &[], &rec("1", 5), "tool_result"));
         assert_ne!(a, id("claude-code", &[], &rec("2", 5), "tool_result"));
         assert_ne!(a, id("claude-cowork", &[], &rec("1", 5), "tool_result"));
-        let bare = LogRecord::default();
-        let r1 = [kv("host.name", Value::StringValue("a".into()))];
-        let r2 = [kv("host.name", Value::StringValue("b".into()))];
+        let bare = RecordIdentity {
+            session_sequence: None,
+            time: 0,
+            raw: b"",
+        };
+        let r1 = [kv("host.name", s("a"))];
+        let r2 = [kv("host.name", s("b"))];
         assert_ne!(
-            id("claude-code", &r1, &bare, ""),
-            id("claude-code", &r2, &bare, "")
+            id("claude-code", &attrs(&r1), &bare, ""),
+            id("claude-code", &attrs(&r2), &bare, "")
         );
     }
 }

@@ -1,12 +1,14 @@
 //! Normalization of one Claude log record (SPEC sections 2 and 4), driven by
 //! the tables in [`super::tables`].
 
+use super::attrs::{Attr, Attrs, Key};
 use super::content::{ContentClass, EMITTER_REDACTED, Marks};
 use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
-use super::value::{self, string, string_array};
+use super::value::{self, In, Out, string, string_array};
 use super::{AttributeLookup, AttributeRule, Emitter, Rules, gateway};
-use crate::otlp::{self, AnyValue, KeyValue, LogRecord, Value};
+use crate::otlp::{self, AnyValue, KeyValue, Value, wire::Malformed};
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
 
 /// `ecs.version` written on every Claude record (SPEC section 2).
 pub const ECS_VERSION: &str = "9.3.0";
@@ -30,123 +32,246 @@ pub(crate) struct Tenant<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Notes {
     pub(crate) errors: Vec<String>,
-    pub(crate) tags: Vec<String>,
+    pub(crate) tags: Vec<&'static str>,
+}
+
+impl Notes {
+    /// Adds a problem and its tag (the tag once).
+    pub(crate) fn add(&mut self, why: impl Into<String>, tag: &'static str) {
+        self.errors.push(why.into());
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+        }
+    }
+}
+
+/// Input attributes the rules read by name (besides mapping each one):
+/// found in the one pass that looks every key up, then read in O(1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    EventName,
+    SessionId,
+    EventSequence,
+    ToolParameters,
+    ToolInput,
+    ToolName,
+    McpToolName,
+    UserEmail,
+    UserId,
+    OrganizationId,
+    Success,
+    Decision,
+    PromptText,
+    DecisionSource,
+}
+
+impl Slot {
+    /// Every slot, in declaration order.
+    pub(crate) const ALL: [Slot; 14] = [
+        Slot::EventName,
+        Slot::SessionId,
+        Slot::EventSequence,
+        Slot::ToolParameters,
+        Slot::ToolInput,
+        Slot::ToolName,
+        Slot::McpToolName,
+        Slot::UserEmail,
+        Slot::UserId,
+        Slot::OrganizationId,
+        Slot::Success,
+        Slot::Decision,
+        Slot::PromptText,
+        Slot::DecisionSource,
+    ];
+
+    /// The attribute key.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Slot::EventName => "event.name",
+            Slot::SessionId => "session.id",
+            Slot::EventSequence => "event.sequence",
+            Slot::ToolParameters => "tool_parameters",
+            Slot::ToolInput => "tool_input",
+            Slot::ToolName => "tool_name",
+            Slot::McpToolName => "mcp_tool.name",
+            Slot::UserEmail => "user.email",
+            Slot::UserId => "user.id",
+            Slot::OrganizationId => "organization.id",
+            Slot::Success => "success",
+            Slot::Decision => "decision",
+            Slot::PromptText => "prompt_text",
+            Slot::DecisionSource => "decision_source",
+        }
+    }
+
+    /// The slot of a key, if it has one.
+    pub(crate) fn of(key: &str) -> Option<Slot> {
+        Slot::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+/// A record's input attributes with their table rows, looked up once.
+#[derive(Debug)]
+pub(crate) struct Input<'r, 'a> {
+    pub(crate) attrs: &'r [Attr<'a>],
+    pub(crate) lookups: &'r [AttributeLookup],
+    slots: [Option<u32>; Slot::ALL.len()],
+}
+
+impl<'r, 'a> Input<'r, 'a> {
+    /// Indexes `attrs`, whose table rows are `lookups` (same order).
+    pub(crate) fn new(attrs: &'r [Attr<'a>], lookups: &'r [AttributeLookup]) -> Self {
+        let mut slots = [None; Slot::ALL.len()];
+        for (i, lookup) in lookups.iter().enumerate() {
+            if let Some(slot) = lookup.slot {
+                let at = &mut slots[slot as usize];
+                if at.is_none() {
+                    *at = u32::try_from(i).ok();
+                }
+            }
+        }
+        Input {
+            attrs,
+            lookups,
+            slots,
+        }
+    }
+
+    /// Value of the first input attribute of `slot`, if it has one.
+    pub(crate) fn get(&self, slot: Slot) -> Option<&'r In<'a>> {
+        let v = &self.attrs[self.slots[slot as usize]? as usize].value;
+        (!matches!(v, In::Empty)).then_some(v)
+    }
+
+    /// Text of a scalar input attribute (never empty).
+    pub(crate) fn get_text(&self, slot: Slot) -> Option<Cow<'a, str>> {
+        self.get(slot)
+            .and_then(In::scalar_text)
+            .filter(|s| !s.is_empty())
+    }
 }
 
 /// The output attributes of one record under construction.
-struct Out<'r> {
-    attrs: Vec<KeyValue>,
+struct Output<'r, 'a> {
+    attrs: &'r mut Attrs<'a>,
     errors: Vec<String>,
-    tags: Vec<String>,
+    tags: Vec<&'static str>,
     marks: Marks,
-    rules: &'r Rules,
+    rules: &'a Rules,
+    vendor: &'a str,
 }
 
-impl Out<'_> {
-    /// [`Out::put`] through the content policy of `class` (SPEC 5).
-    fn put_content(&mut self, class: Option<ContentClass>, key: impl Into<String>, v: Value) {
-        let key = key.into();
-        if self.attrs.iter().any(|a| a.key == key) {
+impl<'a> Output<'_, 'a> {
+    /// [`Output::put`] through the content policy of `class` (SPEC 5).
+    fn put_content(&mut self, class: Option<ContentClass>, key: Key<'a>, v: Out<'a>) {
+        if self.attrs.contains(&key) {
             return; // first writer wins, as in put; do not count its secrets twice
         }
         let v = match class {
-            Some(class) => self.rules.content.apply_value(class, v, &mut self.marks),
+            Some(class) => self.rules.content.apply_out(class, v, &mut self.marks),
             None => Some(v),
         };
         if let Some(v) = v {
-            self.put(key, v);
+            self.attrs.put(key, v);
         }
     }
 
     /// Adds `key` unless the value is empty (SPEC 2) or `key` is already set
     /// (the first writer wins; the table order makes that deterministic).
-    fn put(&mut self, key: impl Into<String>, mut v: Value) {
-        let key = key.into();
-        if value::prune_empty(&mut v) || self.attrs.iter().any(|a| a.key == key) {
-            return;
+    fn put(&mut self, key: &'static str, v: Out<'a>) {
+        self.attrs.put(Key::plain(key), v);
+    }
+
+    /// A key in the vendor namespace.
+    fn vendor(&self, name: impl Into<Cow<'a, str>>) -> Key<'a> {
+        Key {
+            prefix: self.vendor,
+            name: name.into(),
         }
-        self.attrs.push(KeyValue {
-            key,
-            value: Some(AnyValue { value: Some(v) }),
-            ..KeyValue::default()
-        });
     }
 
     fn error(&mut self, attribute: &str, why: impl std::fmt::Display) {
         self.errors.push(format!("attribute {attribute:?}: {why}"));
     }
-}
 
-/// Value of the first input attribute named `key`, if it has one.
-fn get<'a>(input: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    input
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-}
-
-/// Text of a scalar input attribute.
-fn get_text(input: &[KeyValue], key: &str) -> Option<String> {
-    get(input, key)
-        .and_then(value::scalar_text)
-        .filter(|s| !s.is_empty())
+    fn tag(&mut self, tag: &'static str) {
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+        }
+    }
 }
 
 /// SPEC section 1: the record's `event_name`, else the `event.name`
 /// attribute, else the body with its `claude_code.` prefix removed.
-pub(crate) fn event_name(record: &LogRecord, input: &[KeyValue]) -> String {
-    if !record.event_name.is_empty() {
-        return record.event_name.clone();
+pub(crate) fn event_name<'a>(
+    record_event_name: Cow<'a, str>,
+    input: &Input<'_, 'a>,
+    body: &In<'a>,
+) -> Cow<'a, str> {
+    if !record_event_name.is_empty() {
+        return record_event_name;
     }
-    if let Some(name) = get_text(input, "event.name") {
+    if let Some(name) = input.get_text(Slot::EventName) {
         return name;
     }
-    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(Value::StringValue(body)) => {
-            body.strip_prefix("claude_code.").unwrap_or(body).to_owned()
+    match body {
+        In::Str(Cow::Borrowed(b)) => Cow::Borrowed(b.strip_prefix("claude_code.").unwrap_or(b)),
+        In::Str(Cow::Owned(b)) => {
+            Cow::Owned(b.strip_prefix("claude_code.").unwrap_or(b).to_owned())
         }
-        _ => String::new(),
+        _ => Cow::Borrowed(""),
     }
 }
 
-/// Rewrites `record` in place, given its event name ([`event_name`], found
-/// once by the caller) and what the transform already noted about it.
-/// Returns whether it was marked `pipeline_error`.
-pub(crate) fn normalize(
-    record: &mut LogRecord,
-    name: &str,
-    emitter: &Emitter,
-    rules: &Rules,
-    tenant: Option<&Tenant<'_>>,
-    notes: &Notes,
-) -> bool {
-    let input = std::mem::take(&mut record.attributes);
-    let class = rules.event_class(name);
-    let mut out = Out {
-        attrs: Vec::with_capacity(input.len() + 16),
+/// A record as the mapping reads it.
+pub(crate) struct Record<'r, 'a> {
+    /// Its input attributes (after the gateway's bounds).
+    pub(crate) input: &'r Input<'r, 'a>,
+    /// Its event name ([`event_name`], found once by the caller).
+    pub(crate) name: &'r Cow<'a, str>,
+    /// Its bytes as received, for `event.original`.
+    pub(crate) raw: &'a [u8],
+    /// What the transform already noted about it.
+    pub(crate) notes: &'r Notes,
+}
+
+/// Writes the output attributes of a Claude record into `out` (empty on
+/// entry). Returns whether it was marked `pipeline_error`.
+///
+/// # Errors
+/// [`Malformed`] when a value it must read is not protobuf.
+pub(crate) fn normalize<'a>(
+    record: &Record<'_, 'a>,
+    emitter: &'a Emitter,
+    rules: &'a Rules,
+    tenant: Option<&'a Tenant<'a>>,
+    out: &mut Attrs<'a>,
+) -> Result<bool, Malformed> {
+    let input = record.input;
+    let class = rules.event_class(record.name);
+    let mut out = Output {
+        attrs: out,
         errors: Vec::new(),
         tags: Vec::new(),
         marks: Marks::default(),
         rules,
+        vendor: emitter.vendor_prefix,
     };
 
-    put_fixed_fields(&mut out, name, class, emitter, rules, tenant);
-    for kv in &input {
-        let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+    put_fixed_fields(&mut out, record.name.clone(), class, emitter, rules, tenant);
+    for (attr, lookup) in input.attrs.iter().zip(input.lookups) {
+        if matches!(attr.value, In::Empty) {
             continue; // an absent value is an empty value (SPEC 2)
-        };
-        map_attribute(&mut out, emitter, &input, &kv.key, v);
-    }
-    put_tool_fields(&mut out, emitter, &input);
-    put_related_user(&mut out, &input);
-    put_tenant_fields(&mut out, &input, tenant);
-    out.put("event.outcome", string(outcome(&input, class)));
-    out.errors.extend(notes.errors.iter().cloned());
-    for tag in &notes.tags {
-        if !out.tags.contains(tag) {
-            out.tags.push(tag.clone());
         }
+        map_attribute(&mut out, input, attr, *lookup);
+    }
+    put_tool_fields(&mut out, input)?;
+    put_related_user(&mut out, input);
+    put_tenant_fields(&mut out, input, tenant);
+    out.put("event.outcome", string(outcome(input, class)));
+    out.errors.extend(record.notes.errors.iter().cloned());
+    for tag in &record.notes.tags {
+        out.tag(tag);
     }
 
     let failed = !out.errors.is_empty();
@@ -160,55 +285,57 @@ pub(crate) fn normalize(
     if failed || rules.preserve_original {
         // The original goes through the same content policy: under hash or
         // drop its text appears nowhere in the output (SPEC 5).
-        record.attributes = original_attributes(&input, rules);
-        let original = otlp::record_to_json(record);
-        out.put("event.original", string(original));
-        out.tags.insert(0, PRESERVE_ORIGINAL_TAG.to_owned());
+        let mut original = otlp::log_record(record.raw)?;
+        original.attributes = original_attributes(input, rules)?;
+        out.put("event.original", string(otlp::record_to_json(&original)));
+        out.tags.insert(0, PRESERVE_ORIGINAL_TAG);
     }
     let classes = out.marks.classes();
     if !classes.is_empty() {
-        out.put(
-            format!("{}redacted", emitter.vendor_prefix),
-            string_array(classes),
-        );
+        let key = out.vendor("redacted");
+        out.attrs.put(key, string_array(classes));
     }
     if out.marks.secrets > 0 {
         let count = i64::try_from(out.marks.secrets).unwrap_or(i64::MAX);
-        out.put(
-            format!("{}redacted_secrets", emitter.vendor_prefix),
-            Value::IntValue(count),
-        );
+        let key = out.vendor("redacted_secrets");
+        out.attrs.put(key, Out::Int(count));
     }
     if !out.tags.is_empty() {
         let tags = std::mem::take(&mut out.tags);
         out.put("tags", string_array(tags));
     }
-    record.attributes = out.attrs;
-    failed
+    Ok(failed)
 }
 
 /// The input attributes with the content policy applied, for `event.original`.
-fn original_attributes(input: &[KeyValue], rules: &Rules) -> Vec<KeyValue> {
+fn original_attributes(input: &Input<'_, '_>, rules: &Rules) -> Result<Vec<KeyValue>, Malformed> {
     let mut scratch = Marks::default();
-    input
-        .iter()
-        .filter_map(|kv| {
-            let Some(class) = rules.attribute(&kv.key).class else {
-                return Some(kv.clone());
-            };
-            let v = kv.value.as_ref()?.value.clone()?;
-            let v = rules.content.apply_value(class, v, &mut scratch)?;
-            Some(KeyValue {
-                key: kv.key.clone(),
-                value: Some(AnyValue { value: Some(v) }),
-                ..KeyValue::default()
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(input.attrs.len());
+    for (attr, lookup) in input.attrs.iter().zip(input.lookups) {
+        let v = attr.value.to_value()?;
+        let v = match (lookup.class, v) {
+            (None, v) => v,
+            (Some(_), None) => continue,
+            (Some(class), Some(v)) => match rules.content.apply_value(class, v, &mut scratch) {
+                Some(v) => Some(v),
+                None => continue,
+            },
+        };
+        out.push(KeyValue {
+            key: attr.key.clone().into_owned(),
+            value: Some(AnyValue { value: v }),
+            ..KeyValue::default()
+        });
+    }
+    Ok(out)
 }
 
 /// `labels.tenant` and the `organization.id` check (issue: trusted tenant).
-fn put_tenant_fields(out: &mut Out<'_>, input: &[KeyValue], tenant: Option<&Tenant<'_>>) {
+fn put_tenant_fields<'a>(
+    out: &mut Output<'_, 'a>,
+    input: &Input<'_, 'a>,
+    tenant: Option<&'a Tenant<'a>>,
+) {
     let rules = out.rules;
     if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
         out.put("labels.tenant", string(t.identity));
@@ -216,31 +343,31 @@ fn put_tenant_fields(out: &mut Out<'_>, input: &[KeyValue], tenant: Option<&Tena
     if rules.tenants.is_empty() {
         return;
     }
-    let Some(claimed) = get_text(input, "organization.id") else {
+    let Some(claimed) = input.get_text(Slot::OrganizationId) else {
         return;
     };
     let allowed = tenant
         .and_then(|t| rules.tenants.get(t.identity))
-        .is_some_and(|orgs| orgs.contains(&claimed));
+        .is_some_and(|orgs| orgs.iter().any(|o| *o == claimed));
     if !allowed {
-        out.tags.push(ORGANIZATION_MISMATCH_TAG.to_owned());
+        out.tag(ORGANIZATION_MISMATCH_TAG);
     }
 }
 
 /// Fields every Claude record gets (SPEC section 2, first table).
-fn put_fixed_fields(
-    out: &mut Out<'_>,
-    name: &str,
+fn put_fixed_fields<'a>(
+    out: &mut Output<'_, 'a>,
+    name: Cow<'a, str>,
     class: EventClass,
-    emitter: &Emitter,
-    rules: &Rules,
-    tenant: Option<&Tenant<'_>>,
+    emitter: &'a Emitter,
+    rules: &'a Rules,
+    tenant: Option<&'a Tenant<'a>>,
 ) {
     out.put("ecs.version", string(ECS_VERSION));
     out.put("event.action", string(name));
     if let Some((category, kind_type)) = class.category_type {
-        out.put("event.category", string_array([category.to_owned()]));
-        out.put("event.type", string_array([kind_type.to_owned()]));
+        out.put("event.category", string_array([category]));
+        out.put("event.type", string_array([kind_type]));
     }
     out.put("event.provider", string(emitter.provider));
     out.put("gen_ai.provider.name", string("anthropic"));
@@ -258,9 +385,13 @@ fn put_fixed_fields(
 /// One input attribute through its table row: renamed, copied, typed, or
 /// kept under the vendor namespace. A failed conversion keeps the value as
 /// it came, under the vendor namespace, and records why (SPEC section 4).
-fn map_attribute(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue], key: &str, v: &Value) {
-    let vendor = |name: &str| format!("{}{name}", emitter.vendor_prefix);
-    let AttributeLookup { rule, class } = out.rules.attribute(key);
+fn map_attribute<'a>(
+    out: &mut Output<'_, 'a>,
+    input: &Input<'_, 'a>,
+    attr: &Attr<'a>,
+    lookup: AttributeLookup,
+) {
+    let AttributeLookup { rule, class, .. } = lookup;
     let single;
     let targets = match rule {
         AttributeRule::Targets(targets) => targets,
@@ -270,21 +401,24 @@ fn map_attribute(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue], key: 
         }
     };
     for target in targets {
-        let (field, conv) = match *target {
-            Target::Ecs(field, conv) => (field.to_owned(), conv),
-            Target::Vendor(conv) => (vendor(key), conv),
+        let (key, conv) = match *target {
+            Target::Ecs(field, conv) => (Key::plain(field), conv),
+            Target::Vendor(conv) => (out.vendor(attr.key.clone()), conv),
             Target::VendorAs(name, conv) => {
-                if get(input, name).is_some() {
+                if Slot::of(name).is_some_and(|slot| input.get(slot).is_some()) {
                     continue;
                 }
-                (vendor(name), conv)
+                (out.vendor(name), conv)
             }
         };
-        match value::convert(v, conv) {
-            Ok(converted) => out.put_content(class, field, converted),
+        match value::convert(&attr.value, conv) {
+            Ok(converted) => out.put_content(class, key, converted),
             Err(why) => {
-                out.error(key, why);
-                out.put_content(class, vendor(key), v.clone());
+                out.error(&attr.key, why);
+                let key = out.vendor(attr.key.clone());
+                let kept =
+                    value::convert(&attr.value, Conv::Keep).unwrap_or(Out::Raw(attr.value_raw));
+                out.put_content(class, key, kept);
             }
         }
     }
@@ -293,10 +427,18 @@ fn map_attribute(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue], key: 
 /// Parses one tool-argument attribute (`tool_parameters` / `tool_input`).
 /// `None` when absent, redacted by the emitter, or broken (then an error is
 /// recorded: SPEC section 4, invalid JSON).
-fn parse_arguments(out: &mut Out<'_>, input: &[KeyValue], key: &str) -> Option<Map<String, Json>> {
-    match get(input, key)? {
-        Value::StringValue(s) if s.is_empty() || s == EMITTER_REDACTED => None,
-        Value::StringValue(s) => match serde_json::from_str::<Json>(s) {
+fn parse_arguments(
+    out: &mut Output<'_, '_>,
+    input: &Input<'_, '_>,
+    slot: Slot,
+) -> Result<Option<Map<String, Json>>, Malformed> {
+    let key = slot.key();
+    let Some(v) = input.get(slot) else {
+        return Ok(None);
+    };
+    Ok(match v {
+        In::Str(s) if s.is_empty() || s == EMITTER_REDACTED => None,
+        In::Str(s) => match serde_json::from_str::<Json>(s) {
             Ok(Json::Object(map)) => Some(map),
             Ok(other) => {
                 out.error(
@@ -310,21 +452,18 @@ fn parse_arguments(out: &mut Out<'_>, input: &[KeyValue], key: &str) -> Option<M
                 None
             }
         },
-        kv @ Value::KvlistValue(_) => match value::to_json(kv) {
+        kv @ In::Kvlist(_) => match kv.to_json()? {
             Json::Object(map) => Some(map),
             _ => None,
         },
         other => {
             out.error(
                 key,
-                format!(
-                    "expected JSON text, found a {} value",
-                    value::type_name(other)
-                ),
+                format!("expected JSON text, found a {} value", other.type_name()),
             );
             None
         }
-    }
+    })
 }
 
 fn json_kind(j: &Json) -> &'static str {
@@ -346,18 +485,18 @@ fn json_text<'a>(map: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
 
 /// The tool rules of SPEC section 2: `gen_ai.tool.name`, the parsed
 /// arguments, and the fields extracted from them.
-fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
-    let params = parse_arguments(out, input, "tool_parameters");
-    let tool_input = parse_arguments(out, input, "tool_input");
-    let tool_name = get_text(input, "tool_name");
+fn put_tool_fields<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) -> Result<(), Malformed> {
+    let params = parse_arguments(out, input, Slot::ToolParameters)?;
+    let tool_input = parse_arguments(out, input, Slot::ToolInput)?;
+    let tool_name = input.get_text(Slot::ToolName);
 
     // MCP tool name (Cowork's dotted attribute, Claude Code's parameter),
     // else tool_name.
-    let mcp_tool = get_text(input, "mcp_tool.name").or_else(|| {
+    let mcp_tool = input.get_text(Slot::McpToolName).or_else(|| {
         params
             .as_ref()
             .and_then(|p| json_text(p, "mcp_tool_name"))
-            .map(str::to_owned)
+            .map(|s| Cow::Owned(s.to_owned()))
     });
     if let Some(name) = mcp_tool.or_else(|| tool_name.clone()) {
         out.put("gen_ai.tool.name", string(name));
@@ -366,12 +505,13 @@ fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
     if let Some(p) = &params {
         for (keys, field) in PARAMETER_EXTRACTS {
             if let Some(v) = keys.iter().find_map(|k| json_text(p, k)) {
-                out.put_content(TOOL, *field, string(v));
+                out.put_content(TOOL, Key::plain(*field), string(v.to_owned()));
             }
         }
         for key in MCP_PARAMETERS {
             if let Some(v) = json_text(p, key) {
-                out.put(format!("{}{key}", emitter.vendor_prefix), string(v));
+                let key = out.vendor(*key);
+                out.attrs.put(key, string(v.to_owned()));
             }
         }
     }
@@ -382,60 +522,63 @@ fn put_tool_fields(out: &mut Out<'_>, emitter: &Emitter, input: &[KeyValue]) {
             }
             if let Some(v) = json_text(i, key) {
                 // A value from tool_parameters was put first and wins.
-                out.put_content(TOOL, *field, string(v));
+                out.put_content(TOOL, Key::plain(*field), string(v.to_owned()));
             }
         }
     }
 
-    let tool_input = within_flattened_depth(out, emitter, "tool_input", tool_input);
-    let params = within_flattened_depth(out, emitter, "tool_parameters", params);
+    let tool_input = within_flattened_depth(out, Slot::ToolInput, tool_input);
+    let params = within_flattened_depth(out, Slot::ToolParameters, params);
+    let arguments =
+        |map: &Map<String, Json>| Out::Value(Value::KvlistValue(value::map_from_json(map)));
     match (tool_input.filter(|i| !i.is_empty()), params) {
         (Some(i), params) => {
             out.put_content(
                 TOOL,
-                "gen_ai.tool.call.arguments",
-                Value::KvlistValue(value::map_from_json(&i)),
+                Key::plain("gen_ai.tool.call.arguments"),
+                arguments(&i),
             );
             if let Some(p) = params {
-                let field = format!("{}tool_parameters_flattened", emitter.vendor_prefix);
-                out.put_content(TOOL, field, Value::KvlistValue(value::map_from_json(&p)));
+                let key = out.vendor("tool_parameters_flattened");
+                out.put_content(TOOL, key, arguments(&p));
             }
         }
         (None, Some(p)) => out.put_content(
             TOOL,
-            "gen_ai.tool.call.arguments",
-            Value::KvlistValue(value::map_from_json(&p)),
+            Key::plain("gen_ai.tool.call.arguments"),
+            arguments(&p),
         ),
         (None, None) => {}
     }
+    Ok(())
 }
 
 /// Parsed tool arguments deeper than a `flattened` field takes
-/// ([`gateway::MAX_FIELD_DEPTH`]) are not written as one (Elasticsearch
-/// would refuse the document): they stay as JSON text in the vendor field of
-/// the attribute, and the record is marked.
+/// ([`gateway::MAX_FIELD_DEPTH`]), or nesting more message levels than
+/// [`gateway::MAX_VALUE_MESSAGES`], are not written as one (Elasticsearch
+/// would refuse the document): they stay as JSON text in the vendor field
+/// of the attribute, and the record is marked.
 fn within_flattened_depth(
-    out: &mut Out<'_>,
-    emitter: &Emitter,
-    key: &str,
+    out: &mut Output<'_, '_>,
+    slot: Slot,
     args: Option<Map<String, Json>>,
 ) -> Option<Map<String, Json>> {
     let args = args?;
     let depth = 1 + args.values().map(gateway::json_depth).max().unwrap_or(0);
-    if depth <= gateway::MAX_FIELD_DEPTH {
+    let messages = 3 + args.values().map(gateway::json_messages).max().unwrap_or(0);
+    if depth <= gateway::MAX_FIELD_DEPTH && messages <= gateway::MAX_VALUE_MESSAGES {
         return Some(args);
     }
+    let key = slot.key();
     out.error(
         key,
         format!(
             "arguments nested {depth} levels deep, beyond the {} a flattened field takes: kept as JSON text in {}{key}",
             gateway::MAX_FIELD_DEPTH,
-            emitter.vendor_prefix
+            out.vendor
         ),
     );
-    if !out.tags.iter().any(|t| t == gateway::BOUNDED_TAG) {
-        out.tags.push(gateway::BOUNDED_TAG.to_owned());
-    }
+    out.tag(gateway::BOUNDED_TAG);
     None
 }
 
@@ -443,32 +586,31 @@ fn within_flattened_depth(
 const TOOL: Option<ContentClass> = Some(ContentClass::ToolDetails);
 
 /// `related.user`: `user.email` and `user.id`, those present, no duplicates.
-fn put_related_user(out: &mut Out<'_>, input: &[KeyValue]) {
-    let mut users: Vec<String> = Vec::with_capacity(2);
-    for key in ["user.email", "user.id"] {
-        if let Some(u) = get_text(input, key) {
+fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
+    let mut users: Vec<Cow<'a, str>> = Vec::with_capacity(2);
+    for slot in [Slot::UserEmail, Slot::UserId] {
+        if let Some(u) = input.get_text(slot) {
             if !users.contains(&u) {
                 users.push(u);
             }
         }
     }
     if !users.is_empty() {
-        out.put("related.user", string_array(users));
+        out.put("related.user", Out::Strings(users));
     }
 }
 
 /// `event.outcome` (SPEC section 2).
-fn outcome(input: &[KeyValue], class: EventClass) -> &'static str {
-    let success = get(input, "success").and_then(|v| value::convert(v, Conv::Bool).ok());
-    match success {
-        Some(Value::BoolValue(true)) => return "success",
-        Some(Value::BoolValue(false)) => return "failure",
-        _ => {}
+fn outcome(input: &Input<'_, '_>, class: EventClass) -> &'static str {
+    match input.get(Slot::Success).and_then(value::to_bool) {
+        Some(true) => return "success",
+        Some(false) => return "failure",
+        None => {}
     }
     if class.failure {
         return "failure";
     }
-    match get_text(input, "decision").as_deref() {
+    match input.get_text(Slot::Decision).as_deref() {
         Some("accept") => "success",
         Some("reject") => "failure",
         _ => "unknown",

@@ -1,42 +1,182 @@
-//! Conversions between OTLP `AnyValue`s, typed ECS values and JSON.
+//! Attribute values: as read from the wire ([`In`], borrowed), as written
+//! ([`Out`]), their typed conversions (SPEC section 2), and JSON.
 
 use super::tables::Conv;
+use crate::otlp::wire::{self, AnyRef, Malformed};
 use crate::otlp::{AnyValue, ArrayValue, KeyValue, KeyValueList, Value};
+use std::borrow::Cow;
 
-/// A string value.
-pub(crate) fn string(s: impl Into<String>) -> Value {
-    Value::StringValue(s.into())
+/// An input attribute value, borrowed from the request bytes. Text is
+/// already read (lossily when it was not UTF-8); arrays and maps stay as
+/// their wire bytes until a rule needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum In<'a> {
+    /// No value (an absent or empty `AnyValue`).
+    Empty,
+    /// A string.
+    Str(Cow<'a, str>),
+    /// A bool.
+    Bool(bool),
+    /// An int.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// An array: the `AnyValue` message bytes.
+    Array(&'a [u8]),
+    /// A map: the `AnyValue` message bytes.
+    Kvlist(&'a [u8]),
+    /// Bytes.
+    Bytes(&'a [u8]),
 }
 
-/// An array of strings.
-pub(crate) fn string_array<I: IntoIterator<Item = String>>(items: I) -> Value {
-    Value::ArrayValue(ArrayValue {
-        values: items
-            .into_iter()
-            .map(|s| AnyValue {
-                value: Some(Value::StringValue(s)),
-            })
-            .collect(),
-    })
-}
+impl<'a> In<'a> {
+    /// Reads a value, given its `AnyValue` bytes; the `bool` tells whether
+    /// its text (this level only) was not UTF-8.
+    pub(crate) fn read(any: AnyRef<'a>, raw: &'a [u8]) -> (In<'a>, bool) {
+        match any {
+            AnyRef::Empty => (In::Empty, false),
+            AnyRef::Str(b) => {
+                let (s, repaired) = wire::text(b);
+                (In::Str(s), repaired)
+            }
+            AnyRef::Bool(b) => (In::Bool(b), false),
+            AnyRef::Int(i) => (In::Int(i), false),
+            AnyRef::Double(d) => (In::Double(d), false),
+            AnyRef::Array(_) => (In::Array(raw), false),
+            AnyRef::Kvlist(_) => (In::Kvlist(raw), false),
+            AnyRef::Bytes(b) => (In::Bytes(b), false),
+        }
+    }
 
-/// The value's OTLP type name, for error messages.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::StringValue(_) => "string",
-        Value::BoolValue(_) => "bool",
-        Value::IntValue(_) => "int",
-        Value::DoubleValue(_) => "double",
-        Value::ArrayValue(_) => "array",
-        Value::KvlistValue(_) => "map",
-        Value::BytesValue(_) => "bytes",
-        Value::StringValueStrindex(_) => "string table index",
+    /// The value as an owned OTLP value (`None` when empty).
+    ///
+    /// # Errors
+    /// [`Malformed`] when a nested value is not protobuf.
+    pub(crate) fn to_value(&self) -> Result<Option<Value>, Malformed> {
+        Ok(Some(match self {
+            In::Empty => return Ok(None),
+            In::Str(s) => Value::StringValue(s.clone().into_owned()),
+            In::Bool(b) => Value::BoolValue(*b),
+            In::Int(i) => Value::IntValue(*i),
+            In::Double(d) => Value::DoubleValue(*d),
+            In::Bytes(b) => Value::BytesValue(b.to_vec()),
+            In::Array(raw) | In::Kvlist(raw) => return crate::otlp::value(raw),
+        }))
+    }
+
+    /// The OTLP type name, for error messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            In::Empty => "empty",
+            In::Str(_) => "string",
+            In::Bool(_) => "bool",
+            In::Int(_) => "int",
+            In::Double(_) => "double",
+            In::Array(_) => "array",
+            In::Kvlist(_) => "map",
+            In::Bytes(_) => "bytes",
+        }
+    }
+
+    /// Text of a scalar value: strings as they are, numbers and bools as
+    /// their canonical text. `None` for arrays, maps, bytes and nothing.
+    pub(crate) fn scalar_text(&self) -> Option<Cow<'a, str>> {
+        match self {
+            In::Str(s) => Some(s.clone()),
+            In::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            In::Int(i) => Some(Cow::Owned(i.to_string())),
+            In::Double(d) => Some(Cow::Owned(d.to_string())),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON (maps as objects, bytes as arrays of numbers).
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value, Malformed> {
+        Ok(self
+            .to_value()?
+            .map_or(serde_json::Value::Null, |v| to_json(&v)))
     }
 }
 
-/// SPEC section 2: "Empty values (empty string, empty array, empty object)
-/// are removed from the output, wherever they are". Removes empty members of
-/// arrays and maps in place, then tells whether what is left is empty.
+/// An output attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Out<'a> {
+    /// A string (borrowed from the input or the configuration when it can be).
+    Str(Cow<'a, str>),
+    /// A bool.
+    Bool(bool),
+    /// An int.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// An array of strings.
+    Strings(Vec<Cow<'a, str>>),
+    /// Any other value, owned.
+    Value(Value),
+    /// An `AnyValue` copied as it came (bytes already checked).
+    Raw(&'a [u8]),
+}
+
+impl Out<'_> {
+    /// SPEC section 2: "Empty values (empty string, empty array, empty
+    /// object) are removed from the output, wherever they are". Removes
+    /// empty members in place, then tells whether what is left is empty.
+    pub(crate) fn prune_empty(&mut self) -> bool {
+        match self {
+            Out::Str(s) => s.is_empty(),
+            Out::Strings(items) => {
+                items.retain(|s| !s.is_empty());
+                items.is_empty()
+            }
+            Out::Value(v) => prune_empty(v),
+            Out::Bool(_) | Out::Int(_) | Out::Double(_) | Out::Raw(_) => false,
+        }
+    }
+
+    /// Writes the value as an `AnyValue` message into `out` (its bytes only,
+    /// without a key).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        use wire::tag;
+        match self {
+            Out::Str(s) => wire::put_bytes(out, tag::ANY_STRING, s.as_bytes()),
+            Out::Bool(b) => wire::put_varint(out, tag::ANY_BOOL, u64::from(*b)),
+            Out::Int(i) => wire::put_varint(out, tag::ANY_INT, *i as u64),
+            Out::Double(d) => wire::put_fixed64(out, tag::ANY_DOUBLE, d.to_le_bytes()),
+            Out::Strings(items) => {
+                let array = wire::begin(out, tag::ANY_ARRAY);
+                for s in items {
+                    let len = 1 + wire::varint_len(s.len()) + s.len();
+                    prost::encoding::encode_key(
+                        tag::LIST_VALUES,
+                        prost::encoding::WireType::LengthDelimited,
+                        out,
+                    );
+                    prost::encoding::encode_varint(len as u64, out);
+                    wire::put_bytes(out, tag::ANY_STRING, s.as_bytes());
+                }
+                wire::end(out, array);
+            }
+            Out::Value(v) => v.encode(out),
+            Out::Raw(raw) => out.extend_from_slice(raw),
+        }
+    }
+}
+
+/// A string value.
+pub(crate) fn string<'a>(s: impl Into<Cow<'a, str>>) -> Out<'a> {
+    Out::Str(s.into())
+}
+
+/// An array of strings.
+pub(crate) fn string_array<'a, I, S>(items: I) -> Out<'a>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<Cow<'a, str>>,
+{
+    Out::Strings(items.into_iter().map(Into::into).collect())
+}
+
+/// [`Out::prune_empty`] of an owned value.
 pub(crate) fn prune_empty(v: &mut Value) -> bool {
     match v {
         Value::StringValue(s) => s.is_empty(),
@@ -62,24 +202,12 @@ pub(crate) fn prune_empty(v: &mut Value) -> bool {
     }
 }
 
-/// Text of a scalar value: strings as they are, numbers and bools as their
-/// canonical text. `None` for arrays, maps and bytes.
-pub(crate) fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::StringValue(s) => Some(s.clone()),
-        Value::BoolValue(b) => Some(b.to_string()),
-        Value::IntValue(i) => Some(i.to_string()),
-        Value::DoubleValue(d) => Some(d.to_string()),
-        _ => None,
-    }
-}
-
 /// Parses a long from text or a double without a fraction.
-fn to_long(v: &Value) -> Option<i64> {
+fn to_long(v: &In<'_>) -> Option<i64> {
     match v {
-        Value::IntValue(i) => Some(*i),
-        Value::DoubleValue(d) => double_to_long(*d),
-        Value::StringValue(s) => {
+        In::Int(i) => Some(*i),
+        In::Double(d) => double_to_long(*d),
+        In::Str(s) => {
             let s = s.trim();
             s.parse::<i64>()
                 .ok()
@@ -95,23 +223,25 @@ fn double_to_long(d: f64) -> Option<i64> {
     (d.is_finite() && d.fract() == 0.0 && (-LIMIT..LIMIT).contains(&d)).then_some(d as i64)
 }
 
-fn to_double(v: &Value) -> Option<f64> {
+fn to_double(v: &In<'_>) -> Option<f64> {
     match v {
-        Value::IntValue(i) => Some(*i as f64),
-        Value::DoubleValue(d) => d.is_finite().then_some(*d),
-        Value::StringValue(s) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
+        In::Int(i) => Some(*i as f64),
+        In::Double(d) => d.is_finite().then_some(*d),
+        In::Str(s) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
         _ => None,
     }
 }
 
-fn to_bool(v: &Value) -> Option<bool> {
+/// A value read as a boolean (`true`, `"true"`, `"TRUE"`, `1` / `false`,
+/// `"false"`, `0`).
+pub(crate) fn to_bool(v: &In<'_>) -> Option<bool> {
     match v {
-        Value::BoolValue(b) => Some(*b),
-        Value::IntValue(0) => Some(false),
-        Value::IntValue(1) => Some(true),
-        Value::DoubleValue(d) if *d == 0.0 => Some(false),
-        Value::DoubleValue(d) if *d == 1.0 => Some(true),
-        Value::StringValue(s) => {
+        In::Bool(b) => Some(*b),
+        In::Int(0) => Some(false),
+        In::Int(1) => Some(true),
+        In::Double(d) if *d == 0.0 => Some(false),
+        In::Double(d) if *d == 1.0 => Some(true),
+        In::Str(s) => {
             let s = s.trim();
             if s.eq_ignore_ascii_case("true") {
                 Some(true)
@@ -126,41 +256,45 @@ fn to_bool(v: &Value) -> Option<bool> {
 }
 
 /// Converts a value as `conv` asks. `Err` carries a reason for `error.message`.
-pub(crate) fn convert(v: &Value, conv: Conv) -> Result<Value, String> {
-    let fail = |what: &str| format!("{} value cannot be read as {what}", type_name(v));
+pub(crate) fn convert<'a>(v: &In<'a>, conv: Conv) -> Result<Out<'a>, String> {
+    let fail = |what: &str| format!("{} value cannot be read as {what}", v.type_name());
+    let malformed = |e: Malformed| format!("{} value is not protobuf: {e}", v.type_name());
     match conv {
-        Conv::Keep => Ok(v.clone()),
-        Conv::Keyword => scalar_text(v)
-            .map(Value::StringValue)
+        Conv::Keep => match v {
+            In::Str(s) => Ok(Out::Str(s.clone())),
+            In::Bool(b) => Ok(Out::Bool(*b)),
+            In::Int(i) => Ok(Out::Int(*i)),
+            In::Double(d) => Ok(Out::Double(*d)),
+            In::Empty => Ok(Out::Str(Cow::Borrowed(""))),
+            _ => Ok(v
+                .to_value()
+                .map_err(malformed)?
+                .map_or(Out::Str(Cow::Borrowed("")), Out::Value)),
+        },
+        Conv::Keyword => v
+            .scalar_text()
+            .map(Out::Str)
             .ok_or_else(|| fail("a keyword")),
-        Conv::Long => to_long(v)
-            .map(Value::IntValue)
-            .ok_or_else(|| fail("a long")),
+        Conv::Long => to_long(v).map(Out::Int).ok_or_else(|| fail("a long")),
         Conv::Double => to_double(v)
-            .map(Value::DoubleValue)
+            .map(Out::Double)
             .ok_or_else(|| fail("a double")),
-        Conv::Bool => to_bool(v)
-            .map(Value::BoolValue)
-            .ok_or_else(|| fail("a boolean")),
+        Conv::Bool => to_bool(v).map(Out::Bool).ok_or_else(|| fail("a boolean")),
         Conv::BoolKeyword => to_bool(v)
             .map(|b| string(if b { "true" } else { "false" }))
             .ok_or_else(|| fail("\"true\" or \"false\"")),
         Conv::NanosFromMillis => {
             let nanos = match v {
-                Value::DoubleValue(_) | Value::StringValue(_) if to_long(v).is_none() => {
-                    to_double(v)
-                        .map(|ms| ms * 1e6)
-                        .and_then(|ns| double_to_long(ns.round()))
-                }
+                In::Double(_) | In::Str(_) if to_long(v).is_none() => to_double(v)
+                    .map(|ms| ms * 1e6)
+                    .and_then(|ns| double_to_long(ns.round())),
                 _ => to_long(v).and_then(|ms| ms.checked_mul(1_000_000)),
             };
-            nanos
-                .map(Value::IntValue)
-                .ok_or_else(|| fail("milliseconds"))
+            nanos.map(Out::Int).ok_or_else(|| fail("milliseconds"))
         }
         Conv::JsonText => match v {
-            Value::StringValue(s) => Ok(string(s.clone())),
-            Value::KvlistValue(_) | Value::ArrayValue(_) => Ok(string(to_json(v).to_string())),
+            In::Str(s) => Ok(Out::Str(s.clone())),
+            In::Kvlist(_) | In::Array(_) => Ok(string(v.to_json().map_err(malformed)?.to_string())),
             _ => Err(fail("JSON text")),
         },
     }
@@ -238,89 +372,67 @@ pub(crate) fn to_json(v: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn s(x: &str) -> Value {
+    fn s(x: &str) -> In<'_> {
+        In::Str(Cow::Borrowed(x))
+    }
+
+    fn out(x: &str) -> Out<'_> {
         string(x)
     }
 
     #[test]
     fn long_accepts_every_scalar_type() {
-        for v in [
-            s("62"),
-            s(" 62 "),
-            Value::IntValue(62),
-            Value::DoubleValue(62.0),
-            s("62.0"),
-        ] {
-            assert_eq!(convert(&v, Conv::Long), Ok(Value::IntValue(62)), "{v:?}");
+        for v in [s("62"), s(" 62 "), In::Int(62), In::Double(62.0), s("62.0")] {
+            assert_eq!(convert(&v, Conv::Long), Ok(Out::Int(62)), "{v:?}");
         }
-        for v in [
-            s("6x"),
-            Value::DoubleValue(1.5),
-            Value::BoolValue(true),
-            s(""),
-        ] {
+        for v in [s("6x"), In::Double(1.5), In::Bool(true), s("")] {
             assert!(convert(&v, Conv::Long).is_err(), "{v:?}");
         }
-        assert!(convert(&Value::DoubleValue(1e300), Conv::Long).is_err());
+        assert!(convert(&In::Double(1e300), Conv::Long).is_err());
     }
 
     #[test]
     fn bool_and_bool_keyword() {
-        for v in [
-            s("true"),
-            s("TRUE"),
-            Value::BoolValue(true),
-            Value::IntValue(1),
-        ] {
-            assert_eq!(convert(&v, Conv::Bool), Ok(Value::BoolValue(true)));
-            assert_eq!(convert(&v, Conv::BoolKeyword), Ok(s("true")));
+        for v in [s("true"), s("TRUE"), In::Bool(true), In::Int(1)] {
+            assert_eq!(convert(&v, Conv::Bool), Ok(Out::Bool(true)));
+            assert_eq!(convert(&v, Conv::BoolKeyword), Ok(out("true")));
         }
         assert_eq!(
-            convert(&Value::BoolValue(false), Conv::BoolKeyword),
-            Ok(s("false"))
+            convert(&In::Bool(false), Conv::BoolKeyword),
+            Ok(out("false"))
         );
         assert!(convert(&s("yes"), Conv::Bool).is_err());
     }
 
     #[test]
     fn double_and_keyword() {
-        assert_eq!(
-            convert(&s("0.25"), Conv::Double),
-            Ok(Value::DoubleValue(0.25))
-        );
-        assert_eq!(
-            convert(&Value::IntValue(2), Conv::Double),
-            Ok(Value::DoubleValue(2.0))
-        );
+        assert_eq!(convert(&s("0.25"), Conv::Double), Ok(Out::Double(0.25)));
+        assert_eq!(convert(&In::Int(2), Conv::Double), Ok(Out::Double(2.0)));
         assert!(convert(&s("NaN"), Conv::Double).is_err());
-        assert_eq!(convert(&Value::IntValue(7), Conv::Keyword), Ok(s("7")));
-        assert_eq!(
-            convert(&Value::BoolValue(false), Conv::Keyword),
-            Ok(s("false"))
-        );
-        let map = Value::KvlistValue(KeyValueList::default());
-        assert!(convert(&map, Conv::Keyword).is_err());
+        assert_eq!(convert(&In::Int(7), Conv::Keyword), Ok(out("7")));
+        assert_eq!(convert(&In::Bool(false), Conv::Keyword), Ok(out("false")));
+        assert!(convert(&In::Kvlist(&[]), Conv::Keyword).is_err());
     }
 
     #[test]
     fn duration_millis_to_nanos() {
         assert_eq!(
             convert(&s("62"), Conv::NanosFromMillis),
-            Ok(Value::IntValue(62_000_000))
+            Ok(Out::Int(62_000_000))
         );
         assert_eq!(
-            convert(&Value::IntValue(2), Conv::NanosFromMillis),
-            Ok(Value::IntValue(2_000_000))
+            convert(&In::Int(2), Conv::NanosFromMillis),
+            Ok(Out::Int(2_000_000))
         );
         assert_eq!(
-            convert(&Value::DoubleValue(1.5), Conv::NanosFromMillis),
-            Ok(Value::IntValue(1_500_000))
+            convert(&In::Double(1.5), Conv::NanosFromMillis),
+            Ok(Out::Int(1_500_000))
         );
         assert_eq!(
             convert(&s("0.25"), Conv::NanosFromMillis),
-            Ok(Value::IntValue(250_000))
+            Ok(Out::Int(250_000))
         );
-        assert!(convert(&Value::IntValue(i64::MAX), Conv::NanosFromMillis).is_err());
+        assert!(convert(&In::Int(i64::MAX), Conv::NanosFromMillis).is_err());
         assert!(convert(&s("soon"), Conv::NanosFromMillis).is_err());
     }
 

@@ -10,13 +10,14 @@
 use crate::error::{Error, Result};
 use prost::Message;
 
-pub mod lossy;
-pub use lossy::{Repair, RepairSite};
+pub mod wire;
+use wire::{AnyRef, Malformed, tag};
 
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 pub use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
 };
+
 pub use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 pub use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -51,21 +52,113 @@ pub fn decode(bytes: &[u8]) -> Result<ExportLogsServiceRequest> {
     Ok(ExportLogsServiceRequest::decode(bytes)?)
 }
 
-/// Decodes protobuf `ExportLogsServiceRequest` bytes, reading what `prost`
-/// alone refuses ([`lossy::repair`]: text that is not valid UTF-8 as U+FFFD,
-/// values nested too deep as JSON text); also returns where that happened
-/// (empty when nothing needed it).
+/// Deepest nesting of values [`value`] reads (arrays and maps inside one
+/// another); beyond it the bytes count as [`Malformed`].
+pub const MAX_VALUE_NESTING: usize = 2000;
+
+/// An `AnyValue`'s wire bytes as an owned value (`None` when it holds
+/// none), text read lossily ([`wire::text`]).
 ///
 /// # Errors
-/// [`Error::Decode`] when the bytes are not such a message at all.
-pub fn decode_lossy(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Vec<RepairSite>)> {
-    match ExportLogsServiceRequest::decode(bytes) {
-        Ok(request) => Ok((request, Vec::new())),
-        Err(first) => match lossy::repair(bytes) {
-            Ok(Some((fixed, sites))) => Ok((ExportLogsServiceRequest::decode(&fixed[..])?, sites)),
-            Ok(None) | Err(_) => Err(first.into()),
-        },
+/// [`Malformed`] when the bytes are not protobuf or nest deeper than
+/// [`MAX_VALUE_NESTING`].
+pub fn value(raw: &[u8]) -> std::result::Result<Option<Value>, Malformed> {
+    value_at(wire::any(raw)?, 0)
+}
+
+fn value_at(v: AnyRef<'_>, depth: usize) -> std::result::Result<Option<Value>, Malformed> {
+    if depth > MAX_VALUE_NESTING {
+        return Err(Malformed("values nested too deep"));
     }
+    let any = |raw: &[u8]| -> std::result::Result<AnyValue, Malformed> {
+        Ok(AnyValue {
+            value: value_at(wire::any(raw)?, depth + 1)?,
+        })
+    };
+    Ok(Some(match v {
+        AnyRef::Empty => return Ok(None),
+        AnyRef::Str(b) => Value::StringValue(wire::text(b).0.into_owned()),
+        AnyRef::Bool(b) => Value::BoolValue(b),
+        AnyRef::Int(i) => Value::IntValue(i),
+        AnyRef::Double(d) => Value::DoubleValue(d),
+        AnyRef::Bytes(b) => Value::BytesValue(b.to_vec()),
+        AnyRef::Array(list) => Value::ArrayValue(ArrayValue {
+            values: wire::list_items(list)
+                .map(|item| any(item?))
+                .collect::<std::result::Result<_, _>>()?,
+        }),
+        AnyRef::Kvlist(list) => Value::KvlistValue(KeyValueList {
+            values: wire::list_items(list)
+                .map(|item| {
+                    let kv = wire::key_value(item?)?;
+                    Ok(KeyValue {
+                        key: wire::text(kv.key).0.into_owned(),
+                        value: Some(any(kv.value_raw)?),
+                        ..KeyValue::default()
+                    })
+                })
+                .collect::<std::result::Result<_, Malformed>>()?,
+        }),
+    }))
+}
+
+/// A `KeyValue`'s wire bytes as an owned attribute, text read lossily.
+///
+/// # Errors
+/// As [`value`].
+pub fn key_value(raw: &[u8]) -> std::result::Result<KeyValue, Malformed> {
+    let kv = wire::key_value(raw)?;
+    Ok(KeyValue {
+        key: wire::text(kv.key).0.into_owned(),
+        value: Some(AnyValue {
+            value: value(kv.value_raw)?,
+        }),
+        ..KeyValue::default()
+    })
+}
+
+/// A `LogRecord`'s wire bytes as an owned record, text read lossily (for
+/// `event.original`, SPEC section 4).
+///
+/// # Errors
+/// As [`value`].
+pub fn log_record(raw: &[u8]) -> std::result::Result<LogRecord, Malformed> {
+    let mut record = LogRecord::default();
+    for field in wire::fields(raw) {
+        let field = field?;
+        let text = || field.bytes().map(|b| wire::text(b).0.into_owned());
+        let varint = match field.payload {
+            wire::Payload::Varint(v) => v,
+            _ => 0,
+        };
+        let fixed32 = match field.payload {
+            wire::Payload::Fixed(b) => <[u8; 4]>::try_from(b).map_or(0, u32::from_le_bytes),
+            _ => 0,
+        };
+        match field.tag {
+            tag::RECORD_TIME => record.time_unix_nano = field.fixed64().unwrap_or_default(),
+            tag::RECORD_OBSERVED_TIME => {
+                record.observed_time_unix_nano = field.fixed64().unwrap_or_default()
+            }
+            2 => record.severity_number = varint as i32,
+            tag::RECORD_SEVERITY_TEXT => record.severity_text = text().unwrap_or_default(),
+            tag::RECORD_BODY => {
+                record.body = Some(AnyValue {
+                    value: value(field.bytes().unwrap_or_default())?,
+                })
+            }
+            tag::RECORD_ATTRIBUTES => record
+                .attributes
+                .push(key_value(field.bytes().unwrap_or_default())?),
+            7 => record.dropped_attributes_count = varint as u32,
+            8 => record.flags = fixed32,
+            9 => record.trace_id = field.bytes().unwrap_or_default().to_vec(),
+            10 => record.span_id = field.bytes().unwrap_or_default().to_vec(),
+            tag::RECORD_EVENT_NAME => record.event_name = text().unwrap_or_default(),
+            _ => {}
+        }
+    }
+    Ok(record)
 }
 
 /// Encodes a request as protobuf bytes (infallible: the buffer grows as needed).

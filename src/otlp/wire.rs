@@ -1,0 +1,407 @@
+//! OTLP protobuf read and written in place, without building the message
+//! tree (STYLE: otel-arrow's way of working on OTLP bytes). The transform
+//! walks a request's wire bytes with these: fields are read as borrowed
+//! slices, what the mapping does not change is copied byte for byte, and
+//! new fields are written with `prost`'s encoding primitives.
+//!
+//! Text is read lossily: protobuf `string` fields must hold UTF-8 and `prost`
+//! refuses a message whose strings do not, but the collector's pdata does not
+//! check, so a sender can put any bytes there. [`text`] reads them with
+//! U+FFFD in place of each invalid sequence and says so.
+
+use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
+use std::borrow::Cow;
+
+/// Bytes that are not a protobuf message (what is wrong with them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+impl From<prost::DecodeError> for Malformed {
+    fn from(_: prost::DecodeError) -> Self {
+        Malformed("invalid protobuf")
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Field numbers of the OTLP logs messages
+/// (`opentelemetry/proto/{collector/logs,logs,common,resource}/v1`).
+pub mod tag {
+    /// `ExportLogsServiceRequest.resource_logs`.
+    pub const REQUEST_RESOURCE_LOGS: u32 = 1;
+    /// `ResourceLogs.resource`.
+    pub const RESOURCE_LOGS_RESOURCE: u32 = 1;
+    /// `ResourceLogs.scope_logs`.
+    pub const RESOURCE_LOGS_SCOPE_LOGS: u32 = 2;
+    /// `ResourceLogs.schema_url`.
+    pub const RESOURCE_LOGS_SCHEMA_URL: u32 = 3;
+    /// `Resource.attributes`.
+    pub const RESOURCE_ATTRIBUTES: u32 = 1;
+    /// `Resource.entity_refs`.
+    pub const RESOURCE_ENTITY_REFS: u32 = 3;
+    /// `ScopeLogs.scope`.
+    pub const SCOPE_LOGS_SCOPE: u32 = 1;
+    /// `ScopeLogs.log_records`.
+    pub const SCOPE_LOGS_LOG_RECORDS: u32 = 2;
+    /// `ScopeLogs.schema_url`.
+    pub const SCOPE_LOGS_SCHEMA_URL: u32 = 3;
+    /// `InstrumentationScope.name`.
+    pub const SCOPE_NAME: u32 = 1;
+    /// `InstrumentationScope.version`.
+    pub const SCOPE_VERSION: u32 = 2;
+    /// `InstrumentationScope.attributes`.
+    pub const SCOPE_ATTRIBUTES: u32 = 3;
+    /// `LogRecord.time_unix_nano` (fixed64).
+    pub const RECORD_TIME: u32 = 1;
+    /// `LogRecord.severity_text`.
+    pub const RECORD_SEVERITY_TEXT: u32 = 3;
+    /// `LogRecord.body` (`AnyValue`).
+    pub const RECORD_BODY: u32 = 5;
+    /// `LogRecord.attributes`.
+    pub const RECORD_ATTRIBUTES: u32 = 6;
+    /// `LogRecord.observed_time_unix_nano` (fixed64).
+    pub const RECORD_OBSERVED_TIME: u32 = 11;
+    /// `LogRecord.event_name`.
+    pub const RECORD_EVENT_NAME: u32 = 12;
+    /// `KeyValue.key`.
+    pub const KV_KEY: u32 = 1;
+    /// `KeyValue.value` (`AnyValue`).
+    pub const KV_VALUE: u32 = 2;
+    /// `AnyValue.string_value`.
+    pub const ANY_STRING: u32 = 1;
+    /// `AnyValue.bool_value`.
+    pub const ANY_BOOL: u32 = 2;
+    /// `AnyValue.int_value`.
+    pub const ANY_INT: u32 = 3;
+    /// `AnyValue.double_value`.
+    pub const ANY_DOUBLE: u32 = 4;
+    /// `AnyValue.array_value` (`ArrayValue`, whose field 1 is `values`).
+    pub const ANY_ARRAY: u32 = 5;
+    /// `AnyValue.kvlist_value` (`KeyValueList`, whose field 1 is `values`).
+    pub const ANY_KVLIST: u32 = 6;
+    /// `AnyValue.bytes_value`.
+    pub const ANY_BYTES: u32 = 7;
+    /// `ArrayValue.values` and `KeyValueList.values`.
+    pub const LIST_VALUES: u32 = 1;
+}
+
+/// One field's payload.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// Wire type 0.
+    Varint(u64),
+    /// Wire types 1 and 5: the 8 or 4 little-endian bytes.
+    Fixed(&'a [u8]),
+    /// Wire type 2.
+    Bytes(&'a [u8]),
+}
+
+/// One field of a message: its number, its payload, and its whole encoding
+/// (key included), for copying it verbatim.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    /// The field number.
+    pub tag: u32,
+    /// The payload.
+    pub payload: Payload<'a>,
+    /// The field's bytes as they came (key, length and payload).
+    pub raw: &'a [u8],
+}
+
+impl<'a> Field<'a> {
+    /// The payload of a length-delimited field; `None` for another wire type.
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match self.payload {
+            Payload::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// A fixed64 payload as an integer (`None` for another wire type).
+    pub fn fixed64(&self) -> Option<u64> {
+        match self.payload {
+            Payload::Fixed(raw) => <[u8; 8]>::try_from(raw).ok().map(u64::from_le_bytes),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of a message, in wire order. Yields an error (and then
+/// nothing) at the first byte that is not protobuf.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    buf: &'a [u8],
+}
+
+/// The fields of the message encoded in `buf`.
+pub fn fields(buf: &[u8]) -> Fields<'_> {
+    Fields { buf }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Field<'a>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let start = self.buf;
+        match next_field(&mut self.buf) {
+            Ok((tag, payload)) => {
+                let raw = &start[..start.len() - self.buf.len()];
+                Some(Ok(Field { tag, payload, raw }))
+            }
+            Err(e) => {
+                self.buf = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
+    let (tag, wire) = decode_key(buf)?;
+    let payload = match wire {
+        WireType::Varint => Payload::Varint(decode_varint(buf)?),
+        WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
+            let n = if wire == WireType::SixtyFourBit { 8 } else { 4 };
+            if buf.len() < n {
+                return Err(Malformed("buffer underflow"));
+            }
+            let (raw, rest) = buf.split_at(n);
+            *buf = rest;
+            Payload::Fixed(raw)
+        }
+        WireType::LengthDelimited => {
+            let len =
+                usize::try_from(decode_varint(buf)?).map_err(|_| Malformed("length overflow"))?;
+            if buf.len() < len {
+                return Err(Malformed("buffer underflow"));
+            }
+            let (body, rest) = buf.split_at(len);
+            *buf = rest;
+            Payload::Bytes(body)
+        }
+        WireType::StartGroup | WireType::EndGroup => return Err(Malformed("groups are not OTLP")),
+    };
+    Ok((tag, payload))
+}
+
+/// Text of a `string` field: borrowed when it is valid UTF-8, else a copy
+/// with U+FFFD in place of each invalid sequence (the `bool` says so).
+pub fn text(bytes: &[u8]) -> (Cow<'_, str>, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (Cow::Borrowed(s), false),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
+    }
+}
+
+/// An `AnyValue` read without copying: scalars decoded, strings and nested
+/// values as their wire bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyRef<'a> {
+    /// No value set (an empty `AnyValue`).
+    Empty,
+    /// `string_value`, as sent (maybe not UTF-8: read it with [`text`]).
+    Str(&'a [u8]),
+    /// `bool_value`.
+    Bool(bool),
+    /// `int_value`.
+    Int(i64),
+    /// `double_value`.
+    Double(f64),
+    /// `array_value`: the `ArrayValue` message bytes.
+    Array(&'a [u8]),
+    /// `kvlist_value`: the `KeyValueList` message bytes.
+    Kvlist(&'a [u8]),
+    /// `bytes_value`.
+    Bytes(&'a [u8]),
+}
+
+/// Reads an `AnyValue` message (the last `oneof` member set wins, as in
+/// every protobuf decoder; unknown fields are skipped).
+///
+/// # Errors
+/// [`Malformed`] when the bytes are not protobuf.
+pub fn any(bytes: &[u8]) -> Result<AnyRef<'_>, Malformed> {
+    let mut v = AnyRef::Empty;
+    for field in fields(bytes) {
+        let field = field?;
+        v = match (field.tag, field.payload) {
+            (tag::ANY_STRING, Payload::Bytes(b)) => AnyRef::Str(b),
+            (tag::ANY_BOOL, Payload::Varint(x)) => AnyRef::Bool(x != 0),
+            (tag::ANY_INT, Payload::Varint(x)) => AnyRef::Int(x as i64),
+            (tag::ANY_DOUBLE, Payload::Fixed(raw)) => match <[u8; 8]>::try_from(raw) {
+                Ok(b) => AnyRef::Double(f64::from_le_bytes(b)),
+                Err(_) => return Err(Malformed("double_value is not 64-bit")),
+            },
+            (tag::ANY_ARRAY, Payload::Bytes(b)) => AnyRef::Array(b),
+            (tag::ANY_KVLIST, Payload::Bytes(b)) => AnyRef::Kvlist(b),
+            (tag::ANY_BYTES, Payload::Bytes(b)) => AnyRef::Bytes(b),
+            (1..=7, _) => return Err(Malformed("AnyValue field of the wrong wire type")),
+            _ => v,
+        };
+    }
+    Ok(v)
+}
+
+/// A `KeyValue` read without copying.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyValueRef<'a> {
+    /// The key's bytes (read them with [`text`]).
+    pub key: &'a [u8],
+    /// The value (`AnyRef::Empty` when absent).
+    pub value: AnyRef<'a>,
+    /// The `AnyValue` message bytes (empty when absent).
+    pub value_raw: &'a [u8],
+}
+
+/// Reads a `KeyValue` message.
+///
+/// # Errors
+/// [`Malformed`] when the bytes are not protobuf.
+pub fn key_value(bytes: &[u8]) -> Result<KeyValueRef<'_>, Malformed> {
+    let mut kv = KeyValueRef {
+        key: &[],
+        value: AnyRef::Empty,
+        value_raw: &[],
+    };
+    for field in fields(bytes) {
+        let field = field?;
+        match (field.tag, field.payload) {
+            (tag::KV_KEY, Payload::Bytes(b)) => kv.key = b,
+            (tag::KV_VALUE, Payload::Bytes(b)) => {
+                kv.value = any(b)?;
+                kv.value_raw = b;
+            }
+            (1 | 2, _) => return Err(Malformed("KeyValue field of the wrong wire type")),
+            _ => {}
+        }
+    }
+    Ok(kv)
+}
+
+/// The `values` of an `ArrayValue` (each an `AnyValue`'s bytes) or of a
+/// `KeyValueList` (each a `KeyValue`'s bytes).
+pub fn list_items(list: &[u8]) -> impl Iterator<Item = Result<&[u8], Malformed>> {
+    fields(list).filter_map(|f| match f {
+        Ok(Field {
+            tag: tag::LIST_VALUES,
+            payload: Payload::Bytes(b),
+            ..
+        }) => Some(Ok(b)),
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
+    })
+}
+
+/// Writes a length-delimited field.
+pub fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Bytes reserved for a nested message's length before it is known:
+/// enough for 16 KiB; longer messages move their bytes once ([`end`]).
+const RESERVED: usize = 2;
+
+/// A nested message being written ([`begin`] … [`end`]).
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a message begun must be ended"]
+pub struct Open(usize);
+
+/// Starts a length-delimited field whose length is not known yet.
+pub fn begin(out: &mut Vec<u8>, tag: u32) -> Open {
+    encode_key(tag, WireType::LengthDelimited, out);
+    let at = out.len();
+    out.extend_from_slice(&[0; RESERVED]);
+    Open(at)
+}
+
+/// Ends a field started with [`begin`]: writes its length (minimal varint,
+/// so the output is canonical protobuf).
+pub fn end(out: &mut Vec<u8>, open: Open) {
+    let Open(at) = open;
+    let len = out.len() - at - RESERVED;
+    let mut prefix = [0u8; 10];
+    let mut p = &mut prefix[..];
+    encode_varint(len as u64, &mut p);
+    let n = 10 - p.len();
+    if n != RESERVED {
+        let body = at + RESERVED;
+        if n > RESERVED {
+            out.splice(body..body, std::iter::repeat_n(0, n - RESERVED));
+        } else {
+            out.copy_within(body.., at + n);
+            out.truncate(out.len() - (RESERVED - n));
+        }
+    }
+    out[at..at + n].copy_from_slice(&prefix[..n]);
+}
+
+/// Writes a `KeyValue` whose key is `prefix` followed by `name` and whose
+/// `AnyValue` bytes `value` writes.
+pub fn put_key_value(out: &mut Vec<u8>, tag: u32, prefix: &str, name: &str, value: &[u8]) {
+    let key_len = prefix.len() + name.len();
+    let len = 1 + varint_len(key_len) + key_len + 1 + varint_len(value.len()) + value.len();
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+    encode_key(tag::KV_KEY, WireType::LengthDelimited, out);
+    encode_varint(key_len as u64, out);
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    put_bytes(out, tag::KV_VALUE, value);
+}
+
+/// Length of `v` as a varint.
+pub fn varint_len(v: usize) -> usize {
+    prost::encoding::encoded_len_varint(v as u64)
+}
+
+/// Writes a varint field.
+pub fn put_varint(out: &mut Vec<u8>, tag: u32, v: u64) {
+    encode_key(tag, WireType::Varint, out);
+    encode_varint(v, out);
+}
+
+/// Writes a fixed64 field.
+pub fn put_fixed64(out: &mut Vec<u8>, tag: u32, raw: [u8; 8]) {
+    encode_key(tag, WireType::SixtyFourBit, out);
+    out.extend_from_slice(&raw);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn nested_lengths_are_minimal_whatever_the_size() {
+        for size in [0usize, 1, 127, 128, 16_383, 16_384, 3_000_000] {
+            let mut out = vec![9];
+            let open = begin(&mut out, 2);
+            out.extend(std::iter::repeat_n(7u8, size));
+            end(&mut out, open);
+            let mut expected = vec![9];
+            put_bytes(&mut expected, 2, &vec![7u8; size]);
+            assert_eq!(out, expected, "size {size}");
+        }
+    }
+
+    #[test]
+    fn any_reads_every_member_and_refuses_garbage() {
+        let mut s = Vec::new();
+        put_bytes(&mut s, tag::ANY_STRING, b"x");
+        assert_eq!(any(&s).unwrap(), AnyRef::Str(b"x"));
+        let mut i = Vec::new();
+        put_varint(&mut i, tag::ANY_INT, (-5i64) as u64);
+        assert_eq!(any(&i).unwrap(), AnyRef::Int(-5));
+        assert!(any(&[0x0a, 0x05, 1]).is_err(), "truncated");
+        assert_eq!(text(b"a\xffb"), (Cow::Owned("a\u{fffd}b".into()), true));
+    }
+}
