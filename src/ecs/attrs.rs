@@ -4,9 +4,8 @@
 
 use super::value::{In, Out};
 use crate::otlp::wire::{self, Malformed};
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::HashTable;
 use std::borrow::Cow;
-use std::hash::BuildHasher;
 
 /// One input attribute, borrowed from the request bytes.
 #[derive(Debug, Clone)]
@@ -83,86 +82,129 @@ pub(crate) struct AttrOut<'a> {
     pub(crate) value: Out<'a>,
 }
 
-/// An output attribute list with an index by key, so that adding, finding
-/// and replacing an attribute costs the same for 10 attributes or 100,000.
-/// Keys are compared as `(prefix, name)` pairs: the transform never writes
-/// one key in two splits.
+/// An output attribute list that finds a key in constant time whatever its
+/// length: each key has a 64-bit fingerprint (length and edge bytes,
+/// mixed); short lists are scanned by fingerprint, and past
+/// [`INDEXED_FROM`] attributes a hash table over the fingerprints takes
+/// over, so that adding, finding and replacing cost the same for 10
+/// attributes or 100,000. Keys are compared as `(prefix, name)` pairs: the
+/// transform never writes one key in two splits.
 #[derive(Debug, Default)]
 pub(crate) struct Attrs<'a> {
     items: Vec<AttrOut<'a>>,
+    fingerprints: Vec<u64>,
     index: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+}
+
+/// Length from which [`Attrs`] keeps a hash index.
+const INDEXED_FROM: usize = 48;
+
+/// A key's fingerprint: equal keys have equal fingerprints.
+fn fingerprint(key: &Key<'_>) -> u64 {
+    let name = key.name.as_bytes();
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let n = name.len();
+    let (head, tail) = if n >= 8 {
+        (word(&name[..8]), word(&name[n - 8..]))
+    } else {
+        (word(name), 0)
+    };
+    let mixed = head ^ tail.rotate_left(29) ^ ((n as u64) << 48) ^ (key.prefix.len() as u64);
+    mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (mixed >> 31)
 }
 
 impl<'a> Attrs<'a> {
-    fn hash(&self, key: &Key<'_>) -> u64 {
-        self.hasher.hash_one((key.prefix, &*key.name))
-    }
-
-    /// The position of `key`, if present (the first one when a sender's
-    /// duplicates were kept with [`Attrs::push`]).
-    pub(crate) fn position(&self, key: &Key<'_>) -> Option<usize> {
-        let hash = self.hash(key);
-        let items = &self.items;
-        (self.index.find(hash, |&i| items[i as usize].key == *key)).map(|&i| i as usize)
+    /// The position of `key` (fingerprint `fp`), if present (the first one
+    /// when a sender's duplicates were kept with [`Attrs::push`]).
+    fn find(&self, key: &Key<'_>, fp: u64) -> Option<usize> {
+        if self.items.len() >= INDEXED_FROM {
+            let items = &self.items;
+            return (self.index.find(fp, |&i| items[i as usize].key == *key)).map(|&i| i as usize);
+        }
+        (self.fingerprints.iter().enumerate())
+            .find(|&(i, &f)| f == fp && self.items[i].key == *key)
+            .map(|(i, _)| i)
     }
 
     /// Whether `key` is present.
     pub(crate) fn contains(&self, key: &Key<'_>) -> bool {
-        self.position(key).is_some()
+        self.find(key, fingerprint(key)).is_some()
+    }
+
+    fn push_found(&mut self, attr: AttrOut<'a>, fp: u64, present: bool) {
+        let at = self.items.len();
+        self.items.push(attr);
+        self.fingerprints.push(fp);
+        if at + 1 == INDEXED_FROM {
+            // Index every first occurrence so far.
+            let fingerprints = &self.fingerprints;
+            for i in 0..at + 1 {
+                let key = &self.items[i].key;
+                let first = (self
+                    .index
+                    .find(fingerprints[i], |&j| self.items[j as usize].key == *key))
+                .is_none();
+                if first {
+                    self.index
+                        .insert_unique(fingerprints[i], i as u32, |&j| fingerprints[j as usize]);
+                }
+            }
+        } else if at >= INDEXED_FROM && !present {
+            let fingerprints = &self.fingerprints;
+            self.index
+                .insert_unique(fp, at as u32, |&j| fingerprints[j as usize]);
+        }
     }
 
     /// Appends an attribute whatever is already there (a sender's duplicate
     /// keys are kept as sent).
     pub(crate) fn push(&mut self, attr: AttrOut<'a>) {
-        if !self.contains(&attr.key) {
-            let hash = self.hash(&attr.key);
-            let at = u32::try_from(self.items.len()).unwrap_or(u32::MAX);
-            let (items, hasher) = (&self.items, &self.hasher);
-            self.index.insert_unique(hash, at, |&i| {
-                let k = &items[i as usize].key;
-                hasher.hash_one((k.prefix, &*k.name))
-            });
-        }
-        self.items.push(attr);
+        let fp = fingerprint(&attr.key);
+        let present = self.items.len() >= INDEXED_FROM && self.find(&attr.key, fp).is_some();
+        self.push_found(attr, fp, present);
     }
 
     /// Adds `key` unless it is present (the first writer wins) or the value
     /// is empty (SPEC 2). Returns whether it was added.
     pub(crate) fn put(&mut self, key: Key<'a>, mut value: Out<'a>) -> bool {
-        if self.contains(&key) || value.prune_empty() {
+        let fp = fingerprint(&key);
+        if self.find(&key, fp).is_some() || value.prune_empty() {
             return false;
         }
-        self.push(AttrOut { key, value });
+        self.push_found(AttrOut { key, value }, fp, false);
         true
     }
 
     /// Sets `key`, replacing the value of the first attribute with that key.
     pub(crate) fn set(&mut self, key: Key<'a>, value: Out<'a>) {
-        match self.position(&key) {
+        let fp = fingerprint(&key);
+        match self.find(&key, fp) {
             Some(i) => self.items[i].value = value,
-            None => self.push(AttrOut { key, value }),
+            None => self.push_found(AttrOut { key, value }, fp, false),
         }
     }
 
     /// The value of `key`, for changing it in place.
     pub(crate) fn get_mut(&mut self, key: &Key<'_>) -> Option<&mut Out<'a>> {
-        let i = self.position(key)?;
+        let i = self.find(key, fingerprint(key))?;
         Some(&mut self.items[i].value)
     }
 
     /// Empties the list, keeping its memory for the next record.
     pub(crate) fn clear(&mut self) {
         self.items.clear();
+        self.fingerprints.clear();
         self.index.clear();
     }
 
     /// Writes every attribute as a repeated `KeyValue` field `tag`.
-    pub(crate) fn encode(&self, tag: u32, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, tag: u32, out: &mut Vec<u8>) {
         for attr in &self.items {
-            scratch.clear();
-            attr.value.encode(scratch);
-            wire::put_key_value(out, tag, attr.key.prefix, &attr.key.name, scratch);
+            wire::put_key_value(out, tag, attr.key.prefix, &attr.key.name, &attr.value);
         }
     }
 }

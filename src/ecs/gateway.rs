@@ -88,7 +88,7 @@ pub const OVERFLOW_ATTRIBUTE: &str = "attributes_overflow";
 pub const MAX_VALUE_MESSAGES: usize = 60;
 
 /// Whether `key` is one of [`ROUTING_ATTRIBUTES`].
-fn is_routing(key: &str) -> bool {
+pub(crate) fn is_routing(key: &str) -> bool {
     ROUTING_ATTRIBUTES.contains(&key)
 }
 
@@ -105,10 +105,15 @@ pub(crate) fn take_routing(attrs: &mut Vec<Attr<'_>>, level: &str, requested: &m
 }
 
 /// Notes, without removing them, the [`ROUTING_ATTRIBUTES`] keys of a Claude
-/// record: the mapping keeps them as vendor data (`<product>.events.<key>`,
-/// where the exporter does not read them) and writes the gateway's own.
-pub(crate) fn note_routing(attrs: &[Attr<'_>], level: &str, requested: &mut Vec<String>) {
-    for a in attrs.iter().filter(|a| is_routing(&a.key)) {
+/// record (`routing`: the record's attributes that are): the mapping keeps
+/// them as vendor data (`<product>.events.<key>`, where the exporter does
+/// not read them) and writes the gateway's own.
+pub(crate) fn note_routing<'r>(
+    routing: impl Iterator<Item = &'r Attr<'r>>,
+    level: &str,
+    requested: &mut Vec<String>,
+) {
+    for a in routing {
         requested.push(requested_entry(level, a));
     }
 }
@@ -158,7 +163,7 @@ pub(crate) fn add_tag<'a>(attrs: &mut Attrs<'a>, tag: &'static str) {
         Out::Str(s) => vec![s.clone()],
         Out::Value(v) => tag_texts(&{
             let mut b = Vec::new();
-            v.encode(&mut b);
+            wire::AnyValueBytes::encode(&Out::Value(v.clone()), &mut b);
             b
         })
         .into_iter()

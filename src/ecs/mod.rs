@@ -56,6 +56,8 @@ pub(crate) struct AttributeLookup {
     pub(crate) class: Option<ContentClass>,
     /// Its slot, when a rule reads it by name.
     pub(crate) slot: Option<Slot>,
+    /// Whether the exporter reads it as routing ([`gateway::ROUTING_ATTRIBUTES`]).
+    pub(crate) routing: bool,
 }
 
 /// An attribute no table names: kept as sent under the vendor namespace.
@@ -63,6 +65,7 @@ const UNLISTED: AttributeLookup = AttributeLookup {
     rule: AttributeRule::Vendor(Conv::Keep),
     class: None,
     slot: None,
+    routing: false,
 };
 
 /// The tables indexed for lookup, plus the per-configuration settings.
@@ -90,6 +93,7 @@ impl Rules {
                     rule,
                     class: None,
                     slot: None,
+                    routing: false,
                 },
             );
         }
@@ -98,6 +102,9 @@ impl Rules {
         }
         for slot in Slot::ALL {
             attributes.entry(slot.key()).or_insert(UNLISTED).slot = Some(slot);
+        }
+        for &key in gateway::ROUTING_ATTRIBUTES {
+            attributes.entry(key).or_insert(UNLISTED).routing = true;
         }
         let content = ContentPolicy::new(config.content.actions(), config.content.hmac_key()?)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;

@@ -132,10 +132,29 @@ impl Out<'_> {
             Out::Bool(_) | Out::Int(_) | Out::Double(_) | Out::Raw(_) => false,
         }
     }
+}
 
-    /// Writes the value as an `AnyValue` message into `out` (its bytes only,
-    /// without a key).
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+/// Length of a length-delimited field of `n` bytes with a one-byte key.
+fn field_len(n: usize) -> usize {
+    1 + wire::varint_len(n) + n
+}
+
+impl wire::AnyValueBytes for Out<'_> {
+    fn encoded_len(&self) -> usize {
+        match self {
+            Out::Str(s) => field_len(s.len()),
+            Out::Bool(_) => 2,
+            Out::Int(i) => 1 + prost::encoding::encoded_len_varint(*i as u64),
+            Out::Double(_) => 9,
+            Out::Strings(items) => {
+                field_len(items.iter().map(|s| field_len(field_len(s.len()))).sum())
+            }
+            Out::Value(v) => v.encoded_len(),
+            Out::Raw(raw) => raw.len(),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
         use wire::tag;
         match self {
             Out::Str(s) => wire::put_bytes(out, tag::ANY_STRING, s.as_bytes()),
@@ -143,18 +162,25 @@ impl Out<'_> {
             Out::Int(i) => wire::put_varint(out, tag::ANY_INT, *i as u64),
             Out::Double(d) => wire::put_fixed64(out, tag::ANY_DOUBLE, d.to_le_bytes()),
             Out::Strings(items) => {
-                let array = wire::begin(out, tag::ANY_ARRAY);
+                let len = items
+                    .iter()
+                    .map(|s| field_len(field_len(s.len())))
+                    .sum::<usize>();
+                prost::encoding::encode_key(
+                    tag::ANY_ARRAY,
+                    prost::encoding::WireType::LengthDelimited,
+                    out,
+                );
+                prost::encoding::encode_varint(len as u64, out);
                 for s in items {
-                    let len = 1 + wire::varint_len(s.len()) + s.len();
                     prost::encoding::encode_key(
                         tag::LIST_VALUES,
                         prost::encoding::WireType::LengthDelimited,
                         out,
                     );
-                    prost::encoding::encode_varint(len as u64, out);
+                    prost::encoding::encode_varint(field_len(s.len()) as u64, out);
                     wire::put_bytes(out, tag::ANY_STRING, s.as_bytes());
                 }
-                wire::end(out, array);
             }
             Out::Value(v) => v.encode(out),
             Out::Raw(raw) => out.extend_from_slice(raw),

@@ -51,9 +51,9 @@ pub(crate) fn transform(
         outcome: Outcome::default(),
         changed: false,
         attrs: Attrs::default(),
-        scratch: Vec::new(),
         lookups: Vec::new(),
         input_attrs: Vec::new(),
+        pieces: Vec::new(),
     };
     for field in wire::fields(input) {
         let field = field?;
@@ -82,9 +82,22 @@ struct Walk<'a> {
     outcome: Outcome,
     changed: bool,
     attrs: Attrs<'a>,
-    scratch: Vec<u8>,
     lookups: Vec<AttributeLookup>,
     input_attrs: Vec<Attr<'a>>,
+    pieces: Vec<Piece<'a>>,
+}
+
+/// A part of a record being written ([`Walk::put_record`]).
+#[derive(Debug, Clone, Copy)]
+enum Piece<'a> {
+    /// A field copied as it came.
+    Raw(&'a [u8]),
+    /// A string field whose text must be repaired.
+    Text(u32, &'a [u8]),
+    /// The body as it came (replaced when the record's body was rewritten).
+    Body(&'a [u8]),
+    /// Where the attributes go.
+    Attributes,
 }
 
 /// What a resource and a scope pass on to the records below them.
@@ -208,8 +221,7 @@ impl<'a> Walk<'a> {
 
     /// Writes [`Walk::attrs`] as the attributes of the message being written.
     fn put_attrs(&mut self, attr_tag: u32) {
-        self.attrs
-            .encode(attr_tag, &mut self.out, &mut self.scratch);
+        self.attrs.encode(attr_tag, &mut self.out);
         self.attrs.clear();
     }
 
@@ -376,28 +388,50 @@ impl<'a> Walk<'a> {
         };
         let (mut body_raw, mut event_name) = (&[][..], Cow::Borrowed(""));
         let (mut time, mut observed, mut repaired) = (0, 0, false);
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
         for f in wire::fields(bytes) {
             let f = f?;
             match (f.tag, f.payload) {
-                (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => attrs.push(Attr::read(b)?),
-                (tag::RECORD_BODY, Payload::Bytes(b)) => body_raw = b,
+                (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
+                    if attrs.is_empty() {
+                        pieces.push(Piece::Attributes);
+                    }
+                    attrs.push(Attr::read(b)?);
+                    continue;
+                }
+                (tag::RECORD_BODY, Payload::Bytes(b)) => {
+                    body_raw = b;
+                    pieces.push(Piece::Body(f.raw));
+                    continue;
+                }
                 (tag::RECORD_EVENT_NAME, Payload::Bytes(b)) => {
                     let (text, bad) = wire::text(b);
                     event_name = text;
-                    repaired |= bad;
+                    if bad {
+                        repaired = true;
+                        pieces.push(Piece::Text(f.tag, b));
+                        continue;
+                    }
                 }
-                (tag::RECORD_SEVERITY_TEXT, _) => repaired |= bad_text(&f),
+                (tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) if bad_text(&f) => {
+                    repaired = true;
+                    pieces.push(Piece::Text(f.tag, b));
+                    continue;
+                }
                 (tag::RECORD_TIME, _) => time = f.fixed64().unwrap_or_default(),
                 (tag::RECORD_OBSERVED_TIME, _) => observed = f.fixed64().unwrap_or_default(),
                 _ => {}
             }
+            pieces.push(Piece::Raw(f.raw));
         }
-        let mut requested = level.requested.clone();
-        gateway::note_routing(&attrs, "record", &mut requested);
         let (body, body_bad) = In::read(wire::any(body_raw)?, body_raw);
         repaired |= body_bad;
 
         self.look_up(&attrs);
+        let mut requested = level.requested.clone();
+        let routing = (attrs.iter().zip(&self.lookups)).filter(|(_, l)| l.routing);
+        gateway::note_routing(routing.map(|(a, _)| a), "record", &mut requested);
         let input = Input::new(&attrs, &self.lookups);
         let name = record::event_name(event_name, &input, &body);
         let session_sequence = input
@@ -462,43 +496,43 @@ impl<'a> Walk<'a> {
         gateway::mark_overridden(&mut self.attrs, &requested);
         self.attrs
             .set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
-        self.put_record(bytes, new_body.as_ref())?;
+        self.put_record(&pieces, new_body.as_ref());
         attrs.clear();
         self.input_attrs = attrs;
+        self.pieces = pieces;
         Ok(())
     }
 
-    /// Writes a record: its fields as they came (text repaired), `body`
-    /// when given, and [`Walk::attrs`] as its attributes.
-    fn put_record(&mut self, bytes: &'a [u8], body: Option<&Out<'_>>) -> Result<(), Malformed> {
+    /// Writes a record: its fields as they came (`pieces`: text repaired
+    /// where needed), `body` in place of the one it had when given, and
+    /// [`Walk::attrs`] as its attributes.
+    fn put_record(&mut self, pieces: &[Piece<'a>], body: Option<&Out<'_>>) {
         let open = wire::begin(&mut self.out, tag::SCOPE_LOGS_LOG_RECORDS);
         let mut attrs_written = false;
-        for f in wire::fields(bytes) {
-            let f = f?;
-            match f.tag {
-                tag::RECORD_ATTRIBUTES => {
-                    if !attrs_written {
-                        self.put_attrs(tag::RECORD_ATTRIBUTES);
-                        attrs_written = true;
+        for piece in pieces {
+            match *piece {
+                Piece::Raw(raw) => self.out.extend_from_slice(raw),
+                Piece::Body(raw) => {
+                    if body.is_none() {
+                        self.out.extend_from_slice(raw);
                     }
                 }
-                tag::RECORD_BODY if body.is_some() => {}
-                tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT if bad_text(&f) => {
-                    put_text(&mut self.out, &f)
+                Piece::Text(field_tag, b) => {
+                    wire::put_bytes(&mut self.out, field_tag, wire::text(b).0.as_bytes())
                 }
-                _ => self.out.extend_from_slice(f.raw),
+                Piece::Attributes => {
+                    self.put_attrs(tag::RECORD_ATTRIBUTES);
+                    attrs_written = true;
+                }
             }
         }
         if let Some(body) = body {
-            self.scratch.clear();
-            body.encode(&mut self.scratch);
-            wire::put_bytes(&mut self.out, tag::RECORD_BODY, &self.scratch);
+            wire::put_message(&mut self.out, tag::RECORD_BODY, body);
         }
         if !attrs_written {
             self.put_attrs(tag::RECORD_ATTRIBUTES);
         }
         wire::end(&mut self.out, open);
-        Ok(())
     }
 
     /// A resource that is not Claude's passes as it is, except what the
@@ -611,9 +645,19 @@ impl<'a> Walk<'a> {
         let mut repaired = attrs.iter().any(|a| a.repaired);
         let mut body = None;
         let mut bounded = !overflow.is_empty();
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        let mut attributes_seen = false;
         for f in wire::fields(bytes) {
             let f = f?;
             match (f.tag, f.payload) {
+                (tag::RECORD_ATTRIBUTES, _) => {
+                    if !attributes_seen {
+                        pieces.push(Piece::Attributes);
+                        attributes_seen = true;
+                    }
+                    continue;
+                }
                 (tag::RECORD_BODY, Payload::Bytes(b)) => {
                     let (v, bad) = In::read(wire::any(b)?, b);
                     let (text, shape) = gateway::bound_body(&v)?;
@@ -624,10 +668,19 @@ impl<'a> Walk<'a> {
                         repaired = true;
                         body = Some(v.to_value()?.map_or(Out::Raw(&[]), Out::Value));
                     }
+                    pieces.push(Piece::Body(f.raw));
+                    continue;
                 }
-                (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, _) => repaired |= bad_text(&f),
+                (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b))
+                    if bad_text(&f) =>
+                {
+                    repaired = true;
+                    pieces.push(Piece::Text(f.tag, b));
+                    continue;
+                }
                 _ => {}
             }
+            pieces.push(Piece::Raw(f.raw));
         }
         self.attrs.clear();
         for a in &attrs {
@@ -653,7 +706,8 @@ impl<'a> Walk<'a> {
         changed |= !tags.is_empty() || !requested.is_empty();
         gateway::mark_overridden(&mut self.attrs, &requested);
         self.outcome.other_records_changed += usize::from(changed);
-        self.put_record(bytes, body.as_ref())?;
+        self.put_record(&pieces, body.as_ref());
+        self.pieces = pieces;
         Ok(changed)
     }
 }

@@ -344,18 +344,53 @@ pub fn end(out: &mut Vec<u8>, open: Open) {
     out[at..at + n].copy_from_slice(&prefix[..n]);
 }
 
-/// Writes a `KeyValue` whose key is `prefix` followed by `name` and whose
-/// `AnyValue` bytes `value` writes.
-pub fn put_key_value(out: &mut Vec<u8>, tag: u32, prefix: &str, name: &str, value: &[u8]) {
+/// A value that writes itself as `AnyValue` message bytes, knowing their
+/// length first (so that nested lengths are written without a copy).
+pub trait AnyValueBytes {
+    /// The length of the `AnyValue` message bytes.
+    fn encoded_len(&self) -> usize;
+    /// Appends the `AnyValue` message bytes.
+    fn encode(&self, out: &mut Vec<u8>);
+}
+
+impl AnyValueBytes for [u8] {
+    fn encoded_len(&self) -> usize {
+        self.len()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
+/// Writes a `KeyValue` (as field `tag`) whose key is `prefix` followed by
+/// `name`.
+pub fn put_key_value<V: AnyValueBytes + ?Sized>(
+    out: &mut Vec<u8>,
+    tag: u32,
+    prefix: &str,
+    name: &str,
+    value: &V,
+) {
     let key_len = prefix.len() + name.len();
-    let len = 1 + varint_len(key_len) + key_len + 1 + varint_len(value.len()) + value.len();
+    let value_len = value.encoded_len();
+    let len = 1 + varint_len(key_len) + key_len + 1 + varint_len(value_len) + value_len;
+    out.reserve(len + 6);
     encode_key(tag, WireType::LengthDelimited, out);
     encode_varint(len as u64, out);
     encode_key(tag::KV_KEY, WireType::LengthDelimited, out);
     encode_varint(key_len as u64, out);
     out.extend_from_slice(prefix.as_bytes());
     out.extend_from_slice(name.as_bytes());
-    put_bytes(out, tag::KV_VALUE, value);
+    encode_key(tag::KV_VALUE, WireType::LengthDelimited, out);
+    encode_varint(value_len as u64, out);
+    value.encode(out);
+}
+
+/// Writes a message field whose bytes `value` writes.
+pub fn put_message<V: AnyValueBytes + ?Sized>(out: &mut Vec<u8>, tag: u32, value: &V) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(value.encoded_len() as u64, out);
+    value.encode(out);
 }
 
 /// Length of `v` as a varint.
