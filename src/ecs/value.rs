@@ -166,19 +166,19 @@ impl wire::AnyValueBytes for Out<'_> {
                     .iter()
                     .map(|s| field_len(field_len(s.len())))
                     .sum::<usize>();
-                prost::encoding::encode_key(
+                wire::encode_key(
                     tag::ANY_ARRAY,
                     prost::encoding::WireType::LengthDelimited,
                     out,
                 );
-                prost::encoding::encode_varint(len as u64, out);
+                wire::encode_varint(len as u64, out);
                 for s in items {
-                    prost::encoding::encode_key(
+                    wire::encode_key(
                         tag::LIST_VALUES,
                         prost::encoding::WireType::LengthDelimited,
                         out,
                     );
-                    prost::encoding::encode_varint(field_len(s.len()) as u64, out);
+                    wire::encode_varint(field_len(s.len()) as u64, out);
                     wire::put_bytes(out, tag::ANY_STRING, s.as_bytes());
                 }
             }

@@ -9,7 +9,7 @@
 //! check, so a sender can put any bytes there. [`text`] reads them with
 //! U+FFFD in place of each invalid sequence and says so.
 
-use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
+use prost::encoding::{WireType, decode_varint};
 use std::borrow::Cow;
 
 /// Bytes that are not a protobuf message (what is wrong with them).
@@ -163,12 +163,35 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// Reads a varint; one- and two-byte values (almost every key and length
+/// in OTLP) without a loop, the rest through `prost`.
+#[inline(always)]
+fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
+    let b: &[u8] = buf;
+    match (b.first(), b.get(1)) {
+        (Some(&b0), _) if b0 < 0x80 => {
+            *buf = &b[1..];
+            Ok(u64::from(b0))
+        }
+        (Some(&b0), Some(&b1)) if b1 < 0x80 => {
+            *buf = &b[2..];
+            Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+        }
+        _ => Ok(decode_varint(buf)?),
+    }
+}
+
+#[inline]
 fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
-    let (tag, wire) = decode_key(buf)?;
-    let payload = match wire {
-        WireType::Varint => Payload::Varint(decode_varint(buf)?),
-        WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
-            let n = if wire == WireType::SixtyFourBit { 8 } else { 4 };
+    let key = varint(buf)?;
+    let tag = u32::try_from(key >> 3).map_err(|_| Malformed("invalid key"))?;
+    if tag == 0 {
+        return Err(Malformed("invalid tag 0"));
+    }
+    let payload = match key & 7 {
+        0 => Payload::Varint(varint(buf)?),
+        1 | 5 => {
+            let n = if key & 7 == 1 { 8 } else { 4 };
             if buf.len() < n {
                 return Err(Malformed("buffer underflow"));
             }
@@ -176,9 +199,8 @@ fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
             *buf = rest;
             Payload::Fixed(raw)
         }
-        WireType::LengthDelimited => {
-            let len =
-                usize::try_from(decode_varint(buf)?).map_err(|_| Malformed("length overflow"))?;
+        2 => {
+            let len = usize::try_from(varint(buf)?).map_err(|_| Malformed("length overflow"))?;
             if buf.len() < len {
                 return Err(Malformed("buffer underflow"));
             }
@@ -186,7 +208,8 @@ fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
             *buf = rest;
             Payload::Bytes(body)
         }
-        WireType::StartGroup | WireType::EndGroup => return Err(Malformed("groups are not OTLP")),
+        3 | 4 => return Err(Malformed("groups are not OTLP")),
+        _ => return Err(Malformed("invalid wire type")),
     };
     Ok((tag, payload))
 }
@@ -299,6 +322,22 @@ pub fn list_items(list: &[u8]) -> impl Iterator<Item = Result<&[u8], Malformed>>
     })
 }
 
+/// Writes a varint (one byte without a loop).
+#[inline(always)]
+pub fn encode_varint(v: u64, out: &mut Vec<u8>) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, out);
+    }
+}
+
+/// Writes a field key.
+#[inline(always)]
+pub fn encode_key(tag: u32, wire: WireType, out: &mut Vec<u8>) {
+    encode_varint(u64::from(tag) << 3 | wire as u64, out);
+}
+
 /// Writes a length-delimited field.
 pub fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     encode_key(tag, WireType::LengthDelimited, out);
@@ -330,7 +369,7 @@ pub fn end(out: &mut Vec<u8>, open: Open) {
     let len = out.len() - at - RESERVED;
     let mut prefix = [0u8; 10];
     let mut p = &mut prefix[..];
-    encode_varint(len as u64, &mut p);
+    prost::encoding::encode_varint(len as u64, &mut p);
     let n = 10 - p.len();
     if n != RESERVED {
         let body = at + RESERVED;
