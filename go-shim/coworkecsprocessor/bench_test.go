@@ -78,3 +78,23 @@ func BenchmarkMarshalUnmarshalBaseline(b *testing.B) {
 	}
 	b.ReportMetric(float64(ld.LogRecordCount())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkProcessLogsOtherSenders is a batch of the same 1,000 records
+// under a resource that is not Claude's: it must cost next to nothing
+// (needsTransform walks it; nothing crosses into Rust).
+func BenchmarkProcessLogsOtherSenders(b *testing.B) {
+	ld := batch1000(b)
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.name", "billing")
+	p, err := newLogsProcessor(processortestSettings(), createDefaultConfig().(*Config))
+	require.NoError(b, err)
+	require.NoError(b, p.start(context.Background(), nil))
+	defer func() { _ = p.shutdown(context.Background()) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.processLogs(context.Background(), ld); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(ld.LogRecordCount())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

@@ -11,9 +11,9 @@ import (
 	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
 )
 
-// The processor builds a new plog.Logs from the Rust output instead of
-// changing its input in place.
-var processorCapabilities = consumer.Capabilities{MutatesData: false}
+// The processor swaps the resources Rust rewrote into the batch in place
+// (the others are not touched), as contrib's transform processor does.
+var processorCapabilities = consumer.Capabilities{MutatesData: true}
 
 // NewFactory returns the factory of the cowork_ecs processor.
 func NewFactory() processor.Factory {

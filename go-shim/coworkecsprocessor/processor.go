@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -18,11 +17,14 @@ import (
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
-// logsProcessor calls the Rust transform once per batch: marshal to
-// protobuf once, one cgo call, unmarshal once (not at all when the batch has
-// no Claude record).
+// logsProcessor calls the Rust transform once per batch, on the resources
+// that need it (needsTransform): those are marshaled to protobuf once, one
+// cgo call transforms them, and the rewritten ones are unmarshaled and
+// swapped into the batch in place. A batch none of whose resources needs it
+// is passed on untouched, without a protobuf round trip.
 type logsProcessor struct {
 	cfg         *Config
+	claudeNames map[string]struct{}
 	logger      *zap.Logger
 	transformer *cffi.Transformer
 	failures    metric.Int64Counter
@@ -39,7 +41,7 @@ func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, erro
 	if err != nil {
 		return nil, err
 	}
-	return &logsProcessor{cfg: cfg, logger: set.Logger, failures: failures}, nil
+	return &logsProcessor{cfg: cfg, claudeNames: cfg.claudeNames(), logger: set.Logger, failures: failures}, nil
 }
 
 // start creates the Rust transformer (the config was validated already).
@@ -116,10 +118,11 @@ func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
 	if c.Prompts == ContentKeep && c.Responses == ContentKeep && c.ToolDetails == ContentKeep && c.APIBodies == ContentKeep {
 		return false
 	}
-	claude := append(append([]string{}, p.cfg.Cowork.ServiceNames...), p.cfg.ClaudeCode.ServiceNames...)
 	for _, rl := range ld.ResourceLogs().All() {
-		if name, ok := rl.Resource().Attributes().Get("service.name"); ok && slices.Contains(claude, name.AsString()) {
-			return true
+		if name, ok := rl.Resource().Attributes().Get("service.name"); ok {
+			if _, claude := p.claudeNames[name.AsString()]; claude {
+				return true
+			}
 		}
 	}
 	return false
@@ -168,18 +171,55 @@ func (p *logsProcessor) transformEachResource(tenant string, ld plog.Logs) (plog
 	return out, firstErr
 }
 
+// transform runs the resources of ld that need it through Rust and swaps
+// the rewritten ones into ld in place. On error every resource is as it
+// came.
 func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error) {
+	rls := ld.ResourceLogs()
+	var picked []int
+	for i := 0; i < rls.Len(); i++ {
+		if p.needsTransform(tenant, rls.At(i)) {
+			picked = append(picked, i)
+		}
+	}
+	switch len(picked) {
+	case 0:
+		return ld, nil
+	case rls.Len():
+		return p.transformAll(tenant, ld)
+	}
+	sub := plog.NewLogs()
+	for _, i := range picked {
+		rls.At(i).MoveTo(sub.ResourceLogs().AppendEmpty())
+	}
+	out, err := p.transformAll(tenant, sub)
+	if err == nil && out.ResourceLogs().Len() != len(picked) {
+		out, err = sub, fmt.Errorf("cowork-ecs: transform returned %d resources for %d", out.ResourceLogs().Len(), len(picked))
+	}
+	for j, i := range picked {
+		out.ResourceLogs().At(j).MoveTo(rls.At(i))
+	}
+	return ld, err
+}
+
+// transformAll runs every resource of ld through Rust: one marshal, one cgo
+// call, and one unmarshal when anything changed.
+func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, error) {
 	in, err := p.marshaler.MarshalLogs(ld)
 	if err != nil {
 		return ld, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
 	}
-	raw, changed, err := p.transformer.TransformAs(tenant, in)
-	if err != nil || !changed {
-		return ld, err
-	}
-	out, err := p.unmarshaler.UnmarshalLogs(raw)
+	out := ld
+	err = p.transformer.TransformInto(tenant, in, func(raw []byte) error {
+		transformed, err := p.unmarshaler.UnmarshalLogs(raw)
+		if err != nil {
+			return fmt.Errorf("cowork-ecs: unmarshal transformed batch: %w", err)
+		}
+		out = transformed
+		return nil
+	})
 	if err != nil {
-		return ld, fmt.Errorf("cowork-ecs: unmarshal transformed batch: %w", err)
+		return ld, err
 	}
 	return out, nil
 }

@@ -121,6 +121,33 @@ func TestNonClaudeRecordsAreUntouched(t *testing.T) {
 	assert.Equal(t, logsJSON(t, billing), logsJSON(t, sink.AllLogs()[0]))
 }
 
+// What the gateway must change in a batch without Claude records still
+// reaches Rust (needsTransform passes it), and the resources beside it stay
+// as they came, in order.
+func TestOtherSendersStillGuarded(t *testing.T) {
+	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	billing := plog.NewLogs()
+	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
+	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
+	billing.ResourceLogs().At(1).ScopeLogs().At(0).Scope().Attributes().PutStr(mappingModeAttribute, "bogus")
+	want := plog.NewLogs()
+	billing.CopyTo(want)
+
+	sink := new(consumertest.LogsSink)
+	p := newProcessor(t, createDefaultConfig().(*Config), sink)
+	require.NoError(t, p.ConsumeLogs(context.Background(), billing))
+	got := sink.AllLogs()[0]
+	require.Equal(t, 2, got.ResourceLogs().Len())
+	first := plog.NewLogs()
+	got.ResourceLogs().At(0).CopyTo(first.ResourceLogs().AppendEmpty())
+	wantFirst := plog.NewLogs()
+	want.ResourceLogs().At(0).CopyTo(wantFirst.ResourceLogs().AppendEmpty())
+	assert.Equal(t, logsJSON(t, wantFirst), logsJSON(t, first), "the quiet resource as it came")
+	_, ok := got.ResourceLogs().At(1).ScopeLogs().At(0).Scope().Attributes().Get(mappingModeAttribute)
+	assert.False(t, ok, "a mapping mode the exporter would refuse is removed")
+	assert.Equal(t, want.LogRecordCount(), got.LogRecordCount())
+}
+
 // invalidUTF8Batch is a Claude batch prost alone would refuse (protobuf
 // strings must be UTF-8; pdata does not check): the transform reads it lossily.
 func invalidUTF8Batch() plog.Logs {
@@ -238,7 +265,7 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	// Shutdown without Start is safe.
 	require.NoError(t, p.Shutdown(context.Background()))
-	assert.False(t, p.Capabilities().MutatesData)
+	assert.True(t, p.Capabilities().MutatesData)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, p.ConsumeLogs(context.Background(), plog.NewLogs()))
 	require.NoError(t, p.Shutdown(context.Background()))

@@ -16,8 +16,6 @@ pub(crate) struct Attr<'a> {
     pub(crate) value: In<'a>,
     /// The `AnyValue` bytes as they came (empty when absent).
     pub(crate) value_raw: &'a [u8],
-    /// The `KeyValue` bytes as they came.
-    pub(crate) raw: &'a [u8],
     /// Whether text in the key or the value was not UTF-8 (the top level is
     /// checked by [`Attr::read`], nested values by the caller's shape walk).
     pub(crate) repaired: bool,
@@ -36,7 +34,6 @@ impl<'a> Attr<'a> {
             key,
             value,
             value_raw: kv.value_raw,
-            raw,
             repaired: bad_key || bad_value,
         })
     }

@@ -212,18 +212,32 @@ pub(crate) fn mark_overridden<'a>(attrs: &mut Attrs<'a>, requested: &[String]) {
 }
 
 /// The part of every [`document_id`] of one resource: the emitter
-/// (`event.provider`) and the resource's attributes (their `KeyValue` bytes,
-/// as the gateway keeps them), hashed once per resource.
-pub(crate) fn document_id_base(provider: &str, resource: &[Attr<'_>]) -> Sha256 {
+/// (`event.provider`) and the resource's attributes as the gateway keeps
+/// them, each as its canonical protobuf encoding (so the id does not depend
+/// on the sender's encoder), hashed once per resource.
+///
+/// # Errors
+/// [`Malformed`] when a nested value is not protobuf.
+pub(crate) fn document_id_base(provider: &str, resource: &[Attr<'_>]) -> Result<Sha256, Malformed> {
     let mut hash = Sha256::new();
     hash.update(b"cowork-ecs/id/v1\0");
     hash.update(provider.as_bytes());
     hash.update([0]);
+    let mut buf = Vec::new();
     for a in resource {
-        hash.update(a.raw);
+        buf.clear();
+        let value = match &a.value {
+            In::Str(s) => Out::Str(s.clone()),
+            In::Bool(b) => Out::Bool(*b),
+            In::Int(i) => Out::Int(*i),
+            In::Double(d) => Out::Double(*d),
+            other => other.to_value()?.map_or(Out::Raw(&[]), Out::Value),
+        };
+        wire::put_key_value_message(&mut buf, "", &a.key, &value);
+        hash.update(&buf);
     }
     hash.update([0]);
-    hash
+    Ok(hash)
 }
 
 /// What [`document_id`] reads of a record.
@@ -232,7 +246,7 @@ pub(crate) struct RecordIdentity<'r> {
     pub(crate) session_sequence: Option<(&'r str, &'r str)>,
     /// `time_unix_nano`, else `observed_time_unix_nano`.
     pub(crate) time: u64,
-    /// The record's bytes as received.
+    /// The record's bytes as received (hashed in their canonical encoding).
     pub(crate) raw: &'r [u8],
 }
 
@@ -243,9 +257,17 @@ pub(crate) struct RecordIdentity<'r> {
 /// The identity is the resource's [`document_id_base`], then `session.id`,
 /// `event.sequence`, the event name and the record's timestamp when the
 /// record has both a session and a sequence number (Claude Code numbers
-/// every event of a session); otherwise the record's protobuf encoding as
-/// received.
-pub(crate) fn document_id(base: &Sha256, record: &RecordIdentity<'_>, event_name: &str) -> String {
+/// every event of a session); otherwise the record's canonical protobuf
+/// encoding.
+///
+/// # Errors
+/// [`Malformed`] when the record is not protobuf.
+pub(crate) fn document_id(
+    base: &Sha256,
+    record: &RecordIdentity<'_>,
+    event_name: &str,
+) -> Result<String, Malformed> {
+    use prost::Message;
     let mut hash = base.clone();
     match record.session_sequence {
         Some((session, sequence)) => {
@@ -255,14 +277,14 @@ pub(crate) fn document_id(base: &Sha256, record: &RecordIdentity<'_>, event_name
             }
             hash.update(record.time.to_be_bytes());
         }
-        None => hash.update(record.raw),
+        None => hash.update(crate::otlp::log_record(record.raw)?.encode_to_vec()),
     }
     let mut id = String::with_capacity(32);
     for b in &hash.finalize()[..16] {
         id.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
         id.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
-    id
+    Ok(id)
 }
 
 /// Number of path segments of a dotted key.
@@ -603,7 +625,7 @@ mod tests {
         };
         let id =
             |provider: &str, resource: &[Attr<'_>], record: &RecordIdentity<'_>, name: &str| {
-                document_id(&document_id_base(provider, resource), record, name)
+                document_id(&document_id_base(provider, resource).unwrap(), record, name).unwrap()
             };
         let a = id("claude-code", &[], &rec("1", 5), "tool_result");
         assert_eq!(a.len(), 32);

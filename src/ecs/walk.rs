@@ -289,7 +289,7 @@ impl<'a> Walk<'a> {
         gateway::take_routing(&mut attrs, "resource", &mut level.requested);
         let (bounded, repaired) = self.bound_level(&mut attrs, "resource", 0)?;
         level.errors.extend(bounded);
-        let id_base = gateway::document_id_base(emitter.provider, &attrs);
+        let id_base = gateway::document_id_base(emitter.provider, &attrs)?;
         let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
         let schema_repaired = self.put_resource(body)?;
         if repaired || schema_repaired {
@@ -442,7 +442,7 @@ impl<'a> Walk<'a> {
             time: if time != 0 { time } else { observed },
             raw: bytes,
         };
-        let id = gateway::document_id(id_base, &identity, &name);
+        let id = gateway::document_id(id_base, &identity, &name)?;
 
         let t: &'a Transformer = self.t;
         let rules = &t.rules;

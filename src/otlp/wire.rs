@@ -410,18 +410,33 @@ pub fn put_key_value<V: AnyValueBytes + ?Sized>(
     name: &str,
     value: &V,
 ) {
-    let key_len = prefix.len() + name.len();
-    let value_len = value.encoded_len();
-    let len = 1 + varint_len(key_len) + key_len + 1 + varint_len(value_len) + value_len;
+    let len = key_value_len(prefix.len() + name.len(), value.encoded_len());
     out.reserve(len + 6);
     encode_key(tag, WireType::LengthDelimited, out);
     encode_varint(len as u64, out);
+    put_key_value_message(out, prefix, name, value);
+}
+
+/// Length of a `KeyValue` message with a key of `key_len` bytes and an
+/// `AnyValue` of `value_len` bytes.
+fn key_value_len(key_len: usize, value_len: usize) -> usize {
+    1 + varint_len(key_len) + key_len + 1 + varint_len(value_len) + value_len
+}
+
+/// Writes the bytes of a `KeyValue` message (no field key or length in
+/// front): its canonical encoding, as `prost` writes it.
+pub fn put_key_value_message<V: AnyValueBytes + ?Sized>(
+    out: &mut Vec<u8>,
+    prefix: &str,
+    name: &str,
+    value: &V,
+) {
     encode_key(tag::KV_KEY, WireType::LengthDelimited, out);
-    encode_varint(key_len as u64, out);
+    encode_varint((prefix.len() + name.len()) as u64, out);
     out.extend_from_slice(prefix.as_bytes());
     out.extend_from_slice(name.as_bytes());
     encode_key(tag::KV_VALUE, WireType::LengthDelimited, out);
-    encode_varint(value_len as u64, out);
+    encode_varint(value.encoded_len() as u64, out);
     value.encode(out);
 }
 

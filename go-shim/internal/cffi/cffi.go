@@ -148,25 +148,43 @@ func (t *Transformer) Transform(in []byte) (out []byte, changed bool, err error)
 // TransformAs is Transform for a batch whose sender the receiver
 // authenticated as tenant ("" means no identity).
 func (t *Transformer) TransformAs(tenant string, in []byte) (out []byte, changed bool, err error) {
+	err = t.TransformInto(tenant, in, func(b []byte) error {
+		out = append([]byte(nil), b...)
+		changed = true
+		return nil
+	})
+	return out, changed, err
+}
+
+// TransformInto transforms in and, when anything changed, hands the output
+// to use while it is still Rust's memory (no copy into Go's heap), freeing
+// it when use returns: use must not keep b or anything that aliases it
+// (pdata's unmarshaler copies what it reads). It returns use's error, or
+// the transform's; use is not called when the batch is unchanged.
+func (t *Transformer) TransformInto(tenant string, in []byte, use func(b []byte) error) error {
 	if t == nil || t.handle == nil {
-		return nil, false, ErrClosed
+		return ErrClosed
 	}
 	ptr, n := bytesArg(in)
 	tenantPtr, tenantLen := bytesArg(unsafe.Slice(unsafe.StringData(tenant), len(tenant)))
 	var outBuf, errBuf C.cowork_ecs_buf
 	code := C.cowork_ecs_transform_logs_as(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
 	// KeepAlive: neither the inputs nor the handle owner may be collected
-	// (and the handle freed by a finalizer-driven Close) during the call.
+	// during the call.
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(tenant)
 	runtime.KeepAlive(t)
 	switch code {
 	case resultOK:
-		return takeBuf(outBuf), true, nil
+		defer C.cowork_ecs_buf_free(outBuf)
+		if outBuf.data == nil {
+			return use(nil)
+		}
+		return use(unsafe.Slice((*byte)(unsafe.Pointer(outBuf.data)), int(outBuf.len)))
 	case resultUnchanged:
-		return nil, false, nil
+		return nil
 	default:
-		return nil, false, toError(code, errBuf)
+		return toError(code, errBuf)
 	}
 }
 
