@@ -19,7 +19,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench bench-gateway clean check-static-libs
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench bench-gateway bench-collector clean check-static-libs
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -27,6 +27,7 @@ help:
 	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
 	@echo "make bench      criterion + go test -bench"
 	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
+	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 
 ## lib: the Rust static library and its header where cgo expects them.
 lib:
@@ -81,8 +82,13 @@ run: collector cli deps
 	python3 tests/e2e/demo.py
 
 bench: lib
-	cargo bench --bench transform
+	cargo bench --bench transform --bench scale
 	cd go-shim && go test -run '^$$' -bench . -benchmem ./coworkecsprocessor/
+
+## bench-collector: the processor's cost inside the real collector (one core), same run.
+bench-collector: collector
+	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
+	python3 tests/e2e/bench_collector.py
 
 ## bench-gateway: the shipped gateway against the previous release's, interleaved, one run.
 bench-gateway: collector cli deps
