@@ -19,7 +19,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-e2e run bench bench-gateway bench-collector clean check-static-libs
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector clean check-static-libs
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench      criterion + go test -bench"
 	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
+	@echo "make fuzz       coverage-guided fuzzing of the transform for FUZZ_SECONDS (default 600)"
 
 ## lib: the Rust static library and its header where cgo expects them.
 lib:
@@ -71,11 +72,25 @@ test-c: lib
 		target/release/libcowork_ecs.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o $(BUILD)/c-smoke
 	$(BUILD)/c-smoke testdata/captures/protobuf/logs.pb
 
+## fuzz: cargo-fuzz over the transform (fuzz/), seeded with the real captures.
+FUZZ_SECONDS ?= 600
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
+	$(BUILD)/bin/loadgen -captures testdata/captures -write-corpus $(BUILD)/fuzz-corpus
+	cp testdata/captures/protobuf/logs.pb $(BUILD)/fuzz-corpus/protobuf.pb
+	cargo +nightly fuzz run transform $(BUILD)/fuzz-corpus -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096
+
+## test-fuzz: the fuzz target briefly, as part of make test.
+test-fuzz:
+	$(MAKE) fuzz FUZZ_SECONDS=45
+
 test-e2e: collector cli deps
 	python3 -m pytest -v tests/e2e
 
 ## test: every test; this is the command CI runs.
-test: test-rust test-go test-c test-e2e
+test: test-rust test-go test-c test-fuzz test-e2e
 
 ## run: the whole path end to end on this machine, with a table of the documents.
 run: collector cli deps

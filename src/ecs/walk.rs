@@ -18,7 +18,7 @@ use super::attrs::{Attr, Attrs, Key};
 use super::record::{self, Input, Notes, Record, Slot, Tenant};
 use super::value::{In, Out, string};
 use super::{AttributeLookup, Emitter, Outcome, Transformer, gateway, sanitize_namespace};
-use crate::otlp::wire::{self, Malformed, Payload, tag};
+use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
 use std::borrow::Cow;
@@ -55,7 +55,7 @@ pub(crate) fn transform(
         input_attrs: Vec::new(),
         pieces: Vec::new(),
     };
-    for field in wire::fields(input) {
+    for field in wire::fields_of(Message::Request, input) {
         let field = field?;
         match (field.tag, field.payload) {
             (tag::REQUEST_RESOURCE_LOGS, Payload::Bytes(body)) => {
@@ -121,9 +121,13 @@ impl Level {
 }
 
 /// The attributes (field `attr_tag`) of a message.
-fn read_attrs<'a>(message: &'a [u8], attr_tag: u32) -> Result<Vec<Attr<'a>>, Malformed> {
+fn read_attrs<'a>(
+    kind: Message,
+    message: &'a [u8],
+    attr_tag: u32,
+) -> Result<Vec<Attr<'a>>, Malformed> {
     let mut attrs = Vec::new();
-    for field in wire::fields(message) {
+    for field in wire::fields_of(kind, message) {
         let field = field?;
         if field.tag == attr_tag {
             if let Some(b) = field.bytes() {
@@ -135,8 +139,8 @@ fn read_attrs<'a>(message: &'a [u8], attr_tag: u32) -> Result<Vec<Attr<'a>>, Mal
 }
 
 /// The first length-delimited field `tag` of a message.
-fn first_field(message: &[u8], field_tag: u32) -> Result<Option<&[u8]>, Malformed> {
-    for field in wire::fields(message) {
+fn first_field(kind: Message, message: &[u8], field_tag: u32) -> Result<Option<&[u8]>, Malformed> {
+    for field in wire::fields_of(kind, message) {
         let field = field?;
         if field.tag == field_tag {
             return Ok(field.bytes());
@@ -160,9 +164,9 @@ fn put_text(out: &mut Vec<u8>, field: &wire::Field<'_>) {
 
 impl<'a> Walk<'a> {
     fn resource_logs(&mut self, raw: &'a [u8], body: &'a [u8]) -> Result<(), Malformed> {
-        let resource = first_field(body, tag::RESOURCE_LOGS_RESOURCE)?;
+        let resource = first_field(Message::ResourceLogs, body, tag::RESOURCE_LOGS_RESOURCE)?;
         let attrs = match resource {
-            Some(r) => read_attrs(r, tag::RESOURCE_ATTRIBUTES)?,
+            Some(r) => read_attrs(Message::Resource, r, tag::RESOURCE_ATTRIBUTES)?,
             None => Vec::new(),
         };
         let service = attrs.iter().find(|a| a.key == "service.name");
@@ -229,13 +233,14 @@ impl<'a> Walk<'a> {
     /// repaired, its attributes from [`Walk::attrs`].
     fn put_level(
         &mut self,
+        kind: Message,
         field_tag: u32,
         message: &'a [u8],
         attr_tag: u32,
         texts: &[u32],
     ) -> Result<(), Malformed> {
         let open = wire::begin(&mut self.out, field_tag);
-        for f in wire::fields(message) {
+        for f in wire::fields_of(kind, message) {
             let f = f?;
             if f.tag == attr_tag {
                 continue;
@@ -257,11 +262,11 @@ impl<'a> Walk<'a> {
     /// copied as it came.
     fn put_resource(&mut self, body: &'a [u8]) -> Result<bool, Malformed> {
         let (mut written, mut repaired) = (false, false);
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ResourceLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::RESOURCE_LOGS_RESOURCE, Payload::Bytes(r)) if !written => {
-                    self.put_level(f.tag, r, tag::RESOURCE_ATTRIBUTES, &[])?;
+                    self.put_level(Message::Resource, f.tag, r, tag::RESOURCE_ATTRIBUTES, &[])?;
                     written = true;
                 }
                 (tag::RESOURCE_LOGS_SCHEMA_URL, _) if bad_text(&f) => {
@@ -295,7 +300,7 @@ impl<'a> Walk<'a> {
         if repaired || schema_repaired {
             level.note(INVALID_UTF8, INVALID_UTF8_TAG);
         }
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ResourceLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
@@ -317,9 +322,9 @@ impl<'a> Walk<'a> {
         id_base: &Sha256,
     ) -> Result<(), Malformed> {
         let mut level = resource.clone();
-        let scope = first_field(body, tag::SCOPE_LOGS_SCOPE)?;
+        let scope = first_field(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
         let mut attrs = match scope {
-            Some(s) => read_attrs(s, tag::SCOPE_ATTRIBUTES)?,
+            Some(s) => read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?,
             None => Vec::new(),
         };
         gateway::take_routing(&mut attrs, "scope", &mut level.requested);
@@ -331,14 +336,26 @@ impl<'a> Walk<'a> {
         let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
         match scope {
             Some(s) => {
-                repaired |= wire::fields(s)
+                repaired |= wire::fields_of(Message::Scope, s)
                     .filter_map(Result::ok)
                     .any(|f| texts.contains(&f.tag) && bad_text(&f));
-                self.put_level(tag::SCOPE_LOGS_SCOPE, s, tag::SCOPE_ATTRIBUTES, &texts)?;
+                self.put_level(
+                    Message::Scope,
+                    tag::SCOPE_LOGS_SCOPE,
+                    s,
+                    tag::SCOPE_ATTRIBUTES,
+                    &texts,
+                )?;
             }
-            None => self.put_level(tag::SCOPE_LOGS_SCOPE, &[], tag::SCOPE_ATTRIBUTES, &[])?,
+            None => self.put_level(
+                Message::Scope,
+                tag::SCOPE_LOGS_SCOPE,
+                &[],
+                tag::SCOPE_ATTRIBUTES,
+                &[],
+            )?,
         }
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ScopeLogs, body) {
             let f = f?;
             if f.tag == tag::SCOPE_LOGS_SCHEMA_URL && bad_text(&f) {
                 repaired = true;
@@ -349,7 +366,7 @@ impl<'a> Walk<'a> {
             level.note(INVALID_UTF8, INVALID_UTF8_TAG);
         }
         let mut scope_seen = false;
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ScopeLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
@@ -390,7 +407,7 @@ impl<'a> Walk<'a> {
         let (mut time, mut observed, mut repaired) = (0, 0, false);
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
-        for f in wire::fields(bytes) {
+        for f in wire::fields_of(Message::LogRecord, bytes) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
@@ -568,7 +585,7 @@ impl<'a> Walk<'a> {
         let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
         changed |= self.put_resource(body)?;
         self.attrs.clear();
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ResourceLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
@@ -593,11 +610,11 @@ impl<'a> Walk<'a> {
 
     fn other_scope(&mut self, body: &'a [u8], resource: &Level) -> Result<bool, Malformed> {
         let mut level = resource.clone();
-        let scope = first_field(body, tag::SCOPE_LOGS_SCOPE)?;
+        let scope = first_field(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
         let mut changed = false;
         let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS);
         if let Some(s) = scope {
-            let mut attrs = read_attrs(s, tag::SCOPE_ATTRIBUTES)?;
+            let mut attrs = read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?;
             let before = level.requested.len();
             if self.tenant.is_some() {
                 gateway::take_routing(&mut attrs, "scope", &mut level.requested);
@@ -607,15 +624,21 @@ impl<'a> Walk<'a> {
             changed |= level.requested.len() > before;
             let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", 2)?;
             let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
-            repaired |= wire::fields(s)
+            repaired |= wire::fields_of(Message::Scope, s)
                 .filter_map(Result::ok)
                 .any(|f| texts.contains(&f.tag) && bad_text(&f));
             changed |= bounded.is_some() || repaired;
             self.other_level_notes(&mut level, bounded.is_some(), repaired);
-            self.put_level(tag::SCOPE_LOGS_SCOPE, s, tag::SCOPE_ATTRIBUTES, &texts)?;
+            self.put_level(
+                Message::Scope,
+                tag::SCOPE_LOGS_SCOPE,
+                s,
+                tag::SCOPE_ATTRIBUTES,
+                &texts,
+            )?;
         }
         let mut scope_seen = false;
-        for f in wire::fields(body) {
+        for f in wire::fields_of(Message::ScopeLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
@@ -635,7 +658,7 @@ impl<'a> Walk<'a> {
 
     fn other_record(&mut self, bytes: &'a [u8], level: &Level) -> Result<bool, Malformed> {
         self.outcome.other_records += 1;
-        let mut attrs = read_attrs(bytes, tag::RECORD_ATTRIBUTES)?;
+        let mut attrs = read_attrs(Message::LogRecord, bytes, tag::RECORD_ATTRIBUTES)?;
         let mut requested = level.requested.clone();
         let mut changed = self.tenant.is_some();
         if self.tenant.is_some() {
@@ -648,7 +671,7 @@ impl<'a> Walk<'a> {
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
         let mut attributes_seen = false;
-        for f in wire::fields(bytes) {
+        for f in wire::fields_of(Message::LogRecord, bytes) {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::RECORD_ATTRIBUTES, _) => {

@@ -181,6 +181,64 @@ fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
     }
 }
 
+/// The OTLP logs messages the transform walks, for [`fields_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    /// `ExportLogsServiceRequest`.
+    Request,
+    /// `ResourceLogs`.
+    ResourceLogs,
+    /// `Resource`.
+    Resource,
+    /// `ScopeLogs`.
+    ScopeLogs,
+    /// `InstrumentationScope`.
+    Scope,
+    /// `LogRecord`.
+    LogRecord,
+    /// `ArrayValue` and `KeyValueList`.
+    List,
+}
+
+/// Wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32) of a
+/// known field; `None` for a field number the schema does not have (an
+/// unknown field, copied as it came).
+fn wire_type(message: Message, field: u32) -> Option<u8> {
+    use Message::*;
+    Some(match (message, field) {
+        (Request, 1) | (ResourceLogs, 1..=3) | (ScopeLogs, 1..=3) => 2,
+        (Resource, 1 | 3) | (Scope, 1..=3) | (List, 1) => 2,
+        (Resource, 2) | (Scope, 4) => 0,
+        (LogRecord, 1 | 11) => 1,
+        (LogRecord, 2 | 7) => 0,
+        (LogRecord, 3 | 5 | 6 | 9 | 10 | 12) => 2,
+        (LogRecord, 8) => 5,
+        _ => return None,
+    })
+}
+
+/// [`fields`], checking each known field's wire type against the OTLP
+/// schema (as `prost` and pdata do): a mismatch is [`Malformed`], never
+/// copied into the output.
+pub fn fields_of(
+    message: Message,
+    buf: &[u8],
+) -> impl Iterator<Item = Result<Field<'_>, Malformed>> {
+    fields(buf).map(move |f| {
+        let f = f?;
+        let actual = match f.payload {
+            Payload::Varint(_) => 0,
+            Payload::Fixed(raw) if raw.len() == 8 => 1,
+            Payload::Fixed(_) => 5,
+            Payload::Bytes(_) => 2,
+        };
+        match wire_type(message, f.tag) {
+            Some(expected) if expected != actual => Err(Malformed("field of the wrong wire type")),
+            _ => Ok(f),
+        }
+    })
+}
+
 #[inline]
 fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
     let key = varint(buf)?;
@@ -311,7 +369,7 @@ pub fn key_value(bytes: &[u8]) -> Result<KeyValueRef<'_>, Malformed> {
 /// The `values` of an `ArrayValue` (each an `AnyValue`'s bytes) or of a
 /// `KeyValueList` (each a `KeyValue`'s bytes).
 pub fn list_items(list: &[u8]) -> impl Iterator<Item = Result<&[u8], Malformed>> {
-    fields(list).filter_map(|f| match f {
+    fields_of(Message::List, list).filter_map(|f| match f {
         Ok(Field {
             tag: tag::LIST_VALUES,
             payload: Payload::Bytes(b),

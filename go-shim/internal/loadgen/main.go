@@ -1,4 +1,5 @@
-// Command loadgen is the OTLP/HTTP load generator of `make bench-collector`:
+// Command loadgen is the OTLP/HTTP load generator of `make bench-collector`
+// (and, with -write-corpus, writes the fuzz seed corpus of `make fuzz`):
 // it builds protobuf ExportLogsServiceRequests of -records records from the
 // real captures (the records repeated in capture order, under one
 // resource whose service.name is -service), then POSTs them to -endpoint
@@ -30,7 +31,16 @@ func main() {
 	service := flag.String("service", "claude-code", "resource service.name")
 	workers := flag.Int("workers", 4, "concurrent senders")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
+	corpus := flag.String("write-corpus", "", "instead of sending: write every capture as a protobuf request into this folder (the fuzz seed corpus)")
 	flag.Parse()
+
+	if *corpus != "" {
+		if err := writeCorpus(*captures, *corpus); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	body, err := buildRequest(*captures, *records, *service)
 	if err != nil {
@@ -115,4 +125,36 @@ func buildRequest(dir string, n int, service string) ([]byte, error) {
 	}
 	var m plog.ProtoMarshaler
 	return m.MarshalLogs(out)
+}
+
+// writeCorpus writes each capture's logs.json as protobuf request bytes.
+func writeCorpus(dir, out string) error {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "logs.json"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	var u plog.JSONUnmarshaler
+	var m plog.ProtoMarshaler
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		ld, err := u.UnmarshalLogs(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		pb, err := m.MarshalLogs(ld)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(filepath.Dir(p)) + ".pb"
+		if err := os.WriteFile(filepath.Join(out, name), pb, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

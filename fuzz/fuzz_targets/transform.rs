@@ -1,0 +1,138 @@
+//! Coverage-guided fuzzing of the transform (`cargo +nightly fuzz run
+//! transform`; `make fuzz` runs it for FUZZ_SECONDS). The input is a
+//! protobuf `ExportLogsServiceRequest` (the seed corpus is the real
+//! captures); a Claude Code resource whose prompt holds a fake credential
+//! is appended to it. Invariants, for every input:
+//!
+//! - the transform never panics;
+//! - what it writes, its own decoder (`prost`) reads back;
+//! - the records are all there, in order (their timestamps, copied as they
+//!   came, appear in the same sequence);
+//! - a resource the transform leaves unchanged on its own is byte-identical
+//!   in the output;
+//! - the credential, under the default `redact_secrets`, never survives.
+#![no_main]
+
+use cowork_ecs::otlp::wire::{self, Payload, tag};
+use cowork_ecs::otlp::{
+    self, AnyValue, ExportLogsServiceRequest, KeyValue, LogRecord, Resource, ResourceLogs,
+    ScopeLogs, Value,
+};
+use cowork_ecs::{Config, Transformer};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+const CANARY: &str = "sk-ant-api03-FAKEfakeFAKEfakeFAKEfake0123456789-abcdEF";
+
+fn transformer() -> &'static Transformer {
+    static T: OnceLock<Transformer> = OnceLock::new();
+    T.get_or_init(|| Transformer::new(&Config::default()).expect("default config"))
+}
+
+fn canary_resource() -> Vec<u8> {
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(v.into())),
+        }),
+        ..KeyValue::default()
+    };
+    otlp::encode(&ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "claude-code")],
+                ..Resource::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    time_unix_nano: 7,
+                    attributes: vec![
+                        kv("event.name", "user_prompt"),
+                        kv("prompt", &format!("deploy with {CANARY} now")),
+                    ],
+                    ..LogRecord::default()
+                }],
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    })
+}
+
+/// The `ResourceLogs` fields of a request, as bytes.
+fn resources(request: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    for f in wire::fields(request) {
+        let f = f.ok()?;
+        if let (tag::REQUEST_RESOURCE_LOGS, Payload::Bytes(b)) = (f.tag, f.payload) {
+            out.push(b);
+        }
+    }
+    Some(out)
+}
+
+/// Every record's timestamp field, in order (`None` if not protobuf).
+fn times(request: &[u8]) -> Option<Vec<Option<u64>>> {
+    let mut out = Vec::new();
+    for rl in resources(request)? {
+        for f in wire::fields(rl) {
+            let f = f.ok()?;
+            let Payload::Bytes(sl) = f.payload else { continue };
+            if f.tag != tag::RESOURCE_LOGS_SCOPE_LOGS {
+                continue;
+            }
+            for g in wire::fields(sl) {
+                let g = g.ok()?;
+                let Payload::Bytes(rec) = g.payload else { continue };
+                if g.tag != tag::SCOPE_LOGS_LOG_RECORDS {
+                    continue;
+                }
+                let mut time = None;
+                for r in wire::fields(rec) {
+                    let r = r.ok()?;
+                    if r.tag == tag::RECORD_TIME {
+                        time = r.fixed64();
+                    }
+                }
+                out.push(time);
+            }
+        }
+    }
+    Some(out)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let t = transformer();
+    let mut input = data.to_vec();
+    // Appended only after whole fields (else it would become part of the
+    // last one's bytes).
+    let whole = wire::fields(data).all(|f| f.is_ok());
+    if whole {
+        input.extend_from_slice(&canary_resource());
+    }
+    let Ok(result) = t.transform_protobuf(&input) else {
+        return; // not protobuf: refused with an error, nothing written
+    };
+    let Some(output) = result else {
+        assert!(!whole, "a Claude resource always changes the batch");
+        return;
+    };
+    otlp::decode(&output).expect("the output decodes");
+    assert!(
+        !output.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+        "the credential survived"
+    );
+    let (Some(before), Some(after)) = (times(&input), times(&output)) else {
+        panic!("the output is not readable protobuf");
+    };
+    assert_eq!(before, after, "records lost, added or reordered");
+    let (ins, outs) = (resources(&input).unwrap(), resources(&output).unwrap());
+    assert_eq!(ins.len(), outs.len(), "resources lost or added");
+    for (i, o) in ins.iter().zip(&outs) {
+        let mut alone = Vec::new();
+        wire::put_bytes(&mut alone, tag::REQUEST_RESOURCE_LOGS, i);
+        if matches!(t.transform_protobuf(&alone), Ok(None)) {
+            assert_eq!(i, o, "an unchanged resource is copied byte for byte");
+        }
+    }
+});
