@@ -446,3 +446,34 @@ fn text_that_is_not_utf8_is_read_lossily_and_its_content_policy_applied() {
         }
     }
 }
+
+#[test]
+fn field_order_does_not_matter() {
+    // A ResourceLogs whose scope_logs come before its resource (legal
+    // protobuf; not what prost writes): the resource keeps its attributes.
+    let t = transformer(json!({}));
+    let req = request(
+        "claude-code",
+        vec![attr("host.name", json!("h1"))],
+        vec![],
+        vec![vec![attr("event.name", json!("user_prompt"))]],
+    );
+    let rl = &req.resource_logs[0];
+    let mut body = Vec::new();
+    for scope_logs in &rl.scope_logs {
+        prost::encoding::message::encode(2, scope_logs, &mut body);
+    }
+    prost::encoding::message::encode(1, rl.resource.as_ref().unwrap(), &mut body);
+    let mut bytes = Vec::new();
+    prost::encoding::bytes::encode(1, &body, &mut bytes);
+    let out = otlp::decode(&t.transform_protobuf(&bytes).unwrap().unwrap()).unwrap();
+    let resource = out.resource_logs[0].resource.as_ref().unwrap();
+    let keys: Vec<_> = resource
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(keys, ["service.name", "host.name"]);
+    let doc = flat_attributes(records(&out)[0]);
+    assert_eq!(doc["event.action"], json!("user_prompt"));
+}

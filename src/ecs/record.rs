@@ -29,16 +29,19 @@ pub(crate) struct Tenant<'a> {
 /// What the transform found about a record before mapping it: problems
 /// that mark it `pipeline_error` (each becomes part of `error.message`) and
 /// tags to add.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Notes {
     pub(crate) errors: Vec<String>,
     pub(crate) tags: Vec<&'static str>,
 }
 
 impl Notes {
-    /// Adds a problem and its tag (the tag once).
+    /// Adds a problem and its tag (each once).
     pub(crate) fn add(&mut self, why: impl Into<String>, tag: &'static str) {
-        self.errors.push(why.into());
+        let why = why.into();
+        if !self.errors.contains(&why) {
+            self.errors.push(why);
+        }
         if !self.tags.contains(&tag) {
             self.tags.push(tag);
         }

@@ -22,6 +22,7 @@ use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
 use std::borrow::Cow;
+use std::mem::take;
 
 /// `error.message` part of a record with text that was not UTF-8.
 const INVALID_UTF8: &str =
@@ -100,23 +101,38 @@ enum Piece<'a> {
     Attributes,
 }
 
+/// Whose resource is being walked.
+#[derive(Clone, Copy)]
+enum Owner<'r, 'a> {
+    /// A Claude emitter's: every record is normalized.
+    Claude {
+        emitter: &'a Emitter,
+        id_base: &'r Sha256,
+    },
+    /// Another sender's: only what the gateway owns changes.
+    Other,
+}
+
 /// What a resource and a scope pass on to the records below them.
 #[derive(Clone, Default)]
 struct Level {
-    /// Problems that mark every record below (`error.message`).
-    errors: Vec<String>,
-    /// Tags every record below gets.
-    tags: Vec<&'static str>,
+    /// Problems and tags every record below gets.
+    notes: Notes,
     /// Routing the sender asked for at this level ([`gateway`]).
     requested: Vec<String>,
 }
 
 impl Level {
-    fn note(&mut self, why: impl Into<String>, tag: &'static str) {
-        self.errors.push(why.into());
-        if !self.tags.contains(&tag) {
-            self.tags.push(tag);
+    /// Notes a bound (its reason) and a repair; returns whether either happened.
+    fn mark(&mut self, bounded: Option<String>, repaired: bool) -> bool {
+        let hit = bounded.is_some() || repaired;
+        if let Some(reason) = bounded {
+            self.notes.add(reason, BOUNDED_TAG);
         }
+        if repaired {
+            self.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+        hit
     }
 }
 
@@ -138,16 +154,25 @@ fn read_attrs<'a>(
     Ok(attrs)
 }
 
-/// The first length-delimited field `tag` of a message.
-fn first_field(kind: Message, message: &[u8], field_tag: u32) -> Result<Option<&[u8]>, Malformed> {
+/// What the records of a `ResourceLogs` or `ScopeLogs` need to know before
+/// they are walked: its first `child` field (the resource or the scope), and
+/// whether a `schema_url` field is not UTF-8.
+fn head(kind: Message, message: &[u8], child: u32) -> Result<(Option<&[u8]>, bool), Malformed> {
+    let (mut first, mut bad_schema) = (None, false);
     for field in wire::fields_of(kind, message) {
         let field = field?;
-        if field.tag == field_tag {
-            return Ok(field.bytes());
+        if field.tag == child && first.is_none() {
+            first = field.bytes();
+        } else if field.tag == SCHEMA_URL {
+            bad_schema |= bad_text(&field);
         }
     }
-    Ok(None)
+    Ok((first, bad_schema))
 }
+
+/// `schema_url` is field 3 of both `ResourceLogs` and `ScopeLogs`.
+const SCHEMA_URL: u32 = tag::RESOURCE_LOGS_SCHEMA_URL;
+const _: () = assert!(tag::RESOURCE_LOGS_SCHEMA_URL == tag::SCOPE_LOGS_SCHEMA_URL);
 
 /// Whether a string field's bytes are not UTF-8.
 fn bad_text(field: &wire::Field<'_>) -> bool {
@@ -157,15 +182,115 @@ fn bad_text(field: &wire::Field<'_>) -> bool {
 }
 
 /// Writes a string field, its text read lossily.
-fn put_text(out: &mut Vec<u8>, field: &wire::Field<'_>) {
-    let (text, _) = wire::text(field.bytes().unwrap_or_default());
-    wire::put_bytes(out, field.tag, text.as_bytes());
+fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
+    wire::put_bytes(out, field_tag, wire::text(bytes).0.as_bytes());
+}
+
+/// A record's fields read in one pass.
+struct RecordHead<'a> {
+    /// The body's `AnyValue` bytes (empty when it has none).
+    body: &'a [u8],
+    event_name: Cow<'a, str>,
+    /// `time_unix_nano`, else `observed_time_unix_nano`.
+    time: u64,
+    /// Whether its event name or severity text is not UTF-8.
+    bad_text: bool,
+}
+
+/// Reads a record's fields: its attributes into `attrs`, and into `pieces`
+/// how to write it again (its fields as they came, text to repair, where
+/// the body and the attributes go).
+fn read_record<'a>(
+    bytes: &'a [u8],
+    attrs: &mut Vec<Attr<'a>>,
+    pieces: &mut Vec<Piece<'a>>,
+) -> Result<RecordHead<'a>, Malformed> {
+    attrs.clear();
+    pieces.clear();
+    let mut head = RecordHead {
+        body: &[],
+        event_name: Cow::Borrowed(""),
+        time: 0,
+        bad_text: false,
+    };
+    let mut observed = 0;
+    for f in wire::fields_of(Message::LogRecord, bytes) {
+        let f = f?;
+        let piece = match (f.tag, f.payload) {
+            (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
+                attrs.push(Attr::read(b)?);
+                if attrs.len() > 1 {
+                    continue;
+                }
+                Piece::Attributes
+            }
+            (tag::RECORD_BODY, Payload::Bytes(b)) => {
+                head.body = b;
+                Piece::Body(f.raw)
+            }
+            (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) => {
+                let (text, bad) = wire::text(b);
+                if f.tag == tag::RECORD_EVENT_NAME {
+                    head.event_name = text;
+                }
+                head.bad_text |= bad;
+                if bad {
+                    Piece::Text(f.tag, b)
+                } else {
+                    Piece::Raw(f.raw)
+                }
+            }
+            (tag::RECORD_TIME, _) => {
+                head.time = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            (tag::RECORD_OBSERVED_TIME, _) => {
+                observed = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            _ => Piece::Raw(f.raw),
+        };
+        pieces.push(piece);
+    }
+    if head.time == 0 {
+        head.time = observed;
+    }
+    Ok(head)
+}
+
+/// The body to write in place of a record's own, when it must change: a
+/// structured body too deep for Elasticsearch becomes its JSON text, one
+/// with text that was not UTF-8 (`bad`: at its top level) is written
+/// repaired. Either is noted.
+fn rewrite_body<'a>(
+    body: &In<'a>,
+    bad: bool,
+    notes: &mut Notes,
+) -> Result<Option<Out<'a>>, Malformed> {
+    let (text, shape) = gateway::bound_body(body)?;
+    if let Some(text) = text {
+        let why = format!(
+            "body nested deeper than {} levels kept as JSON text",
+            gateway::MAX_FIELD_DEPTH
+        );
+        notes.add(why, BOUNDED_TAG);
+        return Ok(Some(Out::Str(Cow::Owned(text))));
+    }
+    if !(bad || shape.bad_text) {
+        return Ok(None);
+    }
+    notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+    Ok(Some(body.to_value()?.map_or(Out::Raw(&[]), Out::Value)))
 }
 
 impl<'a> Walk<'a> {
+    /// Walks one `ResourceLogs`: a Claude resource is normalized, another is
+    /// written again only when the gateway changed something in it, else
+    /// copied as it came (`raw`).
     fn resource_logs(&mut self, raw: &'a [u8], body: &'a [u8]) -> Result<(), Malformed> {
-        let resource = first_field(Message::ResourceLogs, body, tag::RESOURCE_LOGS_RESOURCE)?;
-        let attrs = match resource {
+        let (resource, bad_schema) =
+            head(Message::ResourceLogs, body, tag::RESOURCE_LOGS_RESOURCE)?;
+        let mut attrs = match resource {
             Some(r) => read_attrs(Message::Resource, r, tag::RESOURCE_ATTRIBUTES)?,
             None => Vec::new(),
         };
@@ -174,31 +299,145 @@ impl<'a> Walk<'a> {
             Some(In::Str(name)) => self.t.emitter_named(name),
             _ => None,
         };
-        match emitter {
-            Some(emitter) => {
-                self.changed = true;
-                self.claude_resource(body, attrs, emitter)
-            }
-            None => {
-                let start = self.out.len();
-                let before = self.outcome.other_records_changed;
-                if self.other_resource(body, resource, attrs)? {
-                    self.changed = true;
-                } else {
-                    // Nothing to change: the resource's own bytes, as sent.
-                    self.out.truncate(start);
-                    self.out.extend_from_slice(raw);
-                    self.outcome.other_records_changed = before;
+        // A tenant's routing applies to the resource it has.
+        let tenant = self.tenant.filter(|_| resource.is_some());
+        let mut level = Level::default();
+        if emitter.is_some() || tenant.is_some() {
+            gateway::take_routing(&mut attrs, "resource", &mut level.requested);
+        }
+        // Claude attributes become top-level ECS fields; others stay below
+        // `resource.attributes.` in the exporter's OTel mode.
+        let prefix_depth = if emitter.is_some() { 0 } else { 2 };
+        let (bounded, repaired) = self.bound_level(&mut attrs, "resource", prefix_depth)?;
+        let namespace = tenant
+            .and_then(|t| t.namespace.as_deref())
+            .filter(|_| emitter.is_none() && self.t.rules.tenant.set_namespace);
+        if let Some(ns) = namespace {
+            self.attrs
+                .set(Key::plain("data_stream.namespace"), string(ns));
+        }
+        let id_base = match emitter {
+            Some(e) => Some(gateway::document_id_base(e.provider, &attrs)?),
+            None => None,
+        };
+        let owner = match (emitter, &id_base) {
+            (Some(emitter), Some(id_base)) => Owner::Claude { emitter, id_base },
+            _ => Owner::Other,
+        };
+        let mut changed = level.mark(bounded, repaired || bad_schema);
+        changed |= emitter.is_some() || tenant.is_some();
+
+        let start = self.out.len();
+        let others_changed = self.outcome.other_records_changed;
+        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
+        // The resource first, whatever the field order (its attributes are
+        // in Walk::attrs until written).
+        if let Some(r) = resource {
+            let field = tag::RESOURCE_LOGS_RESOURCE;
+            self.put_level(Message::Resource, field, r, tag::RESOURCE_ATTRIBUTES, &[])?;
+        }
+        self.attrs.clear();
+        let mut resource_skipped = false;
+        for f in wire::fields_of(Message::ResourceLogs, body) {
+            let f = f?;
+            match (f.tag, f.payload) {
+                (tag::RESOURCE_LOGS_RESOURCE, _) if !resource_skipped && resource.is_some() => {
+                    resource_skipped = true; // written above
                 }
-                Ok(())
+                (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
+                    changed |= self.scope_logs(scope_logs, owner, &level)?;
+                }
+                (SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
+                    put_text(&mut self.out, f.tag, b)
+                }
+                _ => self.out.extend_from_slice(f.raw),
             }
         }
+        wire::end(&mut self.out, open);
+        if changed {
+            self.changed = true;
+        } else {
+            // Nothing to change: the resource's own bytes, as sent.
+            self.out.truncate(start);
+            self.out.extend_from_slice(raw);
+            self.outcome.other_records_changed = others_changed;
+        }
+        Ok(())
+    }
+
+    /// Walks one `ScopeLogs`. A Claude scope gets `elastic.mapping.mode:
+    /// ecs` (a scope is written for it if it had none). The routing is the
+    /// gateway's on Claude and tenant scopes; on others only a mapping mode
+    /// the exporter would refuse is removed. Returns whether anything changed.
+    fn scope_logs(
+        &mut self,
+        body: &'a [u8],
+        owner: Owner<'_, 'a>,
+        resource: &Level,
+    ) -> Result<bool, Malformed> {
+        let claude = matches!(owner, Owner::Claude { .. });
+        let mut level = resource.clone();
+        let (scope, bad_schema) = head(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
+        let mut attrs = match scope {
+            Some(s) => read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?,
+            None => Vec::new(),
+        };
+        let asked = level.requested.len();
+        if claude || self.tenant.is_some() {
+            gateway::take_routing(&mut attrs, "scope", &mut level.requested);
+        } else {
+            gateway::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
+        }
+        let mut changed = level.requested.len() > asked;
+        let (bounded, mut repaired) =
+            self.bound_level(&mut attrs, "scope", if claude { 0 } else { 2 })?;
+        if claude {
+            self.attrs
+                .set(Key::plain(gateway::MAPPING_MODE_ATTRIBUTE), string("ecs"));
+        }
+        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS);
+        if scope.is_some() || claude {
+            let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
+            let message = scope.unwrap_or_default();
+            repaired |= self.put_level(
+                Message::Scope,
+                tag::SCOPE_LOGS_SCOPE,
+                message,
+                tag::SCOPE_ATTRIBUTES,
+                &texts,
+            )?;
+        }
+        changed |= level.mark(bounded, repaired || bad_schema);
+        let mut scope_skipped = false;
+        for f in wire::fields_of(Message::ScopeLogs, body) {
+            let f = f?;
+            match (f.tag, f.payload) {
+                (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
+                    changed |= match owner {
+                        Owner::Claude { emitter, id_base } => {
+                            self.claude_record(record, emitter, &level, id_base)?;
+                            true
+                        }
+                        Owner::Other => self.other_record(record, &level)?,
+                    };
+                }
+                (tag::SCOPE_LOGS_SCOPE, _) if !scope_skipped && scope.is_some() => {
+                    scope_skipped = true; // written above, whatever the field order
+                }
+                (SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
+                    put_text(&mut self.out, f.tag, b)
+                }
+                _ => self.out.extend_from_slice(f.raw),
+            }
+        }
+        wire::end(&mut self.out, open);
+        Ok(changed)
     }
 
     /// Bounds a resource's or scope's attributes below a prefix of
     /// `prefix_depth` segments (0: the top of an ECS document; 2:
     /// `resource.attributes.` / `scope.attributes.` in the exporter's OTel
-    /// mode) and writes what is kept. What moved goes to
+    /// mode) and puts what is kept in [`Walk::attrs`]. What moved goes to
     /// `cowork_ecs.<level>_attributes_overflow`; returns the reason when
     /// anything did, and whether any text had to be repaired.
     fn bound_level(
@@ -229,8 +468,9 @@ impl<'a> Walk<'a> {
         self.attrs.clear();
     }
 
-    /// Writes a resource (or scope) message: its fields as they came, text
-    /// repaired, its attributes from [`Walk::attrs`].
+    /// Writes a resource (or scope) message: its fields as they came, the
+    /// `texts` fields repaired when they are not UTF-8, its attributes from
+    /// [`Walk::attrs`]. Returns whether a text was repaired.
     fn put_level(
         &mut self,
         kind: Message,
@@ -238,147 +478,23 @@ impl<'a> Walk<'a> {
         message: &'a [u8],
         attr_tag: u32,
         texts: &[u32],
-    ) -> Result<(), Malformed> {
+    ) -> Result<bool, Malformed> {
         let open = wire::begin(&mut self.out, field_tag);
+        let mut repaired = false;
         for f in wire::fields_of(kind, message) {
             let f = f?;
-            if f.tag == attr_tag {
-                continue;
-            }
-            if texts.contains(&f.tag) && bad_text(&f) {
-                put_text(&mut self.out, &f);
-            } else {
-                self.out.extend_from_slice(f.raw);
+            match f.payload {
+                _ if f.tag == attr_tag => {}
+                Payload::Bytes(b) if texts.contains(&f.tag) && bad_text(&f) => {
+                    repaired = true;
+                    put_text(&mut self.out, f.tag, b);
+                }
+                _ => self.out.extend_from_slice(f.raw),
             }
         }
         self.put_attrs(attr_tag);
         wire::end(&mut self.out, open);
-        Ok(())
-    }
-
-    /// Writes a `ResourceLogs`' resource (its attributes from
-    /// [`Walk::attrs`]) and schema URL; returns whether the URL had to be
-    /// repaired. A second `resource` field, which no encoder writes, is
-    /// copied as it came.
-    fn put_resource(&mut self, body: &'a [u8]) -> Result<bool, Malformed> {
-        let (mut written, mut repaired) = (false, false);
-        for f in wire::fields_of(Message::ResourceLogs, body) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::RESOURCE_LOGS_RESOURCE, Payload::Bytes(r)) if !written => {
-                    self.put_level(Message::Resource, f.tag, r, tag::RESOURCE_ATTRIBUTES, &[])?;
-                    written = true;
-                }
-                (tag::RESOURCE_LOGS_SCHEMA_URL, _) if bad_text(&f) => {
-                    repaired = true;
-                    put_text(&mut self.out, &f);
-                }
-                (tag::RESOURCE_LOGS_RESOURCE | tag::RESOURCE_LOGS_SCHEMA_URL, _) => {
-                    self.out.extend_from_slice(f.raw)
-                }
-                _ => {}
-            }
-        }
         Ok(repaired)
-    }
-
-    /// Normalizes every record of a Claude resource; the routing is the
-    /// gateway's at every level ([`gateway`]).
-    fn claude_resource(
-        &mut self,
-        body: &'a [u8],
-        mut attrs: Vec<Attr<'a>>,
-        emitter: &'a Emitter,
-    ) -> Result<(), Malformed> {
-        let mut level = Level::default();
-        gateway::take_routing(&mut attrs, "resource", &mut level.requested);
-        let (bounded, repaired) = self.bound_level(&mut attrs, "resource", 0)?;
-        level.errors.extend(bounded);
-        let id_base = gateway::document_id_base(emitter.provider, &attrs)?;
-        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
-        let schema_repaired = self.put_resource(body)?;
-        if repaired || schema_repaired {
-            level.note(INVALID_UTF8, INVALID_UTF8_TAG);
-        }
-        for f in wire::fields_of(Message::ResourceLogs, body) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
-                    self.claude_scope(scope_logs, emitter, &level, &id_base)?
-                }
-                (tag::RESOURCE_LOGS_RESOURCE | tag::RESOURCE_LOGS_SCHEMA_URL, _) => {}
-                _ => self.out.extend_from_slice(f.raw),
-            }
-        }
-        wire::end(&mut self.out, open);
-        Ok(())
-    }
-
-    fn claude_scope(
-        &mut self,
-        body: &'a [u8],
-        emitter: &'a Emitter,
-        resource: &Level,
-        id_base: &Sha256,
-    ) -> Result<(), Malformed> {
-        let mut level = resource.clone();
-        let scope = first_field(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
-        let mut attrs = match scope {
-            Some(s) => read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?,
-            None => Vec::new(),
-        };
-        gateway::take_routing(&mut attrs, "scope", &mut level.requested);
-        let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", 0)?;
-        level.errors.extend(bounded);
-        self.attrs
-            .set(Key::plain(gateway::MAPPING_MODE_ATTRIBUTE), string("ecs"));
-        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS);
-        let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
-        match scope {
-            Some(s) => {
-                repaired |= wire::fields_of(Message::Scope, s)
-                    .filter_map(Result::ok)
-                    .any(|f| texts.contains(&f.tag) && bad_text(&f));
-                self.put_level(
-                    Message::Scope,
-                    tag::SCOPE_LOGS_SCOPE,
-                    s,
-                    tag::SCOPE_ATTRIBUTES,
-                    &texts,
-                )?;
-            }
-            None => self.put_level(
-                Message::Scope,
-                tag::SCOPE_LOGS_SCOPE,
-                &[],
-                tag::SCOPE_ATTRIBUTES,
-                &[],
-            )?,
-        }
-        for f in wire::fields_of(Message::ScopeLogs, body) {
-            let f = f?;
-            if f.tag == tag::SCOPE_LOGS_SCHEMA_URL && bad_text(&f) {
-                repaired = true;
-                put_text(&mut self.out, &f);
-            }
-        }
-        if repaired {
-            level.note(INVALID_UTF8, INVALID_UTF8_TAG);
-        }
-        let mut scope_seen = false;
-        for f in wire::fields_of(Message::ScopeLogs, body) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
-                    self.claude_record(record, emitter, &level, id_base)?
-                }
-                (tag::SCOPE_LOGS_SCOPE, _) if !scope_seen => scope_seen = true,
-                (tag::SCOPE_LOGS_SCHEMA_URL, _) if bad_text(&f) => {}
-                _ => self.out.extend_from_slice(f.raw),
-            }
-        }
-        wire::end(&mut self.out, open);
-        Ok(())
     }
 
     /// Looks every input attribute up in the tables, once.
@@ -397,66 +513,23 @@ impl<'a> Walk<'a> {
         id_base: &Sha256,
     ) -> Result<(), Malformed> {
         self.outcome.claude_records += 1;
-        let mut attrs = std::mem::take(&mut self.input_attrs);
-        attrs.clear();
-        let mut notes = Notes {
-            errors: level.errors.clone(),
-            tags: level.tags.clone(),
-        };
-        let (mut body_raw, mut event_name) = (&[][..], Cow::Borrowed(""));
-        let (mut time, mut observed, mut repaired) = (0, 0, false);
-        let mut pieces = std::mem::take(&mut self.pieces);
-        pieces.clear();
-        for f in wire::fields_of(Message::LogRecord, bytes) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
-                    if attrs.is_empty() {
-                        pieces.push(Piece::Attributes);
-                    }
-                    attrs.push(Attr::read(b)?);
-                    continue;
-                }
-                (tag::RECORD_BODY, Payload::Bytes(b)) => {
-                    body_raw = b;
-                    pieces.push(Piece::Body(f.raw));
-                    continue;
-                }
-                (tag::RECORD_EVENT_NAME, Payload::Bytes(b)) => {
-                    let (text, bad) = wire::text(b);
-                    event_name = text;
-                    if bad {
-                        repaired = true;
-                        pieces.push(Piece::Text(f.tag, b));
-                        continue;
-                    }
-                }
-                (tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) if bad_text(&f) => {
-                    repaired = true;
-                    pieces.push(Piece::Text(f.tag, b));
-                    continue;
-                }
-                (tag::RECORD_TIME, _) => time = f.fixed64().unwrap_or_default(),
-                (tag::RECORD_OBSERVED_TIME, _) => observed = f.fixed64().unwrap_or_default(),
-                _ => {}
-            }
-            pieces.push(Piece::Raw(f.raw));
-        }
-        let (body, body_bad) = In::read(wire::any(body_raw)?, body_raw);
-        repaired |= body_bad;
+        let (mut attrs, mut pieces) = (take(&mut self.input_attrs), take(&mut self.pieces));
+        let head = read_record(bytes, &mut attrs, &mut pieces)?;
+        let mut notes = level.notes.clone();
+        let (body, body_bad) = In::read(wire::any(head.body)?, head.body);
 
         self.look_up(&attrs);
         let mut requested = level.requested.clone();
         let routing = (attrs.iter().zip(&self.lookups)).filter(|(_, l)| l.routing);
         gateway::note_routing(routing.map(|(a, _)| a), "record", &mut requested);
         let input = Input::new(&attrs, &self.lookups);
-        let name = record::event_name(event_name, &input, &body);
+        let name = record::event_name(head.event_name, &input, &body);
         let session_sequence = input
             .get_text(Slot::SessionId)
             .zip(input.get_text(Slot::EventSequence));
         let identity = gateway::RecordIdentity {
             session_sequence: session_sequence.as_ref().map(|(s, q)| (&**s, &**q)),
-            time: if time != 0 { time } else { observed },
+            time: head.time,
             raw: bytes,
         };
         let id = gateway::document_id(id_base, &identity, &name)?;
@@ -465,34 +538,13 @@ impl<'a> Walk<'a> {
         let rules = &t.rules;
         let overflow =
             gateway::bound_attributes(&mut attrs, 2, |k| rules.attribute(k).class.is_some())?;
-        let overflow_key = Key {
-            prefix: emitter.vendor_prefix,
-            name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
-        };
         if !overflow.is_empty() {
             let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
             notes.add(overflow.reason(&field), BOUNDED_TAG);
             self.look_up(&attrs);
         }
-        let (bounded_body, body_shape) = gateway::bound_body(&body)?;
-        let new_body = match bounded_body {
-            Some(text) => {
-                notes.add(
-                    format!(
-                        "body nested deeper than {} levels kept as JSON text",
-                        gateway::MAX_FIELD_DEPTH
-                    ),
-                    BOUNDED_TAG,
-                );
-                Some(Out::Str(Cow::Owned(text)))
-            }
-            None if body_shape.bad_text || body_bad => {
-                Some(body.to_value()?.map_or(Out::Raw(&[]), Out::Value))
-            }
-            None => None,
-        };
-        repaired |= body_shape.bad_text || attrs.iter().any(|a| a.repaired);
-        if repaired {
+        let new_body = rewrite_body(&body, body_bad, &mut notes)?;
+        if head.bad_text || attrs.iter().any(|a| a.repaired) {
             notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
         }
 
@@ -508,16 +560,61 @@ impl<'a> Walk<'a> {
             self.outcome.pipeline_errors += 1;
         }
         if !overflow.is_empty() {
-            self.attrs.set(overflow_key, string(overflow.to_text()));
+            let key = Key {
+                prefix: emitter.vendor_prefix,
+                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
+            };
+            self.attrs.set(key, string(overflow.to_text()));
         }
         gateway::mark_overridden(&mut self.attrs, &requested);
         self.attrs
             .set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
         self.put_record(&pieces, new_body.as_ref());
         attrs.clear();
-        self.input_attrs = attrs;
-        self.pieces = pieces;
+        (self.input_attrs, self.pieces) = (attrs, pieces);
         Ok(())
+    }
+
+    /// A record of another sender: what the gateway owns is taken (under a
+    /// tenant), values Elasticsearch would refuse bounded, text that is not
+    /// UTF-8 repaired, each tagged. Returns whether it changed.
+    fn other_record(&mut self, bytes: &'a [u8], level: &Level) -> Result<bool, Malformed> {
+        self.outcome.other_records += 1;
+        let (mut attrs, mut pieces) = (take(&mut self.input_attrs), take(&mut self.pieces));
+        let head = read_record(bytes, &mut attrs, &mut pieces)?;
+        let mut notes = level.notes.clone();
+        let mut requested = level.requested.clone();
+        if self.tenant.is_some() {
+            gateway::take_routing(&mut attrs, "record", &mut requested);
+        }
+        let overflow = gateway::bound_attributes(&mut attrs, 2, |_| false)?;
+        let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+        if !overflow.is_empty() {
+            notes.add(overflow.reason(&field), BOUNDED_TAG);
+        }
+        let (body, body_bad) = In::read(wire::any(head.body)?, head.body);
+        let new_body = rewrite_body(&body, body_bad, &mut notes)?;
+        if head.bad_text || attrs.iter().any(|a| a.repaired) {
+            notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+        self.attrs.clear();
+        for a in &attrs {
+            self.attrs.push(a.kept()?);
+        }
+        if !overflow.is_empty() {
+            self.attrs
+                .set(Key::plain(field), string(overflow.to_text()));
+        }
+        for tag in &notes.tags {
+            gateway::add_tag(&mut self.attrs, tag);
+        }
+        let changed = self.tenant.is_some() || !notes.tags.is_empty() || !requested.is_empty();
+        gateway::mark_overridden(&mut self.attrs, &requested);
+        self.outcome.other_records_changed += usize::from(changed);
+        self.put_record(&pieces, new_body.as_ref());
+        attrs.clear();
+        (self.input_attrs, self.pieces) = (attrs, pieces);
+        Ok(changed)
     }
 
     /// Writes a record: its fields as they came (`pieces`: text repaired
@@ -534,9 +631,7 @@ impl<'a> Walk<'a> {
                         self.out.extend_from_slice(raw);
                     }
                 }
-                Piece::Text(field_tag, b) => {
-                    wire::put_bytes(&mut self.out, field_tag, wire::text(b).0.as_bytes())
-                }
+                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
                 Piece::Attributes => {
                     self.put_attrs(tag::RECORD_ATTRIBUTES);
                     attrs_written = true;
@@ -550,187 +645,5 @@ impl<'a> Walk<'a> {
             self.put_attrs(tag::RECORD_ATTRIBUTES);
         }
         wire::end(&mut self.out, open);
-    }
-
-    /// A resource that is not Claude's passes as it is, except what the
-    /// gateway owns ([`gateway`]): under an authenticated tenant every
-    /// routing attribute is removed and the tenant's namespace set; without
-    /// one, only a scope mapping mode the exporter would refuse is removed.
-    /// Values Elasticsearch would refuse are bounded, text that is not UTF-8
-    /// repaired. Writes the resource and returns whether it changed.
-    fn other_resource(
-        &mut self,
-        body: &'a [u8],
-        resource: Option<&'a [u8]>,
-        mut attrs: Vec<Attr<'a>>,
-    ) -> Result<bool, Malformed> {
-        let tenant = self.tenant;
-        let mut level = Level::default();
-        let mut changed = false;
-        if let Some(t) = tenant.filter(|_| resource.is_some()) {
-            changed = true;
-            gateway::take_routing(&mut attrs, "resource", &mut level.requested);
-            let (bounded, repaired) = self.bound_level(&mut attrs, "resource", 2)?;
-            let namespace = (t.namespace.as_deref()).filter(|_| self.t.rules.tenant.set_namespace);
-            if let Some(ns) = namespace {
-                self.attrs
-                    .set(Key::plain("data_stream.namespace"), string(ns));
-            }
-            self.other_level_notes(&mut level, bounded.is_some(), repaired);
-        } else {
-            let (bounded, repaired) = self.bound_level(&mut attrs, "resource", 2)?;
-            changed |= bounded.is_some() || repaired;
-            self.other_level_notes(&mut level, bounded.is_some(), repaired);
-        }
-        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
-        changed |= self.put_resource(body)?;
-        self.attrs.clear();
-        for f in wire::fields_of(Message::ResourceLogs, body) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
-                    changed |= self.other_scope(scope_logs, &level)?;
-                }
-                (tag::RESOURCE_LOGS_RESOURCE | tag::RESOURCE_LOGS_SCHEMA_URL, _) => {}
-                _ => self.out.extend_from_slice(f.raw),
-            }
-        }
-        wire::end(&mut self.out, open);
-        Ok(changed)
-    }
-
-    /// Tags the records below a bounded or repaired resource or scope get.
-    fn other_level_notes(&self, level: &mut Level, bounded: bool, repaired: bool) {
-        for (hit, tag) in [(bounded, BOUNDED_TAG), (repaired, INVALID_UTF8_TAG)] {
-            if hit && !level.tags.contains(&tag) {
-                level.tags.push(tag);
-            }
-        }
-    }
-
-    fn other_scope(&mut self, body: &'a [u8], resource: &Level) -> Result<bool, Malformed> {
-        let mut level = resource.clone();
-        let scope = first_field(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
-        let mut changed = false;
-        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS);
-        if let Some(s) = scope {
-            let mut attrs = read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?;
-            let before = level.requested.len();
-            if self.tenant.is_some() {
-                gateway::take_routing(&mut attrs, "scope", &mut level.requested);
-            } else {
-                gateway::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
-            }
-            changed |= level.requested.len() > before;
-            let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", 2)?;
-            let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
-            repaired |= wire::fields_of(Message::Scope, s)
-                .filter_map(Result::ok)
-                .any(|f| texts.contains(&f.tag) && bad_text(&f));
-            changed |= bounded.is_some() || repaired;
-            self.other_level_notes(&mut level, bounded.is_some(), repaired);
-            self.put_level(
-                Message::Scope,
-                tag::SCOPE_LOGS_SCOPE,
-                s,
-                tag::SCOPE_ATTRIBUTES,
-                &texts,
-            )?;
-        }
-        let mut scope_seen = false;
-        for f in wire::fields_of(Message::ScopeLogs, body) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
-                    changed |= self.other_record(record, &level)?;
-                }
-                (tag::SCOPE_LOGS_SCOPE, _) if !scope_seen && scope.is_some() => scope_seen = true,
-                (tag::SCOPE_LOGS_SCHEMA_URL, _) if bad_text(&f) => {
-                    changed = true;
-                    put_text(&mut self.out, &f);
-                }
-                _ => self.out.extend_from_slice(f.raw),
-            }
-        }
-        wire::end(&mut self.out, open);
-        Ok(changed)
-    }
-
-    fn other_record(&mut self, bytes: &'a [u8], level: &Level) -> Result<bool, Malformed> {
-        self.outcome.other_records += 1;
-        let mut attrs = read_attrs(Message::LogRecord, bytes, tag::RECORD_ATTRIBUTES)?;
-        let mut requested = level.requested.clone();
-        let mut changed = self.tenant.is_some();
-        if self.tenant.is_some() {
-            gateway::take_routing(&mut attrs, "record", &mut requested);
-        }
-        let overflow = gateway::bound_attributes(&mut attrs, 2, |_| false)?;
-        let mut repaired = attrs.iter().any(|a| a.repaired);
-        let mut body = None;
-        let mut bounded = !overflow.is_empty();
-        let mut pieces = std::mem::take(&mut self.pieces);
-        pieces.clear();
-        let mut attributes_seen = false;
-        for f in wire::fields_of(Message::LogRecord, bytes) {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::RECORD_ATTRIBUTES, _) => {
-                    if !attributes_seen {
-                        pieces.push(Piece::Attributes);
-                        attributes_seen = true;
-                    }
-                    continue;
-                }
-                (tag::RECORD_BODY, Payload::Bytes(b)) => {
-                    let (v, bad) = In::read(wire::any(b)?, b);
-                    let (text, shape) = gateway::bound_body(&v)?;
-                    if let Some(text) = text {
-                        bounded = true;
-                        body = Some(Out::Str(Cow::Owned(text)));
-                    } else if bad || shape.bad_text {
-                        repaired = true;
-                        body = Some(v.to_value()?.map_or(Out::Raw(&[]), Out::Value));
-                    }
-                    pieces.push(Piece::Body(f.raw));
-                    continue;
-                }
-                (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b))
-                    if bad_text(&f) =>
-                {
-                    repaired = true;
-                    pieces.push(Piece::Text(f.tag, b));
-                    continue;
-                }
-                _ => {}
-            }
-            pieces.push(Piece::Raw(f.raw));
-        }
-        self.attrs.clear();
-        for a in &attrs {
-            self.attrs.push(a.kept()?);
-        }
-        if !overflow.is_empty() {
-            let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
-            self.attrs
-                .set(Key::plain(field), string(overflow.to_text()));
-        }
-        let mut tags = level.tags.clone();
-        if bounded && !tags.contains(&BOUNDED_TAG) {
-            tags.push(BOUNDED_TAG);
-        }
-        if repaired && !tags.contains(&INVALID_UTF8_TAG) {
-            tags.push(INVALID_UTF8_TAG);
-        }
-        // Bounds first, then repairs, as the tags are listed.
-        tags.sort_by_key(|t| usize::from(*t != BOUNDED_TAG));
-        for tag in &tags {
-            gateway::add_tag(&mut self.attrs, tag);
-        }
-        changed |= !tags.is_empty() || !requested.is_empty();
-        gateway::mark_overridden(&mut self.attrs, &requested);
-        self.outcome.other_records_changed += usize::from(changed);
-        self.put_record(&pieces, body.as_ref());
-        self.pieces = pieces;
-        Ok(changed)
     }
 }
