@@ -19,9 +19,8 @@ use crate::error::{Error, Result};
 use crate::otlp::{self, ExportLogsServiceRequest};
 use content::{ContentClass, ContentPolicy};
 use hashbrown::HashMap;
-use record::Slot;
 use std::collections::BTreeMap;
-use tables::{Conv, EventClass, Target};
+use tables::{Conv, EventClass, Slot, Target};
 
 pub use record::ECS_VERSION;
 

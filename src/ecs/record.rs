@@ -3,7 +3,9 @@
 
 use super::attrs::{Attr, Attrs, Key};
 use super::content::{ContentClass, EMITTER_REDACTED, Marks};
-use super::tables::{Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Target};
+use super::tables::{
+    Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Slot, Target,
+};
 use super::value::{self, In, Out, string, string_array};
 use super::{AttributeLookup, AttributeRule, Emitter, Rules, gateway};
 use crate::otlp::{self, AnyValue, KeyValue, Value, wire::Malformed};
@@ -45,71 +47,6 @@ impl Notes {
         if !self.tags.contains(&tag) {
             self.tags.push(tag);
         }
-    }
-}
-
-/// Input attributes the rules read by name (besides mapping each one):
-/// found in the one pass that looks every key up, then read in O(1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot {
-    EventName,
-    SessionId,
-    EventSequence,
-    ToolParameters,
-    ToolInput,
-    ToolName,
-    McpToolName,
-    UserEmail,
-    UserId,
-    OrganizationId,
-    Success,
-    Decision,
-    PromptText,
-    DecisionSource,
-}
-
-impl Slot {
-    /// Every slot, in declaration order.
-    pub(crate) const ALL: [Slot; 14] = [
-        Slot::EventName,
-        Slot::SessionId,
-        Slot::EventSequence,
-        Slot::ToolParameters,
-        Slot::ToolInput,
-        Slot::ToolName,
-        Slot::McpToolName,
-        Slot::UserEmail,
-        Slot::UserId,
-        Slot::OrganizationId,
-        Slot::Success,
-        Slot::Decision,
-        Slot::PromptText,
-        Slot::DecisionSource,
-    ];
-
-    /// The attribute key.
-    pub(crate) fn key(self) -> &'static str {
-        match self {
-            Slot::EventName => "event.name",
-            Slot::SessionId => "session.id",
-            Slot::EventSequence => "event.sequence",
-            Slot::ToolParameters => "tool_parameters",
-            Slot::ToolInput => "tool_input",
-            Slot::ToolName => "tool_name",
-            Slot::McpToolName => "mcp_tool.name",
-            Slot::UserEmail => "user.email",
-            Slot::UserId => "user.id",
-            Slot::OrganizationId => "organization.id",
-            Slot::Success => "success",
-            Slot::Decision => "decision",
-            Slot::PromptText => "prompt_text",
-            Slot::DecisionSource => "decision_source",
-        }
-    }
-
-    /// The slot of a key, if it has one.
-    pub(crate) fn of(key: &str) -> Option<Slot> {
-        Slot::ALL.into_iter().find(|s| s.key() == key)
     }
 }
 
@@ -407,11 +344,11 @@ fn map_attribute<'a>(
         let (key, conv) = match *target {
             Target::Ecs(field, conv) => (Key::plain(field), conv),
             Target::Vendor(conv) => (out.vendor(attr.key.clone()), conv),
-            Target::VendorAs(name, conv) => {
-                if Slot::of(name).is_some_and(|slot| input.get(slot).is_some()) {
+            Target::VendorAs(slot, conv) => {
+                if input.get(slot).is_some() {
                     continue;
                 }
-                (out.vendor(name), conv)
+                (out.vendor(slot.key()), conv)
             }
         };
         match value::convert(&attr.value, conv) {

@@ -142,9 +142,9 @@ pub(crate) enum Target {
     Ecs(&'static str, Conv),
     /// `<product>.events.<the same key>`.
     Vendor(Conv),
-    /// `<product>.events.<name>`, unless the record already has an attribute
-    /// `<name>` of its own (which then wins and this copy is skipped).
-    VendorAs(&'static str, Conv),
+    /// `<product>.events.<slot's key>`, unless the record already has that
+    /// attribute of its own (which then wins and this copy is skipped).
+    VendorAs(Slot, Conv),
 }
 
 use Conv::{JsonText, Keyword, Long, NanosFromMillis};
@@ -185,11 +185,11 @@ pub(crate) const RENAMES: &[(&str, &[Target])] = &[
     ("error", &[Vendor(Keyword), Ecs("event.reason", Keyword)]),
     // `prompt` would collide with `prompt.id`; live Claude Code also sends
     // `prompt_text` with the same text, which then wins.
-    ("prompt", &[VendorAs("prompt_text", Keyword)]),
+    ("prompt", &[VendorAs(Slot::PromptText, Keyword)]),
     // SPEC 6: the dashboards read decision_source, the emitters send source.
     (
         "source",
-        &[Vendor(Keyword), VendorAs("decision_source", Keyword)],
+        &[Vendor(Keyword), VendorAs(Slot::DecisionSource, Keyword)],
     ),
     ("tool_parameters", &[Vendor(JsonText)]),
     ("tool_input", &[Vendor(JsonText)]),
@@ -229,3 +229,63 @@ pub(crate) const CONTENT_ATTRIBUTES: &[(&str, ContentClass)] = &[
 /// MCP names inside Claude Code's `tool_parameters`, copied to the vendor
 /// fields of the same name.
 pub(crate) const MCP_PARAMETERS: &[&str] = &["mcp_server_name", "mcp_tool_name"];
+
+/// Input attributes the rules read by name (besides mapping each one):
+/// found in the one pass that looks every key up, then read in O(1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    EventName,
+    SessionId,
+    EventSequence,
+    ToolParameters,
+    ToolInput,
+    ToolName,
+    McpToolName,
+    UserEmail,
+    UserId,
+    OrganizationId,
+    Success,
+    Decision,
+    PromptText,
+    DecisionSource,
+}
+
+impl Slot {
+    /// Every slot, in declaration order.
+    pub(crate) const ALL: [Slot; 14] = [
+        Slot::EventName,
+        Slot::SessionId,
+        Slot::EventSequence,
+        Slot::ToolParameters,
+        Slot::ToolInput,
+        Slot::ToolName,
+        Slot::McpToolName,
+        Slot::UserEmail,
+        Slot::UserId,
+        Slot::OrganizationId,
+        Slot::Success,
+        Slot::Decision,
+        Slot::PromptText,
+        Slot::DecisionSource,
+    ];
+
+    /// The attribute key.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Slot::EventName => "event.name",
+            Slot::SessionId => "session.id",
+            Slot::EventSequence => "event.sequence",
+            Slot::ToolParameters => "tool_parameters",
+            Slot::ToolInput => "tool_input",
+            Slot::ToolName => "tool_name",
+            Slot::McpToolName => "mcp_tool.name",
+            Slot::UserEmail => "user.email",
+            Slot::UserId => "user.id",
+            Slot::OrganizationId => "organization.id",
+            Slot::Success => "success",
+            Slot::Decision => "decision",
+            Slot::PromptText => "prompt_text",
+            Slot::DecisionSource => "decision_source",
+        }
+    }
+}

@@ -15,7 +15,8 @@
 //! output attribute list is indexed ([`Attrs`]).
 
 use super::attrs::{Attr, Attrs, Key};
-use super::record::{self, Input, Notes, Record, Slot, Tenant};
+use super::record::{self, Input, Notes, Record, Tenant};
+use super::tables::Slot;
 use super::value::{In, Out, string};
 use super::{AttributeLookup, Emitter, Outcome, Transformer, gateway, sanitize_namespace};
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
