@@ -283,35 +283,15 @@ impl ContentPolicy {
         marks: &mut Marks,
     ) -> Option<Out<'a>> {
         match v {
+            // Text, the common case, without leaving the borrowed input.
             Out::Str(s) => self.apply_text(class, s, marks).map(Out::Str),
-            Out::Strings(items) => {
-                if self.action(class) == ContentAction::Drop {
-                    marks.classes[class.index()] = true;
-                    return None;
-                }
-                let items = (items.into_iter())
-                    .filter_map(|s| self.apply_text(class, s, marks))
-                    .collect();
-                Some(Out::Strings(items))
-            }
-            Out::Value(v) => self.apply_value(class, v, marks).map(Out::Value),
-            Out::Raw(raw) => match crate::otlp::value(raw) {
-                Ok(Some(v)) => self.apply_value(class, v, marks).map(Out::Value),
-                // Unreadable or empty: nothing readable passes.
-                Ok(None) | Err(_) => None,
-            },
-            scalar @ (Out::Bool(_) | Out::Int(_) | Out::Double(_)) => {
-                if self.action(class) == ContentAction::Drop {
-                    marks.classes[class.index()] = true;
-                    return None;
-                }
-                Some(scalar)
-            }
+            // An unreadable value passes nowhere.
+            other => self
+                .apply_value(class, other.into_value()?, marks)
+                .map(Out::Value),
         }
     }
 
-    /// Applies the class's action to a value: strings directly, maps and
-    /// arrays leaf by leaf (so their shape stays and a hashed argument stays
     /// joinable), except that `drop` removes the whole value.
     pub(crate) fn apply_value(
         &self,

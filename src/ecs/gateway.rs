@@ -17,7 +17,8 @@
 //!   one JSON text field, so the document is indexed and marked instead.
 
 use super::attrs::{Attr, Attrs, Key};
-use super::value::{In, Out};
+use super::value::{self, In, Out};
+use crate::otlp::Value;
 use crate::otlp::wire::{self, AnyRef, Malformed};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -157,47 +158,23 @@ pub(crate) fn add_tag<'a>(attrs: &mut Attrs<'a>, tag: &'static str) {
         attrs.set(key, Out::Strings(vec![Cow::Borrowed(tag)]));
         return;
     };
-    let mut tags: Vec<Cow<'a, str>> = match existing {
-        Out::Strings(items) => std::mem::take(items),
-        Out::Raw(raw) => tag_texts(raw),
-        Out::Str(s) => vec![s.clone()],
-        Out::Value(v) => tag_texts(&{
-            let mut b = Vec::new();
-            wire::AnyValueBytes::encode(&Out::Value(v.clone()), &mut b);
-            b
-        })
-        .into_iter()
-        .map(|s| Cow::Owned(s.into_owned()))
-        .collect(),
-        Out::Bool(b) => vec![Cow::Borrowed(if *b { "true" } else { "false" })],
-        Out::Int(i) => vec![Cow::Owned(i.to_string())],
-        Out::Double(d) => vec![Cow::Owned(d.to_string())],
+    let mut tags: Vec<Cow<'a, str>> = match std::mem::replace(existing, Out::Bool(false)) {
+        Out::Strings(items) => items,
+        Out::Str(s) => vec![s],
+        other => match other.into_value() {
+            Some(Value::ArrayValue(a)) => (a.values.iter())
+                .filter_map(|v| v.value.as_ref())
+                .filter_map(value::scalar_text)
+                .map(Cow::Owned)
+                .collect(),
+            Some(v) => value::scalar_text(&v).map(Cow::Owned).into_iter().collect(),
+            None => Vec::new(),
+        },
     };
     if !tags.iter().any(|t| t == tag) {
         tags.push(Cow::Borrowed(tag));
     }
     *existing = Out::Strings(tags);
-}
-
-/// The scalar texts of a sender's `tags` value (an array, or one scalar).
-fn tag_texts(raw: &[u8]) -> Vec<Cow<'_, str>> {
-    fn scalar(any: AnyRef<'_>) -> Option<Cow<'_, str>> {
-        match any {
-            AnyRef::Str(b) => Some(wire::text(b).0),
-            AnyRef::Bool(_) | AnyRef::Int(_) | AnyRef::Double(_) => In::read(any, &[])
-                .0
-                .scalar_text()
-                .map(|s| Cow::Owned(s.into_owned())),
-            _ => None,
-        }
-    }
-    match wire::any(raw) {
-        Ok(AnyRef::Array(list)) => wire::list_items(list)
-            .filter_map(|item| scalar(wire::any(item.ok()?).ok()?))
-            .collect(),
-        Ok(other) => scalar(other).into_iter().collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Marks a record the gateway re-routed: [`REQUESTED_ROUTING_FIELD`] and

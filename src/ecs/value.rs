@@ -118,6 +118,26 @@ pub(crate) enum Out<'a> {
 }
 
 impl Out<'_> {
+    /// The value as an owned OTLP value (`None`: an `AnyValue` that holds
+    /// nothing or cannot be read).
+    pub(crate) fn into_value(self) -> Option<Value> {
+        Some(match self {
+            Out::Str(s) => Value::StringValue(s.into_owned()),
+            Out::Bool(b) => Value::BoolValue(b),
+            Out::Int(i) => Value::IntValue(i),
+            Out::Double(d) => Value::DoubleValue(d),
+            Out::Strings(items) => Value::ArrayValue(ArrayValue {
+                values: (items.into_iter())
+                    .map(|s| AnyValue {
+                        value: Some(Value::StringValue(s.into_owned())),
+                    })
+                    .collect(),
+            }),
+            Out::Value(v) => v,
+            Out::Raw(raw) => crate::otlp::value(raw).ok()??,
+        })
+    }
+
     /// SPEC section 2: "Empty values (empty string, empty array, empty
     /// object) are removed from the output, wherever they are". Removes
     /// empty members in place, then tells whether what is left is empty.
@@ -200,6 +220,18 @@ where
     S: Into<Cow<'a, str>>,
 {
     Out::Strings(items.into_iter().map(Into::into).collect())
+}
+
+/// Text of a scalar owned value: strings as they are, numbers and bools as
+/// their canonical text ([`In::scalar_text`] for input values).
+pub(crate) fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::StringValue(s) => Some(s.clone()),
+        Value::BoolValue(b) => Some(b.to_string()),
+        Value::IntValue(i) => Some(i.to_string()),
+        Value::DoubleValue(d) => Some(d.to_string()),
+        _ => None,
+    }
 }
 
 /// [`Out::prune_empty`] of an owned value.
