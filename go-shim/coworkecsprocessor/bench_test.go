@@ -7,44 +7,27 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/captures"
 )
 
 // batch1000 builds a 1,000-record batch from the real captures (records
 // repeated in capture order), the same shape as the Rust criterion bench.
 func batch1000(b *testing.B) plog.Logs {
 	b.Helper()
-	out := plog.NewLogs()
-	var sources []plog.Logs
-	for _, path := range goldenCases(b) {
-		if filepath.Base(filepath.Dir(path)) == "cowork" {
-			continue
-		}
-		sources = append(sources, readLogs(b, path))
-	}
-	rl := out.ResourceLogs().AppendEmpty()
-	first := sources[0].ResourceLogs().At(0)
-	first.Resource().CopyTo(rl.Resource())
-	sl := rl.ScopeLogs().AppendEmpty()
-	first.ScopeLogs().At(0).Scope().CopyTo(sl.Scope())
-	for sl.LogRecords().Len() < 1000 {
-		for _, src := range sources {
-			for i := 0; i < src.ResourceLogs().Len(); i++ {
-				for j := 0; j < src.ResourceLogs().At(i).ScopeLogs().Len(); j++ {
-					recs := src.ResourceLogs().At(i).ScopeLogs().At(j).LogRecords()
-					for k := 0; k < recs.Len() && sl.LogRecords().Len() < 1000; k++ {
-						recs.At(k).CopyTo(sl.LogRecords().AppendEmpty())
-					}
-				}
-			}
-		}
-	}
-	return out
+	ld, err := captures.Batch(filepath.Join(testdata, "captures"), 1000)
+	require.NoError(b, err)
+	return ld
 }
 
 // BenchmarkProcessLogs is the processor's whole per-batch work: marshal,
 // one cgo call into the Rust transform, unmarshal.
 func BenchmarkProcessLogs(b *testing.B) {
-	ld := batch1000(b)
+	benchProcessLogs(b, batch1000(b))
+}
+
+// benchProcessLogs runs the processor (default config) on ld, b.N times.
+func benchProcessLogs(b *testing.B, ld plog.Logs) {
 	p, err := newLogsProcessor(processortestSettings(), createDefaultConfig().(*Config))
 	require.NoError(b, err)
 	require.NoError(b, p.start(context.Background(), nil))
@@ -85,16 +68,5 @@ func BenchmarkMarshalUnmarshalBaseline(b *testing.B) {
 func BenchmarkProcessLogsOtherSenders(b *testing.B) {
 	ld := batch1000(b)
 	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.name", "billing")
-	p, err := newLogsProcessor(processortestSettings(), createDefaultConfig().(*Config))
-	require.NoError(b, err)
-	require.NoError(b, p.start(context.Background(), nil))
-	defer func() { _ = p.shutdown(context.Background()) }()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := p.processLogs(context.Background(), ld); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(ld.LogRecordCount())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	benchProcessLogs(b, ld)
 }

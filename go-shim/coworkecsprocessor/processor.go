@@ -119,10 +119,8 @@ func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
 		return false
 	}
 	for _, rl := range ld.ResourceLogs().All() {
-		if name, ok := rl.Resource().Attributes().Get("service.name"); ok {
-			if _, claude := p.claudeNames[name.AsString()]; claude {
-				return true
-			}
+		if p.isClaude(rl) {
+			return true
 		}
 	}
 	return false

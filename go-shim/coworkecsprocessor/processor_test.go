@@ -101,19 +101,25 @@ func TestGoldenCaptures(t *testing.T) {
 	}
 }
 
+// resources is a batch of copies of ld's resources at the given indexes.
+func resources(ld plog.Logs, at ...int) plog.Logs {
+	out := plog.NewLogs()
+	for _, i := range at {
+		ld.ResourceLogs().At(i).CopyTo(out.ResourceLogs().AppendEmpty())
+	}
+	return out
+}
+
 func TestNonClaudeRecordsAreUntouched(t *testing.T) {
 	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
-	billing := plog.NewLogs()
-	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
+	billing := resources(in, 1)
 
 	sink := new(consumertest.LogsSink)
 	p := newProcessor(t, createDefaultConfig().(*Config), sink)
 	require.NoError(t, p.ConsumeLogs(context.Background(), in))
 	got := sink.AllLogs()[0]
 	require.Equal(t, 2, got.ResourceLogs().Len())
-	only := plog.NewLogs()
-	got.ResourceLogs().At(1).CopyTo(only.ResourceLogs().AppendEmpty())
-	assert.Equal(t, logsJSON(t, billing), logsJSON(t, only))
+	assert.Equal(t, logsJSON(t, billing), logsJSON(t, resources(got, 1)))
 
 	// A batch with no Claude record is passed on as it came.
 	sink.Reset()
@@ -126,26 +132,19 @@ func TestNonClaudeRecordsAreUntouched(t *testing.T) {
 // as they came, in order.
 func TestOtherSendersStillGuarded(t *testing.T) {
 	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
-	billing := plog.NewLogs()
-	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
-	in.ResourceLogs().At(1).CopyTo(billing.ResourceLogs().AppendEmpty())
+	billing := resources(in, 1, 1)
 	billing.ResourceLogs().At(1).ScopeLogs().At(0).Scope().Attributes().PutStr(mappingModeAttribute, "bogus")
-	want := plog.NewLogs()
-	billing.CopyTo(want)
+	quiet := resources(billing, 0)
 
 	sink := new(consumertest.LogsSink)
 	p := newProcessor(t, createDefaultConfig().(*Config), sink)
 	require.NoError(t, p.ConsumeLogs(context.Background(), billing))
 	got := sink.AllLogs()[0]
 	require.Equal(t, 2, got.ResourceLogs().Len())
-	first := plog.NewLogs()
-	got.ResourceLogs().At(0).CopyTo(first.ResourceLogs().AppendEmpty())
-	wantFirst := plog.NewLogs()
-	want.ResourceLogs().At(0).CopyTo(wantFirst.ResourceLogs().AppendEmpty())
-	assert.Equal(t, logsJSON(t, wantFirst), logsJSON(t, first), "the quiet resource as it came")
+	assert.Equal(t, logsJSON(t, quiet), logsJSON(t, resources(got, 0)), "the quiet resource as it came")
 	_, ok := got.ResourceLogs().At(1).ScopeLogs().At(0).Scope().Attributes().Get(mappingModeAttribute)
 	assert.False(t, ok, "a mapping mode the exporter would refuse is removed")
-	assert.Equal(t, want.LogRecordCount(), got.LogRecordCount())
+	assert.Equal(t, 2*quiet.LogRecordCount(), got.LogRecordCount())
 }
 
 // invalidUTF8Batch is a Claude batch prost alone would refuse (protobuf

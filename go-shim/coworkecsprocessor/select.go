@@ -36,15 +36,20 @@ func (cfg *Config) claudeNames() map[string]struct{} {
 	return names
 }
 
+// isClaude reports whether rl is a Claude emitter's resource (service.name).
+func (p *logsProcessor) isClaude(rl plog.ResourceLogs) bool {
+	name, ok := rl.Resource().Attributes().Get("service.name")
+	if !ok {
+		return false
+	}
+	_, claude := p.claudeNames[name.AsString()]
+	return claude
+}
+
 // needsTransform reports whether resource rl must go through Rust.
 func (p *logsProcessor) needsTransform(tenant string, rl plog.ResourceLogs) bool {
-	if tenant != "" {
+	if tenant != "" || p.isClaude(rl) {
 		return true
-	}
-	if name, ok := rl.Resource().Attributes().Get("service.name"); ok {
-		if _, claude := p.claudeNames[name.AsString()]; claude {
-			return true
-		}
 	}
 	if !quietAttrs(rl.Resource().Attributes()) || !utf8.ValidString(rl.SchemaUrl()) {
 		return true

@@ -138,25 +138,9 @@ func New(config []byte) (*Transformer, error) {
 	return &Transformer{handle: handle}, nil
 }
 
-// Transform normalizes one protobuf ExportLogsServiceRequest. It returns
-// the transformed bytes and changed=true, or (nil, false, nil) when the
-// batch holds no Claude record (keep the input as it is).
-func (t *Transformer) Transform(in []byte) (out []byte, changed bool, err error) {
-	return t.TransformAs("", in)
-}
-
-// TransformAs is Transform for a batch whose sender the receiver
-// authenticated as tenant ("" means no identity).
-func (t *Transformer) TransformAs(tenant string, in []byte) (out []byte, changed bool, err error) {
-	err = t.TransformInto(tenant, in, func(b []byte) error {
-		out = append([]byte(nil), b...)
-		changed = true
-		return nil
-	})
-	return out, changed, err
-}
-
-// TransformInto transforms in and, when anything changed, hands the output
+// TransformInto normalizes one protobuf ExportLogsServiceRequest whose
+// sender the receiver authenticated as tenant ("" means no identity) and,
+// when anything changed, hands the output
 // to use while it is still Rust's memory (no copy into Go's heap), freeing
 // it when use returns: use must not keep b or anything that aliases it
 // (pdata's unmarshaler copies what it reads). It returns use's error, or

@@ -16,12 +16,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/captures"
 )
 
 func main() {
@@ -80,72 +81,32 @@ func main() {
 	})
 }
 
-// buildRequest reads every capture's logs.json and repeats their records,
-// in order, until there are n, under the first capture's resource and scope.
+// buildRequest is n records from the captures under dir (captures.Batch)
+// as one protobuf request, under a resource whose service.name is service.
 func buildRequest(dir string, n int, service string) ([]byte, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*", "logs.json"))
-	if err != nil || len(paths) == 0 {
-		return nil, fmt.Errorf("no captures under %s", dir)
+	ld, err := captures.Batch(dir, n)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(paths)
-	var sources []plog.LogRecordSlice
-	out := plog.NewLogs()
-	rl := out.ResourceLogs().AppendEmpty()
-	sl := rl.ScopeLogs().AppendEmpty()
-	var u plog.JSONUnmarshaler
-	for i, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ld, err := u.UnmarshalLogs(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if i == 0 {
-			ld.ResourceLogs().At(0).Resource().CopyTo(rl.Resource())
-			ld.ResourceLogs().At(0).ScopeLogs().At(0).Scope().CopyTo(sl.Scope())
-		}
-		for _, r := range ld.ResourceLogs().All() {
-			for _, s := range r.ScopeLogs().All() {
-				sources = append(sources, s.LogRecords())
-			}
-		}
-	}
-	rl.Resource().Attributes().PutStr("service.name", service)
-	for sl.LogRecords().Len() < n {
-		for _, recs := range sources {
-			for _, r := range recs.All() {
-				if sl.LogRecords().Len() == n {
-					break
-				}
-				r.CopyTo(sl.LogRecords().AppendEmpty())
-			}
-		}
-	}
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.name", service)
 	var m plog.ProtoMarshaler
-	return m.MarshalLogs(out)
+	return m.MarshalLogs(ld)
 }
 
 // writeCorpus writes each capture's logs.json as protobuf request bytes.
 func writeCorpus(dir, out string) error {
-	paths, err := filepath.Glob(filepath.Join(dir, "*", "logs.json"))
+	paths, err := captures.Files(dir)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	var u plog.JSONUnmarshaler
 	var m plog.ProtoMarshaler
 	for _, p := range paths {
-		raw, err := os.ReadFile(p)
+		ld, err := captures.Read(p)
 		if err != nil {
 			return err
-		}
-		ld, err := u.UnmarshalLogs(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
 		}
 		pb, err := m.MarshalLogs(ld)
 		if err != nil {
