@@ -330,7 +330,7 @@ impl<'a> Walk<'a> {
 
         let start = self.out.len();
         let others_changed = self.outcome.other_records_changed;
-        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS);
+        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS, 2 * body.len());
         // The resource first, whatever the field order (its attributes are
         // in Walk::attrs until written).
         if let Some(r) = resource {
@@ -396,7 +396,7 @@ impl<'a> Walk<'a> {
             self.attrs
                 .set(Key::plain(gateway::MAPPING_MODE_ATTRIBUTE), string("ecs"));
         }
-        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS);
+        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS, 2 * body.len());
         if scope.is_some() || claude {
             let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
             let message = scope.unwrap_or_default();
@@ -480,7 +480,7 @@ impl<'a> Walk<'a> {
         attr_tag: u32,
         texts: &[u32],
     ) -> Result<bool, Malformed> {
-        let open = wire::begin(&mut self.out, field_tag);
+        let open = wire::begin(&mut self.out, field_tag, message.len() + 64);
         let mut repaired = false;
         for f in wire::fields_of(kind, message) {
             let f = f?;
@@ -570,7 +570,7 @@ impl<'a> Walk<'a> {
         gateway::mark_overridden(&mut self.attrs, &requested);
         self.attrs
             .set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
-        self.put_record(&pieces, new_body.as_ref());
+        self.put_record(bytes.len(), &pieces, new_body.as_ref());
         attrs.clear();
         (self.input_attrs, self.pieces) = (attrs, pieces);
         Ok(())
@@ -612,17 +612,19 @@ impl<'a> Walk<'a> {
         let changed = self.tenant.is_some() || !notes.tags.is_empty() || !requested.is_empty();
         gateway::mark_overridden(&mut self.attrs, &requested);
         self.outcome.other_records_changed += usize::from(changed);
-        self.put_record(&pieces, new_body.as_ref());
+        self.put_record(bytes.len(), &pieces, new_body.as_ref());
         attrs.clear();
         (self.input_attrs, self.pieces) = (attrs, pieces);
         Ok(changed)
     }
 
-    /// Writes a record: its fields as they came (`pieces`: text repaired
+    /// Writes a record (`input_len` bytes as it came): its fields as they came (`pieces`: text repaired
     /// where needed), `body` in place of the one it had when given, and
     /// [`Walk::attrs`] as its attributes.
-    fn put_record(&mut self, pieces: &[Piece<'a>], body: Option<&Out<'_>>) {
-        let open = wire::begin(&mut self.out, tag::SCOPE_LOGS_LOG_RECORDS);
+    fn put_record(&mut self, input_len: usize, pieces: &[Piece<'a>], body: Option<&Out<'_>>) {
+        // A Claude record gains about 20 attributes.
+        let expected = 2 * input_len + 512;
+        let open = wire::begin(&mut self.out, tag::SCOPE_LOGS_LOG_RECORDS, expected);
         let mut attrs_written = false;
         for piece in pieces {
             match *piece {

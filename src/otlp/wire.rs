@@ -403,39 +403,44 @@ pub fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Bytes reserved for a nested message's length before it is known:
-/// enough for 16 KiB; longer messages move their bytes once ([`end`]).
-const RESERVED: usize = 2;
-
-/// A nested message being written ([`begin`] … [`end`]).
+/// A nested message being written ([`begin`] … [`end`]): where its length
+/// goes and how many bytes were reserved for it.
 #[derive(Debug, Clone, Copy)]
 #[must_use = "a message begun must be ended"]
-pub struct Open(usize);
+pub struct Open {
+    at: usize,
+    reserved: usize,
+}
 
-/// Starts a length-delimited field whose length is not known yet.
-pub fn begin(out: &mut Vec<u8>, tag: u32) -> Open {
+/// Starts a length-delimited field whose length is not known yet, reserving
+/// room for a length of about `expected` bytes; [`end`] moves the message's
+/// bytes only when the guess was off by a varint byte.
+pub fn begin(out: &mut Vec<u8>, tag: u32, expected: usize) -> Open {
     encode_key(tag, WireType::LengthDelimited, out);
-    let at = out.len();
-    out.extend_from_slice(&[0; RESERVED]);
-    Open(at)
+    let open = Open {
+        at: out.len(),
+        reserved: varint_len(expected),
+    };
+    out.resize(out.len() + open.reserved, 0);
+    open
 }
 
 /// Ends a field started with [`begin`]: writes its length (minimal varint,
 /// so the output is canonical protobuf).
 pub fn end(out: &mut Vec<u8>, open: Open) {
-    let Open(at) = open;
-    let len = out.len() - at - RESERVED;
+    let Open { at, reserved } = open;
+    let len = out.len() - at - reserved;
     let mut prefix = [0u8; 10];
     let mut p = &mut prefix[..];
     prost::encoding::encode_varint(len as u64, &mut p);
     let n = 10 - p.len();
-    if n != RESERVED {
-        let body = at + RESERVED;
-        if n > RESERVED {
-            out.splice(body..body, std::iter::repeat_n(0, n - RESERVED));
+    if n != reserved {
+        let body = at + reserved;
+        if n > reserved {
+            out.splice(body..body, std::iter::repeat_n(0, n - reserved));
         } else {
             out.copy_within(body.., at + n);
-            out.truncate(out.len() - (RESERVED - n));
+            out.truncate(out.len() - (reserved - n));
         }
     }
     out[at..at + n].copy_from_slice(&prefix[..n]);
@@ -531,7 +536,7 @@ mod tests {
     fn nested_lengths_are_minimal_whatever_the_size() {
         for size in [0usize, 1, 127, 128, 16_383, 16_384, 3_000_000] {
             let mut out = vec![9];
-            let open = begin(&mut out, 2);
+            let open = begin(&mut out, 2, 200);
             out.extend(std::iter::repeat_n(7u8, size));
             end(&mut out, open);
             let mut expected = vec![9];
