@@ -477,3 +477,68 @@ fn field_order_does_not_matter() {
     let doc = flat_attributes(records(&out)[0]);
     assert_eq!(doc["event.action"], json!("user_prompt"));
 }
+
+#[test]
+fn a_resource_or_scope_sent_twice_is_one_and_the_gateways() {
+    // pdata (and prost) merge a singular message field sent twice: routing
+    // hidden in the second part must be taken like routing in the first.
+    let t = transformer(json!({}));
+    let req = request(
+        "claude-code",
+        vec![],
+        vec![],
+        vec![vec![attr("event.name", json!("user_prompt"))]],
+    );
+    let hidden = |key: &str, value: &str| otlp::KeyValue {
+        key: key.into(),
+        value: Some(otlp::AnyValue {
+            value: Some(otlp::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    };
+    let rl = &req.resource_logs[0];
+    let scope_logs = &rl.scope_logs[0];
+    let second_scope = otlp::InstrumentationScope {
+        attributes: vec![hidden("elastic.mapping.mode", "bogus")],
+        ..Default::default()
+    };
+    let mut sl = scope_logs.encode_to_vec();
+    prost::encoding::message::encode(1, &second_scope, &mut sl);
+    let second_resource = otlp::Resource {
+        attributes: vec![hidden("elasticsearch.index", "logs-elsewhere-default")],
+        ..Default::default()
+    };
+    let mut body = Vec::new();
+    prost::encoding::message::encode(1, rl.resource.as_ref().unwrap(), &mut body);
+    prost::encoding::bytes::encode(2, &sl, &mut body);
+    prost::encoding::message::encode(1, &second_resource, &mut body);
+    let mut bytes = Vec::new();
+    prost::encoding::bytes::encode(1, &body, &mut bytes);
+
+    let out = otlp::decode(&t.transform_protobuf(&bytes).unwrap().unwrap()).unwrap();
+    let resource = out.resource_logs[0].resource.as_ref().unwrap();
+    assert!(
+        !resource
+            .attributes
+            .iter()
+            .any(|kv| kv.key == "elasticsearch.index"),
+        "hidden resource routing taken"
+    );
+    let scope = out.resource_logs[0].scope_logs[0].scope.as_ref().unwrap();
+    let modes: Vec<_> = (scope.attributes.iter())
+        .filter(|kv| kv.key == "elastic.mapping.mode")
+        .map(|kv| format!("{:?}", kv.value))
+        .collect();
+    assert_eq!(modes.len(), 1, "{modes:?}");
+    assert!(modes[0].contains("ecs"));
+    let doc = flat_attributes(records(&out)[0]);
+    let requested = doc[REQUESTED_ROUTING_FIELD].to_string();
+    assert!(
+        requested.contains("resource:elasticsearch.index=logs-elsewhere-default"),
+        "{requested}"
+    );
+    assert!(
+        requested.contains("scope:elastic.mapping.mode=bogus"),
+        "{requested}"
+    );
+}

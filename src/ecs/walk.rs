@@ -137,18 +137,21 @@ impl Level {
     }
 }
 
-/// The attributes (field `attr_tag`) of a message.
+/// The attributes (field `attr_tag`) of a message sent in `parts` (see
+/// [`head`]).
 fn read_attrs<'a>(
     kind: Message,
-    message: &'a [u8],
+    parts: &[&'a [u8]],
     attr_tag: u32,
 ) -> Result<Vec<Attr<'a>>, Malformed> {
     let mut attrs = Vec::new();
-    for field in wire::fields_of(kind, message) {
-        let field = field?;
-        if field.tag == attr_tag {
-            if let Some(b) = field.bytes() {
-                attrs.push(Attr::read(b)?);
+    for part in parts {
+        for field in wire::fields_of(kind, part) {
+            let field = field?;
+            if field.tag == attr_tag {
+                if let Some(b) = field.bytes() {
+                    attrs.push(Attr::read(b)?);
+                }
             }
         }
     }
@@ -156,19 +159,21 @@ fn read_attrs<'a>(
 }
 
 /// What the records of a `ResourceLogs` or `ScopeLogs` need to know before
-/// they are walked: its first `child` field (the resource or the scope), and
-/// whether a `schema_url` field is not UTF-8.
-fn head(kind: Message, message: &[u8], child: u32) -> Result<(Option<&[u8]>, bool), Malformed> {
-    let (mut first, mut bad_schema) = (None, false);
+/// they are walked: its `child` message (the resource or the scope) as the
+/// parts it was sent in (a singular message field sent more than once is
+/// one message, its parts merged, as pdata and prost read it: so every part
+/// is the gateway's to check), and whether a `schema_url` is not UTF-8.
+fn head(kind: Message, message: &[u8], child: u32) -> Result<(Vec<&[u8]>, bool), Malformed> {
+    let (mut parts, mut bad_schema) = (Vec::new(), false);
     for field in wire::fields_of(kind, message) {
         let field = field?;
-        if field.tag == child && first.is_none() {
-            first = field.bytes();
-        } else if field.tag == SCHEMA_URL {
-            bad_schema |= bad_text(&field);
+        match (field.tag, field.payload) {
+            (t, Payload::Bytes(b)) if t == child => parts.push(b),
+            (SCHEMA_URL, _) => bad_schema |= bad_text(&field),
+            _ => {}
         }
     }
-    Ok((first, bad_schema))
+    Ok((parts, bad_schema))
 }
 
 /// `schema_url` is field 3 of both `ResourceLogs` and `ScopeLogs`.
@@ -226,6 +231,9 @@ fn read_record<'a>(
                 Piece::Attributes
             }
             (tag::RECORD_BODY, Payload::Bytes(b)) => {
+                // A body sent twice: pdata keeps the last (its value is a
+                // oneof), so the transform reads and writes only that one.
+                pieces.retain(|p| !matches!(p, Piece::Body(_)));
                 head.body = b;
                 Piece::Body(f.raw)
             }
@@ -291,17 +299,14 @@ impl<'a> Walk<'a> {
     fn resource_logs(&mut self, raw: &'a [u8], body: &'a [u8]) -> Result<(), Malformed> {
         let (resource, bad_schema) =
             head(Message::ResourceLogs, body, tag::RESOURCE_LOGS_RESOURCE)?;
-        let mut attrs = match resource {
-            Some(r) => read_attrs(Message::Resource, r, tag::RESOURCE_ATTRIBUTES)?,
-            None => Vec::new(),
-        };
+        let mut attrs = read_attrs(Message::Resource, &resource, tag::RESOURCE_ATTRIBUTES)?;
         let service = attrs.iter().find(|a| a.key == "service.name");
         let emitter = match service.map(|a| &a.value) {
             Some(In::Str(name)) => self.t.emitter_named(name),
             _ => None,
         };
         // A tenant's routing applies to the resource it has.
-        let tenant = self.tenant.filter(|_| resource.is_some());
+        let tenant = self.tenant.filter(|_| !resource.is_empty());
         let mut level = Level::default();
         if emitter.is_some() || tenant.is_some() {
             gateway::take_routing(&mut attrs, "resource", &mut level.requested);
@@ -333,17 +338,22 @@ impl<'a> Walk<'a> {
         let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS, 2 * body.len());
         // The resource first, whatever the field order (its attributes are
         // in Walk::attrs until written).
-        if let Some(r) = resource {
+        if !resource.is_empty() {
             let field = tag::RESOURCE_LOGS_RESOURCE;
-            self.put_level(Message::Resource, field, r, tag::RESOURCE_ATTRIBUTES, &[])?;
+            self.put_level(
+                Message::Resource,
+                field,
+                &resource,
+                tag::RESOURCE_ATTRIBUTES,
+                &[],
+            )?;
         }
         self.attrs.clear();
-        let mut resource_skipped = false;
         for f in wire::fields_of(Message::ResourceLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
-                (tag::RESOURCE_LOGS_RESOURCE, _) if !resource_skipped && resource.is_some() => {
-                    resource_skipped = true; // written above
+                (tag::RESOURCE_LOGS_RESOURCE, _) => {
+                    // Written above, its parts as one, whatever the field order.
                 }
                 (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
                     changed |= self.scope_logs(scope_logs, owner, &level)?;
@@ -379,10 +389,7 @@ impl<'a> Walk<'a> {
         let claude = matches!(owner, Owner::Claude { .. });
         let mut level = resource.clone();
         let (scope, bad_schema) = head(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
-        let mut attrs = match scope {
-            Some(s) => read_attrs(Message::Scope, s, tag::SCOPE_ATTRIBUTES)?,
-            None => Vec::new(),
-        };
+        let mut attrs = read_attrs(Message::Scope, &scope, tag::SCOPE_ATTRIBUTES)?;
         let asked = level.requested.len();
         if claude || self.tenant.is_some() {
             gateway::take_routing(&mut attrs, "scope", &mut level.requested);
@@ -397,19 +404,17 @@ impl<'a> Walk<'a> {
                 .set(Key::plain(gateway::MAPPING_MODE_ATTRIBUTE), string("ecs"));
         }
         let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS, 2 * body.len());
-        if scope.is_some() || claude {
+        if !scope.is_empty() || claude {
             let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
-            let message = scope.unwrap_or_default();
             repaired |= self.put_level(
                 Message::Scope,
                 tag::SCOPE_LOGS_SCOPE,
-                message,
+                &scope,
                 tag::SCOPE_ATTRIBUTES,
                 &texts,
             )?;
         }
         changed |= level.mark(bounded, repaired || bad_schema);
-        let mut scope_skipped = false;
         for f in wire::fields_of(Message::ScopeLogs, body) {
             let f = f?;
             match (f.tag, f.payload) {
@@ -422,8 +427,8 @@ impl<'a> Walk<'a> {
                         Owner::Other => self.other_record(record, &level)?,
                     };
                 }
-                (tag::SCOPE_LOGS_SCOPE, _) if !scope_skipped && scope.is_some() => {
-                    scope_skipped = true; // written above, whatever the field order
+                (tag::SCOPE_LOGS_SCOPE, _) => {
+                    // Written above, its parts as one, whatever the field order.
                 }
                 (SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
                     put_text(&mut self.out, f.tag, b)
@@ -469,28 +474,32 @@ impl<'a> Walk<'a> {
         self.attrs.clear();
     }
 
-    /// Writes a resource (or scope) message: its fields as they came, the
-    /// `texts` fields repaired when they are not UTF-8, its attributes from
-    /// [`Walk::attrs`]. Returns whether a text was repaired.
+    /// Writes a resource (or scope) message sent in `parts`, as one: the
+    /// parts' fields as they came, the `texts` fields repaired when they are
+    /// not UTF-8, its attributes from [`Walk::attrs`]. Returns whether a text
+    /// was repaired.
     fn put_level(
         &mut self,
         kind: Message,
         field_tag: u32,
-        message: &'a [u8],
+        parts: &[&'a [u8]],
         attr_tag: u32,
         texts: &[u32],
     ) -> Result<bool, Malformed> {
-        let open = wire::begin(&mut self.out, field_tag, message.len() + 64);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let open = wire::begin(&mut self.out, field_tag, len + 64);
         let mut repaired = false;
-        for f in wire::fields_of(kind, message) {
-            let f = f?;
-            match f.payload {
-                _ if f.tag == attr_tag => {}
-                Payload::Bytes(b) if texts.contains(&f.tag) && bad_text(&f) => {
-                    repaired = true;
-                    put_text(&mut self.out, f.tag, b);
+        for part in parts {
+            for f in wire::fields_of(kind, part) {
+                let f = f?;
+                match f.payload {
+                    _ if f.tag == attr_tag => {}
+                    Payload::Bytes(b) if texts.contains(&f.tag) && bad_text(&f) => {
+                        repaired = true;
+                        put_text(&mut self.out, f.tag, b);
+                    }
+                    _ => self.out.extend_from_slice(f.raw),
                 }
-                _ => self.out.extend_from_slice(f.raw),
             }
         }
         self.put_attrs(attr_tag);
