@@ -494,6 +494,13 @@ impl<'a> Walk<'a> {
                 let f = f?;
                 match f.payload {
                     _ if f.tag == attr_tag => {}
+                    // Copied as they came, so read as the decoders will.
+                    Payload::Bytes(b)
+                        if kind == Message::Resource && f.tag == tag::RESOURCE_ENTITY_REFS =>
+                    {
+                        wire::fields_of(Message::EntityRef, b).try_for_each(|g| g.map(drop))?;
+                        self.out.extend_from_slice(f.raw);
+                    }
                     Payload::Bytes(b) if texts.contains(&f.tag) && bad_text(&f) => {
                         repaired = true;
                         put_text(&mut self.out, f.tag, b);

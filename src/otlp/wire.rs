@@ -198,6 +198,8 @@ pub enum Message {
     LogRecord,
     /// `ArrayValue` and `KeyValueList`.
     List,
+    /// `EntityRef` (in `Resource.entity_refs`).
+    EntityRef,
 }
 
 /// Wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32) of a
@@ -207,7 +209,7 @@ fn wire_type(message: Message, field: u32) -> Option<u8> {
     use Message::*;
     Some(match (message, field) {
         (Request, 1) | (ResourceLogs, 1..=3) | (ScopeLogs, 1..=3) => 2,
-        (Resource, 1 | 3) | (Scope, 1..=3) | (List, 1) => 2,
+        (Resource, 1 | 3) | (Scope, 1..=3) | (List, 1) | (EntityRef, 1..=4) => 2,
         (Resource, 2) | (Scope, 4) => 0,
         (LogRecord, 1 | 11) => 1,
         (LogRecord, 2 | 7) => 0,
