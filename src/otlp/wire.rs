@@ -325,7 +325,9 @@ pub fn any(bytes: &[u8]) -> Result<AnyRef<'_>, Malformed> {
             (tag::ANY_ARRAY, Payload::Bytes(b)) => AnyRef::Array(b),
             (tag::ANY_KVLIST, Payload::Bytes(b)) => AnyRef::Kvlist(b),
             (tag::ANY_BYTES, Payload::Bytes(b)) => AnyRef::Bytes(b),
-            (1..=7, _) => return Err(Malformed("AnyValue field of the wrong wire type")),
+            // `string_value_strindex` (profiles only): checked, not read.
+            (8, Payload::Varint(_)) => v,
+            (1..=8, _) => return Err(Malformed("AnyValue field of the wrong wire type")),
             _ => v,
         };
     }
@@ -361,7 +363,9 @@ pub fn key_value(bytes: &[u8]) -> Result<KeyValueRef<'_>, Malformed> {
                 kv.value = any(b)?;
                 kv.value_raw = b;
             }
-            (1 | 2, _) => return Err(Malformed("KeyValue field of the wrong wire type")),
+            // `key_strindex` (profiles only): checked, not read.
+            (3, Payload::Varint(_)) => {}
+            (1..=3, _) => return Err(Malformed("KeyValue field of the wrong wire type")),
             _ => {}
         }
     }
