@@ -232,7 +232,10 @@ fn read_record<'a>(
             }
             (tag::RECORD_BODY, Payload::Bytes(b)) => {
                 // A body sent twice: pdata keeps the last (its value is a
-                // oneof), so the transform reads and writes only that one.
+                // oneof), so the transform reads and writes only that one;
+                // each must still read as the decoders read it (a record
+                // may be copied as it came).
+                gateway::shape(&In::read(wire::any(b)?, b).0)?;
                 pieces.retain(|p| !matches!(p, Piece::Body(_)));
                 head.body = b;
                 Piece::Body(f.raw)
