@@ -80,6 +80,7 @@ fuzz:
 	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
 	$(BUILD)/bin/loadgen -captures testdata/captures -write-corpus $(BUILD)/fuzz-corpus
 	cp testdata/captures/protobuf/logs.pb $(BUILD)/fuzz-corpus/protobuf.pb
+	cp fuzz/regressions/crash-* $(BUILD)/fuzz-corpus/
 	cargo +nightly fuzz run transform $(BUILD)/fuzz-corpus -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096
 
 ## test-fuzz: the fuzz target briefly, as part of make test.

@@ -244,10 +244,13 @@ pub fn fields_of(
 #[inline]
 fn next_field<'a>(buf: &mut &'a [u8]) -> Result<(u32, Payload<'a>), Malformed> {
     let key = varint(buf)?;
-    let tag = u32::try_from(key >> 3).map_err(|_| Malformed("invalid key"))?;
+    // A key is a u32 and a tag at least 1, as prost and pdata read it.
+    let key = u32::try_from(key).map_err(|_| Malformed("invalid key"))?;
+    let tag = key >> 3;
     if tag == 0 {
         return Err(Malformed("invalid tag 0"));
     }
+    let key = u64::from(key);
     let payload = match key & 7 {
         0 => Payload::Varint(varint(buf)?),
         1 | 5 => {
