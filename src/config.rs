@@ -9,7 +9,9 @@
 //!   "preserve_original": false,
 //!   "content": {"prompts": "redact_secrets", "responses": "redact_secrets",
 //!               "tool_details": "redact_secrets", "api_bodies": "redact_secrets",
+//!               "tool_output": "redact_secrets",
 //!               "hmac_key": null, "hmac_key_file": null},
+//!   "identity": "keep",
 //!   "tenant": {"set_namespace": true, "set_label": true},
 //!   "tenants": {"team-a": ["<organization.id>", "..."]}
 //! }
@@ -49,6 +51,10 @@ pub struct Config {
     pub preserve_original: bool,
     /// Content policy (SPEC section 5).
     pub content: ContentConfig,
+    /// Identity policy: what happens to `user.email`, `user.account_uuid`
+    /// and `user.account_id` in logs, traces and metrics (`hash` uses
+    /// `content.hmac_key`).
+    pub identity: IdentityAction,
     /// What the sender's authenticated identity (passed with each batch by
     /// the caller, never read from the telemetry) sets.
     pub tenant: TenantConfig,
@@ -72,8 +78,12 @@ pub struct ContentConfig {
     pub responses: ContentAction,
     /// `tool_parameters`, `tool_input` and the fields derived from them.
     pub tool_details: ContentAction,
-    /// `body` of `api_request_body` / `api_response_body`.
+    /// `body` of `api_request_body` / `api_response_body`, the system prompt
+    /// and the tool definitions (`system_prompt`, `tool` events and their
+    /// span attributes): all parts of an API request body.
     pub api_bodies: ContentAction,
+    /// A tool's output (the `output` of the `tool.output` span event).
+    pub tool_output: ContentAction,
     /// HMAC key for `hash` (at least [`MIN_HMAC_KEY_BYTES`] bytes).
     pub hmac_key: Option<String>,
     /// File holding the HMAC key (trailing newline ignored), instead of `hmac_key`.
@@ -88,6 +98,7 @@ impl std::fmt::Debug for ContentConfig {
             .field("responses", &self.responses)
             .field("tool_details", &self.tool_details)
             .field("api_bodies", &self.api_bodies)
+            .field("tool_output", &self.tool_output)
             .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<set>"))
             .field("hmac_key_file", &self.hmac_key_file)
             .finish()
@@ -95,24 +106,26 @@ impl std::fmt::Debug for ContentConfig {
 }
 
 impl ContentConfig {
-    /// The actions in class order (prompts, responses, tool_details, api_bodies).
-    pub(crate) fn actions(&self) -> [ContentAction; 4] {
+    /// The actions in class order (prompts, responses, tool_details,
+    /// api_bodies, tool_output).
+    pub(crate) fn actions(&self) -> [ContentAction; 5] {
         [
             self.prompts,
             self.responses,
             self.tool_details,
             self.api_bodies,
+            self.tool_output,
         ]
     }
 
-    /// The HMAC key, read from `hmac_key` or `hmac_key_file`; `None` when no
-    /// class uses `hash`.
+    /// The HMAC key, read from `hmac_key` or `hmac_key_file`; `None` when
+    /// nothing uses `hash` (`identity_hash`: the identity policy does).
     ///
     /// # Errors
-    /// [`Error::ConfigInvalid`] when a class uses `hash` and the key is
-    /// missing, unreadable or shorter than [`MIN_HMAC_KEY_BYTES`], or both
-    /// sources are set.
-    pub(crate) fn hmac_key(&self) -> Result<Option<Vec<u8>>> {
+    /// [`Error::ConfigInvalid`] when a class or the identity policy uses
+    /// `hash` and the key is missing, unreadable or shorter than
+    /// [`MIN_HMAC_KEY_BYTES`], or both sources are set.
+    pub(crate) fn hmac_key(&self, identity_hash: bool) -> Result<Option<Vec<u8>>> {
         let key = match (&self.hmac_key, &self.hmac_key_file) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
@@ -135,13 +148,13 @@ impl ContentConfig {
             }
             (None, None) => None,
         };
-        if !self.actions().contains(&ContentAction::Hash) {
+        if !identity_hash && !self.actions().contains(&ContentAction::Hash) {
             return Ok(key);
         }
         match key {
             None => Err(Error::config(
                 "content.hmac_key",
-                "a class uses hash: set hmac_key (e.g. ${env:COWORK_ECS_HMAC_KEY}) or hmac_key_file",
+                "a class or identity uses hash: set hmac_key (e.g. ${env:COWORK_ECS_HMAC_KEY}) or hmac_key_file",
             )),
             Some(k) if k.len() < MIN_HMAC_KEY_BYTES => Err(Error::config(
                 "content.hmac_key",
@@ -151,6 +164,32 @@ impl ContentConfig {
                 ),
             )),
             Some(k) => Ok(Some(k)),
+        }
+    }
+}
+
+/// What happens to the user's identity (`user.email`, `user.account_uuid`,
+/// `user.account_id`) in every signal; `related.user` follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityAction {
+    /// Stored as sent. The default.
+    #[default]
+    Keep,
+    /// Replaced by its HMAC-SHA256 under `content.hmac_key` (lowercase hex):
+    /// equal users stay joinable, e.g. for cost per person.
+    Hash,
+    /// Removed.
+    Drop,
+}
+
+impl IdentityAction {
+    /// The same action as a content action.
+    pub(crate) fn as_content(self) -> ContentAction {
+        match self {
+            IdentityAction::Keep => ContentAction::Keep,
+            IdentityAction::Hash => ContentAction::Hash,
+            IdentityAction::Drop => ContentAction::Drop,
         }
     }
 }
@@ -199,6 +238,7 @@ impl Default for Config {
             namespace: DEFAULT_NAMESPACE.to_owned(),
             preserve_original: false,
             content: ContentConfig::default(),
+            identity: IdentityAction::default(),
             tenant: TenantConfig::default(),
             tenants: BTreeMap::new(),
         }
@@ -277,7 +317,16 @@ impl Config {
                 format!("{identity:?} is not an identity"),
             ));
         }
-        self.content.hmac_key().map(|_| ())
+        self.hmac_key().map(|_| ())
+    }
+
+    /// The HMAC key of `hash`, for the content classes and the identity
+    /// policy ([`ContentConfig::hmac_key`]).
+    ///
+    /// # Errors
+    /// As [`ContentConfig::hmac_key`].
+    pub(crate) fn hmac_key(&self) -> Result<Option<Vec<u8>>> {
+        self.content.hmac_key(self.identity == IdentityAction::Hash)
     }
 }
 
@@ -395,14 +444,26 @@ mod tests {
             dir
         );
         let c = Config::from_json(with_file.as_bytes()).unwrap();
-        assert_eq!(
-            c.content.hmac_key().unwrap().unwrap().len(),
-            32,
-            "newline stripped"
-        );
+        assert_eq!(c.hmac_key().unwrap().unwrap().len(), 32, "newline stripped");
         std::fs::remove_file(&dir).unwrap();
         assert!(err(&with_file).contains("cannot read"));
         assert!(!format!("{:?}", Config::from_json(ok.as_bytes()).unwrap()).contains("0123456789"));
+    }
+
+    #[test]
+    fn identity_hash_needs_the_key() {
+        let c = Config::from_json(br#"{"identity":"drop"}"#).unwrap();
+        assert_eq!(c.identity, IdentityAction::Drop);
+        assert!(matches!(
+            Config::from_json(br#"{"identity":"hash"}"#),
+            Err(Error::ConfigInvalid { field, .. }) if field == "content.hmac_key"
+        ));
+        let ok = r#"{"identity":"hash","content":{"hmac_key":"0123456789abcdef0123456789abcdef"}}"#;
+        assert!(Config::from_json(ok.as_bytes()).is_ok());
+        assert!(matches!(
+            Config::from_json(br#"{"identity":"redact_secrets"}"#),
+            Err(Error::ConfigSyntax(_))
+        ));
     }
 
     #[test]

@@ -288,7 +288,7 @@ fn cowork_fixture_every_event_type() {
         ("user_prompt", None, "unknown"),
         ("skill_activated", None, "unknown"),
         ("assistant_response", None, "unknown"),
-        ("compaction", Some(("host", "info")), "success"),
+        ("compaction", Some(("session", "info")), "success"),
     ];
     for (action, class, outcome) in expect {
         let r = by_action(&d, action)[0];
@@ -494,4 +494,226 @@ fn claude_scopes_ask_the_exporter_for_ecs_mapping() {
         None,
         "non-Claude scopes keep the exporter's default"
     );
+}
+
+/// Every log event Claude Code's monitoring documentation (2026-10) lists.
+const DOCUMENTED_EVENTS: &[&str] = &[
+    "user_prompt",
+    "tool_result",
+    "api_request",
+    "api_error",
+    "api_refusal",
+    "api_retries_exhausted",
+    "api_request_body",
+    "api_response_body",
+    "tool_decision",
+    "assistant_response",
+    "auth",
+    "permission_mode_changed",
+    "mcp_server_connection",
+    "hook_registered",
+    "hook_execution_start",
+    "hook_execution_complete",
+    "hook_plugin_metrics",
+    "plugin_loaded",
+    "plugin_installed",
+    "skill_activated",
+    "subagent_completed",
+    "managed_settings_resolved",
+    "internal_error",
+    "at_mention",
+    "compaction",
+    "feedback_survey",
+    "retention_sweep",
+    "system_prompt",
+];
+
+/// Events the 2.1.330 binary emits that the documentation does not list.
+const UNDOCUMENTED_EVENTS: &[&str] = &["safety_event", "tool"];
+
+/// A Claude Code request with one record per `(event name, extra attributes)`.
+fn claude_code_request(records: &[(&str, Json)]) -> ExportLogsServiceRequest {
+    let records: Vec<Json> = records
+        .iter()
+        .map(|(name, extra)| {
+            let mut attributes = vec![
+                json!({"key": "event.name", "value": {"stringValue": name}}),
+                json!({"key": "session.id", "value": {"stringValue": "s-1"}}),
+            ];
+            for (k, v) in extra.as_object().unwrap() {
+                attributes.push(json!({"key": k, "value": v}));
+            }
+            json!({"timeUnixNano": "1795291644359000000", "body": {"stringValue": format!("claude_code.{name}")}, "attributes": attributes})
+        })
+        .collect();
+    let req = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code"}, "logRecords": records}]
+    }]});
+    cowork_ecs::otlp::from_json(req.to_string().as_bytes()).unwrap()
+}
+
+fn transform_docs(req: &mut ExportLogsServiceRequest, config: &Config) -> Vec<Doc> {
+    Transformer::new(config).unwrap().transform_request(req);
+    records(req).iter().map(|r| flat_attributes(r)).collect()
+}
+
+#[test]
+fn every_documented_event_is_categorized() {
+    let mut names: Vec<(&str, Json)> = (DOCUMENTED_EVENTS.iter())
+        .chain(UNDOCUMENTED_EVENTS)
+        .map(|n| (*n, json!({})))
+        .collect();
+    names.push(("a_future_event", json!({})));
+    let mut req = claude_code_request(&names);
+    let mut docs = transform_docs(&mut req, &Config::default());
+    assert_eq!(docs.len(), names.len());
+    // An unknown name is still delivered, with the default category.
+    let future = docs.pop().unwrap();
+    assert_eq!(future["event.category"], json!(["host"]));
+    assert_eq!(future["event.type"], json!(["info"]));
+    for doc in &docs {
+        let name = doc["event.action"].as_str().unwrap();
+        let default = doc.get("event.category") == Some(&json!(["host"]))
+            && doc.get("event.type") == Some(&json!(["info"]));
+        assert!(!default, "{name} falls to the host/info default");
+        assert_eq!(doc["event.kind"], json!("event"), "{name}");
+    }
+    let safety = by_action(&docs, "safety_event")[0];
+    assert_eq!(safety["event.category"], json!(["intrusion_detection"]));
+    assert_eq!(safety["event.type"], json!(["denied"]));
+    let sweep = by_action(&docs, "retention_sweep")[0];
+    assert_eq!(sweep["event.category"], json!(["file"]));
+    assert_eq!(sweep["event.type"], json!(["deletion"]));
+}
+
+#[test]
+fn new_attributes_are_typed_and_placed() {
+    let mut req = claude_code_request(&[
+        (
+            "safety_event",
+            json!({"tool_name": {"stringValue": "Bash"}, "classifier_category": {"stringValue": "network"},
+                   "tool_use_id": {"stringValue": "toolu_1"}, "sandbox_violation_count": {"stringValue": "3"},
+                   "sandbox_enabled": {"stringValue": "true"}}),
+        ),
+        (
+            "api_request",
+            json!({"agent.name": {"stringValue": "Explore"}, "skill.name": {"stringValue": "dataviz"},
+                   "vcs.repository.url.full": {"stringValue": "https://github.com/acme/app"},
+                   "vcs.ref.head.name": {"stringValue": "main"}, "workflow.run_id": {"stringValue": "42"},
+                   "user.groups": {"arrayValue": {"values": [{"stringValue": "eng"}]}},
+                   "final_model": {"stringValue": "claude-opus-5-5"}}),
+        ),
+    ]);
+    let docs = transform_docs(&mut req, &Config::default());
+    let safety = by_action(&docs, "safety_event")[0];
+    assert_eq!(safety["gen_ai.tool.name"], json!("Bash"));
+    assert_eq!(safety["gen_ai.tool.call.id"], json!("toolu_1"));
+    assert_eq!(
+        safety["claude_code.events.sandbox_violation_count"],
+        json!(3)
+    );
+    assert_eq!(safety["claude_code.events.sandbox_enabled"], json!(true));
+    assert_eq!(
+        safety["claude_code.events.classifier_category"],
+        json!("network")
+    );
+    let api = by_action(&docs, "api_request")[0];
+    // ECS agent.* is the shipper: Claude's agent stays under the vendor prefix.
+    assert_eq!(api["claude_code.events.agent.name"], json!("Explore"));
+    assert!(!api.contains_key("agent.name"));
+    assert_eq!(
+        api["vcs.repository.url.full"],
+        json!("https://github.com/acme/app")
+    );
+    assert_eq!(api["vcs.ref.head.name"], json!("main"));
+    assert_eq!(api["cicd.pipeline.run.id"], json!("42"));
+    assert_eq!(api["user.group.name"], json!(["eng"]));
+}
+
+#[test]
+fn system_prompt_and_tool_definitions_are_content() {
+    const CANARY: &str = "SYSTEM-PROMPT-CANARY-7731";
+    let records = [
+        (
+            "system_prompt",
+            json!({"system_prompt": {"stringValue": format!("You are {CANARY}")},
+                   "system_prompt_hash": {"stringValue": "ab12"}, "system_prompt_length": {"intValue": "24"}}),
+        ),
+        (
+            "tool",
+            json!({"tool_name": {"stringValue": "Bash"}, "tool_hash": {"stringValue": "cd34"},
+                   "tool": {"stringValue": format!("{{\"name\":\"Bash\",\"description\":\"{CANARY}\"}}")}}),
+        ),
+    ];
+    for (action, absent) in [("drop", true), ("keep", false)] {
+        let config = Config::from_json(
+            format!(r#"{{"content":{{"api_bodies":"{action}"}},"preserve_original":true}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let docs = transform_docs(&mut claude_code_request(&records), &config);
+        let text = serde_json::to_string(&docs).unwrap();
+        assert_eq!(!text.contains(CANARY), absent, "api_bodies: {action}");
+        let prompt = by_action(&docs, "system_prompt")[0];
+        assert_eq!(prompt["claude_code.events.system_prompt_length"], json!(24));
+        assert_eq!(
+            prompt["claude_code.events.system_prompt_hash"],
+            json!("ab12")
+        );
+    }
+}
+
+#[test]
+fn identity_policy_hashes_or_drops_the_user() {
+    const EMAIL: &str = "canary.user@example.com";
+    let attrs = json!({"user.email": {"stringValue": EMAIL}, "user.account_uuid": {"stringValue": "acc-uuid-1"},
+                       "user.account_id": {"stringValue": "acc-id-1"}, "user.id": {"stringValue": "u-hash"}});
+    let key = "0123456789abcdef0123456789abcdef";
+    for identity in ["keep", "hash", "drop"] {
+        let config = Config::from_json(
+            format!(r#"{{"identity":"{identity}","content":{{"hmac_key":"{key}"}},"preserve_original":true}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut req = claude_code_request(&[
+            ("api_request", attrs.clone()),
+            ("api_request", attrs.clone()),
+        ]);
+        // The identity on the resource too (as Cowork sends it).
+        let resource = req.resource_logs[0].resource.as_mut().unwrap();
+        resource.attributes.push(cowork_ecs::otlp::KeyValue {
+            key: "user.email".into(),
+            value: Some(cowork_ecs::otlp::AnyValue {
+                value: Some(cowork_ecs::otlp::Value::StringValue(EMAIL.into())),
+            }),
+            ..Default::default()
+        });
+        let docs = transform_docs(&mut req, &config);
+        let text = format!("{docs:?} {:?}", req.resource_logs[0].resource);
+        assert_eq!(
+            text.contains(EMAIL),
+            identity == "keep",
+            "identity: {identity}"
+        );
+        assert_eq!(
+            text.contains("acc-uuid-1"),
+            identity == "keep",
+            "identity: {identity}"
+        );
+        let doc = &docs[0];
+        match identity {
+            "keep" => assert_eq!(doc["related.user"], json!([EMAIL, "u-hash"])),
+            "hash" => {
+                let hashed = doc["user.email"].as_str().unwrap();
+                assert_eq!(hashed.len(), 64);
+                assert_eq!(docs[1]["user.email"], json!(hashed), "joinable");
+                assert_eq!(doc["related.user"], json!([hashed, "u-hash"]));
+            }
+            _ => {
+                assert!(!doc.contains_key("user.email"));
+                assert_eq!(doc["related.user"], json!(["u-hash"]));
+            }
+        }
+    }
 }

@@ -61,8 +61,12 @@ type ContentConfig struct {
 	// ToolDetails: tool_parameters, tool_input and everything derived from
 	// them (process.command_line, file.path, url.full, gen_ai.tool.call.arguments, ...).
 	ToolDetails string `mapstructure:"tool_details"`
-	// APIBodies: body of api_request_body / api_response_body.
+	// APIBodies: body of api_request_body / api_response_body, the system
+	// prompt and the tool definitions (system_prompt and tool events, their
+	// span attributes).
 	APIBodies string `mapstructure:"api_bodies"`
+	// ToolOutput: a tool's output (output of the tool.output span event).
+	ToolOutput string `mapstructure:"tool_output"`
 	// HMACKey is the key for hash (at least 32 bytes), e.g. ${env:COWORK_ECS_HMAC_KEY}.
 	HMACKey configopaque.String `mapstructure:"hmac_key"`
 	// HMACKeyFile is a file holding the key, instead of HMACKey.
@@ -131,8 +135,13 @@ type Config struct {
 	// PreserveOriginal sets event.original (the record as OTLP/JSON) on every
 	// Claude record, not only on records with a mapping error.
 	PreserveOriginal bool `mapstructure:"preserve_original" json:"preserve_original"`
-	// Content is the content policy (prompts, responses, tool details, API bodies).
+	// Content is the content policy (prompts, responses, tool details, API
+	// bodies, tool output).
 	Content ContentConfig `mapstructure:"content" json:"-"`
+	// Identity is the identity policy for user.email, user.account_uuid and
+	// user.account_id in logs, traces and metrics: keep (default), hash
+	// (HMAC-SHA256 under content.hmac_key) or drop.
+	Identity string `mapstructure:"identity" json:"-"`
 	// Tenant takes the sender's identity from the request context.
 	Tenant TenantConfig `mapstructure:"tenant" json:"-"`
 	// Tenants maps an identity to the organization.id values it may claim;
@@ -163,7 +172,9 @@ func createDefaultConfig() component.Config {
 			Responses:   ContentRedactSecrets,
 			ToolDetails: ContentRedactSecrets,
 			APIBodies:   ContentRedactSecrets,
+			ToolOutput:  ContentRedactSecrets,
 		},
+		Identity:  ContentKeep,
 		Tenant:    TenantConfig{Source: TenantSourceNone, SetNamespace: true, SetLabel: true},
 		ErrorMode: ErrorModeIgnore,
 	}
@@ -181,6 +192,7 @@ func (cfg *Config) transformConfig() ([]byte, error) {
 		Responses   string `json:"responses,omitempty"`
 		ToolDetails string `json:"tool_details,omitempty"`
 		APIBodies   string `json:"api_bodies,omitempty"`
+		ToolOutput  string `json:"tool_output,omitempty"`
 		HMACKey     string `json:"hmac_key,omitempty"`
 		HMACKeyFile string `json:"hmac_key_file,omitempty"`
 	}
@@ -206,6 +218,7 @@ func (cfg *Config) transformConfig() ([]byte, error) {
 		Namespace        string              `json:"namespace"`
 		PreserveOriginal bool                `json:"preserve_original"`
 		Content          content             `json:"content"`
+		Identity         string              `json:"identity,omitempty"`
 		Tenant           tenant              `json:"tenant"`
 		Tenants          map[string][]string `json:"tenants"`
 	}{
@@ -216,10 +229,12 @@ func (cfg *Config) transformConfig() ([]byte, error) {
 		Content: content{
 			Prompts: cfg.Content.Prompts, Responses: cfg.Content.Responses,
 			ToolDetails: cfg.Content.ToolDetails, APIBodies: cfg.Content.APIBodies,
-			HMACKey: string(cfg.Content.HMACKey), HMACKeyFile: cfg.Content.HMACKeyFile,
+			ToolOutput: cfg.Content.ToolOutput,
+			HMACKey:    string(cfg.Content.HMACKey), HMACKeyFile: cfg.Content.HMACKeyFile,
 		},
-		Tenant:  tenant{cfg.Tenant.SetNamespace, cfg.Tenant.SetLabel},
-		Tenants: tenants,
+		Identity: cfg.Identity,
+		Tenant:   tenant{cfg.Tenant.SetNamespace, cfg.Tenant.SetLabel},
+		Tenants:  tenants,
 	})
 }
 

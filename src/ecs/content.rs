@@ -42,8 +42,14 @@ pub(crate) enum ContentClass {
     Responses,
     /// `tool_parameters`, `tool_input` and the fields derived from them.
     ToolDetails,
-    /// `body` of `api_request_body` / `api_response_body`.
+    /// `body` of `api_request_body` / `api_response_body`, the system prompt
+    /// and the tool definitions (parts of an API request body).
     ApiBodies,
+    /// A tool's output (`output` of the `tool.output` span event).
+    ToolOutput,
+    /// The user's identity (`user.email`, `user.account_uuid`,
+    /// `user.account_id`), under the `identity` setting.
+    Identity,
 }
 
 impl ContentClass {
@@ -54,14 +60,19 @@ impl ContentClass {
             ContentClass::Responses => "responses",
             ContentClass::ToolDetails => "tool_details",
             ContentClass::ApiBodies => "api_bodies",
+            ContentClass::ToolOutput => "tool_output",
+            ContentClass::Identity => "identity",
         }
     }
 
-    const ALL: [ContentClass; 4] = [
+    /// Every class, in declaration order (the order of [`ContentPolicy::new`]'s actions).
+    pub(crate) const ALL: [ContentClass; 6] = [
         ContentClass::Prompts,
         ContentClass::Responses,
         ContentClass::ToolDetails,
         ContentClass::ApiBodies,
+        ContentClass::ToolOutput,
+        ContentClass::Identity,
     ];
 
     fn index(self) -> usize {
@@ -140,7 +151,7 @@ pub const SECRET_PATTERNS: &[(&str, &str, &str)] = &[
 /// Marks of what the policy did to one record (`<product>.events.redacted`).
 #[derive(Debug, Default)]
 pub(crate) struct Marks {
-    classes: [bool; 4],
+    classes: [bool; ContentClass::ALL.len()],
     /// Credentials masked under `redact_secrets`.
     pub(crate) secrets: usize,
 }
@@ -159,7 +170,7 @@ impl Marks {
 /// The compiled policy: one action per class, the HMAC key, the patterns.
 #[derive(Debug)]
 pub(crate) struct ContentPolicy {
-    actions: [ContentAction; 4],
+    actions: [ContentAction; ContentClass::ALL.len()],
     hmac_key: Option<Vec<u8>>,
     any: RegexSet,
     patterns: Vec<(&'static str, Regex)>,
@@ -170,7 +181,7 @@ impl ContentPolicy {
     /// so compiling them cannot fail at run time; should it ever, the error
     /// is returned rather than panicking.
     pub(crate) fn new(
-        actions: [ContentAction; 4],
+        actions: [ContentAction; ContentClass::ALL.len()],
         hmac_key: Option<Vec<u8>>,
     ) -> Result<ContentPolicy, regex::Error> {
         let any = RegexSet::new(SECRET_PATTERNS.iter().map(|p| p.1))?;
@@ -186,7 +197,7 @@ impl ContentPolicy {
         })
     }
 
-    fn action(&self, class: ContentClass) -> ContentAction {
+    pub(crate) fn action(&self, class: ContentClass) -> ContentAction {
         self.actions[class.index()]
     }
 
@@ -353,7 +364,7 @@ mod tests {
 
     fn policy(action: ContentAction) -> ContentPolicy {
         ContentPolicy::new(
-            [action; 4],
+            [action; ContentClass::ALL.len()],
             Some(b"0123456789abcdef0123456789abcdef".to_vec()),
         )
         .unwrap()
@@ -433,7 +444,11 @@ mod tests {
             .apply_text(ContentClass::Prompts, "hello".into(), &mut marks)
             .unwrap();
         assert_eq!(h, again, "joinable");
-        let other_key = ContentPolicy::new([ContentAction::Hash; 4], Some(vec![7; 32])).unwrap();
+        let other_key = ContentPolicy::new(
+            [ContentAction::Hash; ContentClass::ALL.len()],
+            Some(vec![7; 32]),
+        )
+        .unwrap();
         assert_ne!(
             h,
             other_key

@@ -105,7 +105,16 @@ impl Rules {
         for &key in gateway::ROUTING_ATTRIBUTES {
             attributes.entry(key).or_insert(UNLISTED).routing = true;
         }
-        let content = ContentPolicy::new(config.content.actions(), config.content.hmac_key()?)
+        let [prompts, responses, tool_details, api_bodies, tool_output] = config.content.actions();
+        let actions = [
+            prompts,
+            responses,
+            tool_details,
+            api_bodies,
+            tool_output,
+            config.identity.as_content(),
+        ];
+        let content = ContentPolicy::new(actions, config.hmac_key()?)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
         Ok(Rules {
             events: tables::EVENT_CLASSES.iter().copied().collect(),

@@ -529,7 +529,15 @@ const TOOL: Option<ContentClass> = Some(ContentClass::ToolDetails);
 fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
     let mut users: Vec<Cow<'a, str>> = Vec::with_capacity(2);
     for slot in [Slot::UserEmail, Slot::UserId] {
-        if let Some(u) = input.get_text(slot) {
+        let user = input.get_text(slot);
+        // The identity policy's value: hashed, dropped or as sent.
+        let user = match (slot, user) {
+            (Slot::UserEmail, Some(u)) => {
+                (out.rules.content).apply_text(ContentClass::Identity, u, &mut out.marks)
+            }
+            (_, u) => u,
+        };
+        if let Some(u) = user {
             if !users.contains(&u) {
                 users.push(u);
             }

@@ -81,6 +81,24 @@ pub(crate) const EVENT_CLASSES: &[(&str, EventClass)] = &[
     ("user_prompt", KIND_ONLY),
     ("skill_activated", KIND_ONLY),
     ("assistant_response", KIND_ONLY),
+    // An `@` mention reads a file (or a resource) into the context.
+    ("at_mention", class("file", "access")),
+    // The conversation is summarized: the session goes on, shorter.
+    ("compaction", class("session", "info")),
+    // Timing and counts of hooks that plugins contribute.
+    ("hook_plugin_metrics", class("library", "info")),
+    // A user's answer to a survey: nothing ECS categorizes.
+    ("feedback_survey", KIND_ONLY),
+    // Old transcripts and files removed by the retention policy.
+    ("retention_sweep", class("file", "deletion")),
+    // The system prompt sent (its text is content: api_bodies).
+    ("system_prompt", KIND_ONLY),
+    // Sandbox violations and classifier decisions (2.1.330, undocumented):
+    // the event a security team alerts on; the sandbox or the classifier
+    // stopped something.
+    ("safety_event", class("intrusion_detection", "denied")),
+    // A tool's definition as offered to the model (2.1.330, undocumented).
+    ("tool", class("configuration", "info")),
 ];
 
 /// Any other event name: never dropped, categorized `host` / `info`.
@@ -130,6 +148,25 @@ pub(crate) const VENDOR_TYPES: &[(&str, Conv)] = &[
     ("has_category", Conv::Bool),
     ("has_explanation", Conv::Bool),
     ("anthropic.custom_base_url", Conv::Bool),
+    ("sandbox_violation_count", Conv::Long),
+    ("sandbox_enabled", Conv::Bool),
+    ("system_prompt_length", Conv::Long),
+    ("user_prompt_length", Conv::Long),
+    ("classifier_category", Conv::Keyword),
+    ("tool_hash", Conv::Keyword),
+    ("system_prompt_hash", Conv::Keyword),
+    ("message.uuid", Conv::Keyword),
+    ("ccr.session.id", Conv::Keyword),
+    ("client_request_id", Conv::Keyword),
+    ("identity.source", Conv::Keyword),
+    ("app.entrypoint", Conv::Keyword),
+    // Attribution of an api_request. ECS `agent.*` is the shipper, so
+    // Claude's agent stays under the vendor prefix.
+    ("agent.name", Conv::Keyword),
+    ("skill.name", Conv::Keyword),
+    ("plugin.name", Conv::Keyword),
+    ("marketplace.name", Conv::Keyword),
+    ("final_model", Conv::Keyword),
     ("success", Conv::BoolKeyword),
     ("managed_only", Conv::BoolKeyword),
     ("safe_mode", Conv::BoolKeyword),
@@ -147,7 +184,7 @@ pub(crate) enum Target {
     VendorAs(Slot, Conv),
 }
 
-use Conv::{JsonText, Keyword, Long, NanosFromMillis};
+use Conv::{JsonText, Keep, Keyword, Long, NanosFromMillis};
 use Target::{Ecs, Vendor, VendorAs};
 
 /// Attributes moved out of the vendor namespace or copied (SPEC section 2,
@@ -193,6 +230,29 @@ pub(crate) const RENAMES: &[(&str, &[Target])] = &[
     ),
     ("tool_parameters", &[Vendor(JsonText)]),
     ("tool_input", &[Vendor(JsonText)]),
+    // OTel semantic conventions, VCS registry (ECS has no VCS fields).
+    (
+        "vcs.repository.url.full",
+        &[Ecs("vcs.repository.url.full", Keyword)],
+    ),
+    (
+        "vcs.repository.name",
+        &[Ecs("vcs.repository.name", Keyword)],
+    ),
+    ("vcs.owner.name", &[Ecs("vcs.owner.name", Keyword)]),
+    ("vcs.provider.name", &[Ecs("vcs.provider.name", Keyword)]),
+    ("vcs.ref.head.name", &[Ecs("vcs.ref.head.name", Keyword)]),
+    (
+        "vcs.ref.head.revision",
+        &[Ecs("vcs.ref.head.revision", Keyword)],
+    ),
+    ("vcs.ref.head.type", &[Ecs("vcs.ref.head.type", Keyword)]),
+    // OTel semantic conventions, CI/CD registry: the workflow a headless
+    // run belongs to.
+    ("workflow.run_id", &[Ecs("cicd.pipeline.run.id", Keyword)]),
+    ("workflow.name", &[Ecs("cicd.pipeline.name", Keyword)]),
+    // ECS user.group.name (an array of names).
+    ("user.groups", &[Ecs("user.group.name", Keep)]),
 ];
 
 /// Fields extracted from parsed tool arguments (SPEC section 2, "Extracted
@@ -224,6 +284,23 @@ pub(crate) const CONTENT_ATTRIBUTES: &[(&str, ContentClass)] = &[
     ("tool_parameters", ContentClass::ToolDetails),
     ("tool_input", ContentClass::ToolDetails),
     ("body", ContentClass::ApiBodies),
+    // The system prompt and tool definitions are what an API request body
+    // carries: the same class (system_prompt and tool events; llm_request
+    // span attributes under detailed tracing).
+    ("system_prompt", ContentClass::ApiBodies),
+    ("system_prompt_preview", ContentClass::ApiBodies),
+    ("user_system_prompt", ContentClass::ApiBodies),
+    ("tool", ContentClass::ApiBodies),
+    ("tools", ContentClass::ApiBodies),
+    // Span attributes and span event attributes (traces).
+    ("user_prompt", ContentClass::Prompts),
+    ("full_command", ContentClass::ToolDetails),
+    ("bash_command", ContentClass::ToolDetails),
+    ("output", ContentClass::ToolOutput),
+    // The identity policy (config `identity`).
+    ("user.email", ContentClass::Identity),
+    ("user.account_uuid", ContentClass::Identity),
+    ("user.account_id", ContentClass::Identity),
 ];
 
 /// MCP names inside Claude Code's `tool_parameters`, copied to the vendor

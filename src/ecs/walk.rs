@@ -15,6 +15,7 @@
 //! output attribute list is indexed ([`Attrs`]).
 
 use super::attrs::{Attr, Attrs, Key};
+use super::content::{ContentAction, ContentClass, Marks};
 use super::record::{self, Input, Notes, Record, Tenant};
 use super::tables::Slot;
 use super::value::{In, Out, string};
@@ -314,10 +315,23 @@ impl<'a> Walk<'a> {
         if emitter.is_some() || tenant.is_some() {
             gateway::take_routing(&mut attrs, "resource", &mut level.requested);
         }
+        // The identity policy on a Claude resource (a dropped value goes
+        // before the bounds count it; a hashed one replaces it after).
+        let identity: Vec<(Cow<'a, str>, Option<String>)> = if emitter.is_some() {
+            self.identity_of(&attrs)
+        } else {
+            Vec::new()
+        };
+        attrs.retain(|a| !identity.iter().any(|(k, v)| v.is_none() && *k == a.key));
         // Claude attributes become top-level ECS fields; others stay below
         // `resource.attributes.` in the exporter's OTel mode.
         let prefix_depth = if emitter.is_some() { 0 } else { 2 };
         let (bounded, repaired) = self.bound_level(&mut attrs, "resource", prefix_depth)?;
+        for (key, value) in identity {
+            if let (Some(v), Some(slot)) = (value, self.attrs.get_mut(&Key::plain(key))) {
+                *slot = string(v);
+            }
+        }
         let namespace = tenant
             .and_then(|t| t.namespace.as_deref())
             .filter(|_| emitter.is_none() && self.t.rules.tenant.set_namespace);
@@ -469,6 +483,27 @@ impl<'a> Walk<'a> {
         self.attrs
             .set(Key::plain(field), string(overflow.to_text()));
         Ok((Some(reason), repaired))
+    }
+
+    /// The identity attributes among `attrs` with what the identity policy
+    /// makes of each (`None`: dropped); those it keeps as sent are left out.
+    fn identity_of(&self, attrs: &[Attr<'a>]) -> Vec<(Cow<'a, str>, Option<String>)> {
+        let content = &self.t.rules.content;
+        let mut marks = Marks::default();
+        (attrs.iter())
+            .filter(|a| self.t.rules.attribute(&a.key).class == Some(ContentClass::Identity))
+            .filter_map(|a| {
+                if content.action(ContentClass::Identity) == ContentAction::Drop {
+                    return Some((a.key.clone(), None));
+                }
+                let text = a.value.scalar_text().unwrap_or_default();
+                let kept = content.apply_text(ContentClass::Identity, text.clone(), &mut marks);
+                match kept {
+                    Some(v) if v == text => None,
+                    v => Some((a.key.clone(), v.map(Cow::into_owned))),
+                }
+            })
+            .collect()
     }
 
     /// Writes [`Walk::attrs`] as the attributes of the message being written.

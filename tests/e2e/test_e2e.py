@@ -120,7 +120,7 @@ COWORK_EXPECTED = {
     "user_prompt": (None, "unknown"),
     "skill_activated": (None, "unknown"),
     "assistant_response": (None, "unknown"),
-    "compaction": (("host", "info"), "success"),
+    "compaction": (("session", "info"), "success"),
 }
 
 
