@@ -155,7 +155,7 @@ enum cowork_ecs_result
   COWORK_ECS_RESULT_CONFIG_SYNTAX = 9100,
   // Configuration value breaks a rule.
   COWORK_ECS_RESULT_CONFIG_INVALID = 9101,
-  // Input is not an OTLP logs protobuf.
+  // Input is not an OTLP protobuf request of the signal the export reads.
   COWORK_ECS_RESULT_DECODE = 9200,
   // Output could not be encoded.
   COWORK_ECS_RESULT_ENCODE = 9201,
@@ -275,6 +275,48 @@ cowork_ecs_result cowork_ecs_transform_logs(const struct cowork_ecs_transformer 
 // As [`cowork_ecs_transform_logs`], plus: `tenant` points to `tenant_len`
 // readable bytes, or is NULL with `tenant_len == 0`.
 cowork_ecs_result cowork_ecs_transform_logs_as(const struct cowork_ecs_transformer *transformer,
+                                               const uint8_t *tenant,
+                                               size_t tenant_len,
+                                               const uint8_t *input,
+                                               size_t input_len,
+                                               struct cowork_ecs_buf *out,
+                                               struct cowork_ecs_buf *err_out);
+
+// Transforms one protobuf `ExportTraceServiceRequest` (issue 9): Claude
+// spans get ECS / `gen_ai.*` fields and the gateway's routing
+// (`traces-<product>.traces-<namespace>`), and the content and identity
+// policy applies to span, span event and resource attributes; other
+// senders' spans are left as they are (under a tenant, their routing is
+// the gateway's).
+//
+// - `tenant`, `tenant_len`: as in [`cowork_ecs_transform_logs_as`];
+//   `(NULL, 0)` means no identity.
+// - Every other parameter, the result codes (`COWORK_ECS_RESULT_UNCHANGED`
+//   when nothing changed), ownership and thread safety are those of
+//   [`cowork_ecs_transform_logs`].
+//
+// # Safety
+// As [`cowork_ecs_transform_logs_as`].
+cowork_ecs_result cowork_ecs_transform_traces(const struct cowork_ecs_transformer *transformer,
+                                              const uint8_t *tenant,
+                                              size_t tenant_len,
+                                              const uint8_t *input,
+                                              size_t input_len,
+                                              struct cowork_ecs_buf *out,
+                                              struct cowork_ecs_buf *err_out);
+
+// Transforms one protobuf `ExportMetricsServiceRequest` (issue 9): Claude
+// metrics are routed to `metrics-<product>.metrics-<namespace>` and the
+// identity policy applies to data point and resource attributes; other
+// senders' metrics are left as they are (under a tenant, their routing is
+// the gateway's).
+//
+// Parameters, result codes, ownership and thread safety: as
+// [`cowork_ecs_transform_traces`].
+//
+// # Safety
+// As [`cowork_ecs_transform_logs_as`].
+cowork_ecs_result cowork_ecs_transform_metrics(const struct cowork_ecs_transformer *transformer,
                                                const uint8_t *tenant,
                                                size_t tenant_len,
                                                const uint8_t *input,

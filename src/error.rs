@@ -18,10 +18,10 @@ pub enum Error {
         reason: String,
     },
     /// The input bytes are not an OTLP `ExportLogsServiceRequest` protobuf.
-    #[error("input is not an OTLP ExportLogsServiceRequest protobuf: {0}")]
+    #[error("input is not an OTLP Export{{Logs,Trace,Metrics}}ServiceRequest protobuf: {0}")]
     Decode(String),
     /// The input text is not an OTLP/JSON `ExportLogsServiceRequest`.
-    #[error("input is not an OTLP/JSON ExportLogsServiceRequest: {0}")]
+    #[error("input is not an OTLP/JSON request: {0}")]
     DecodeJson(#[source] serde_json::Error),
     /// The output could not be serialized (should not happen; reported, not panicked).
     #[error("cannot encode the output: {0}")]

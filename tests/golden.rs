@@ -93,3 +93,66 @@ fn protobuf_and_json_captures_of_one_run_map_alike() {
     };
     assert_eq!(shape(&pb), shape(&js));
 }
+
+/// Traces and metrics captures (`testdata/captures/*/{traces,metrics}.json`)
+/// through the transform, compared with
+/// `testdata/golden/<case>.{traces,metrics}.expected.otlp.json`.
+#[test]
+fn every_traces_and_metrics_capture_matches_its_golden_file() {
+    let transformer = Transformer::new(&Config::default()).unwrap();
+    let update = std::env::var_os("COWORK_ECS_UPDATE_GOLDEN").is_some();
+    assert!(!(update && std::env::var_os("CI").is_some()));
+    let mut dirs: Vec<_> = std::fs::read_dir(testdata().join("captures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let mut seen = Vec::new();
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        for signal in ["traces", "metrics"] {
+            let input = dir.join(format!("{signal}.json"));
+            if !input.exists() {
+                continue;
+            }
+            let bytes = std::fs::read(&input).unwrap();
+            let golden = testdata().join(format!("golden/{name}.{signal}.expected.otlp.json"));
+            let output = if signal == "traces" {
+                let mut r = otlp::traces_from_json(&bytes).unwrap();
+                assert!(
+                    transformer
+                        .transform_traces_request(&mut r, None)
+                        .claude_items
+                        > 0
+                );
+                otlp::any_to_json(&r).unwrap()
+            } else {
+                let mut r = otlp::metrics_from_json(&bytes).unwrap();
+                assert!(
+                    transformer
+                        .transform_metrics_request(&mut r, None)
+                        .claude_items
+                        > 0
+                );
+                otlp::any_to_json(&r).unwrap()
+            };
+            seen.push(format!("{name}.{signal}"));
+            if update {
+                std::fs::write(&golden, output + "\n").unwrap();
+                continue;
+            }
+            let expected: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&golden).unwrap()).unwrap();
+            let actual: serde_json::Value = serde_json::from_str(&output).unwrap();
+            assert!(
+                expected == actual,
+                "{name}.{signal}: output differs from {}",
+                golden.display()
+            );
+        }
+    }
+    assert!(
+        seen.len() >= 4,
+        "traces and content_all, each traces + metrics: {seen:?}"
+    );
+}

@@ -8,6 +8,7 @@ mod attrs;
 mod content;
 pub mod gateway;
 mod record;
+mod signals;
 mod tables;
 mod value;
 mod walk;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use tables::{Conv, EventClass, Slot, Target};
 
 pub use record::ECS_VERSION;
+pub use signals::SignalOutcome;
 
 /// A recognized emitter (SPEC section 1, first table).
 #[derive(Debug, Clone)]
@@ -31,8 +33,12 @@ pub(crate) struct Emitter {
     provider: &'static str,
     /// `<product>.events.`: prefix of every attribute left in the vendor namespace.
     vendor_prefix: &'static str,
-    /// `data_stream.dataset`.
+    /// `data_stream.dataset` of its log records.
     dataset: String,
+    /// `data_stream.dataset` of its spans (`traces-<dataset>-<namespace>`).
+    traces_dataset: &'static str,
+    /// `data_stream.dataset` of its metrics (`metrics-<dataset>-<namespace>`).
+    metrics_dataset: &'static str,
     /// Resource `service.name` values that identify it.
     service_names: Vec<String>,
 }
@@ -176,12 +182,16 @@ impl Transformer {
                 provider: "claude-cowork",
                 vendor_prefix: "claude_cowork.events.",
                 dataset: config.cowork.dataset.clone(),
+                traces_dataset: COWORK_TRACES_DATASET,
+                metrics_dataset: COWORK_METRICS_DATASET,
                 service_names: config.cowork.service_names.clone(),
             },
             claude_code: Emitter {
                 provider: "claude-code",
                 vendor_prefix: "claude_code.events.",
                 dataset: config.claude_code.dataset.clone(),
+                traces_dataset: CLAUDE_CODE_TRACES_DATASET,
+                metrics_dataset: CLAUDE_CODE_METRICS_DATASET,
                 service_names: config.claude_code.service_names.clone(),
             },
             rules: Rules::new(config)?,
@@ -260,6 +270,63 @@ impl Transformer {
         tenant: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
         Ok(walk::transform(self, bytes, tenant)?.0)
+    }
+}
+
+/// `data_stream.dataset` of Claude Code spans.
+pub const CLAUDE_CODE_TRACES_DATASET: &str = "claude_code.traces";
+/// `data_stream.dataset` of Claude Code metrics.
+pub const CLAUDE_CODE_METRICS_DATASET: &str = "claude_code.metrics";
+/// `data_stream.dataset` of Cowork spans.
+pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
+/// `data_stream.dataset` of Cowork metrics.
+pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
+
+impl Transformer {
+    /// Transforms a protobuf `ExportTraceServiceRequest` from a sender
+    /// authenticated as `tenant` (`None`: no identity). Returns `None` when
+    /// nothing changed, else the new request's bytes. See [`signals`] for
+    /// what a Claude span gets.
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+    pub fn transform_traces_protobuf(
+        &self,
+        bytes: &[u8],
+        tenant: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(signals::transform_traces(self, bytes, tenant)?.0)
+    }
+
+    /// [`Transformer::transform_traces_protobuf`] on a decoded request, in place.
+    pub fn transform_traces_request(
+        &self,
+        request: &mut otlp::ExportTraceServiceRequest,
+        tenant: Option<&str>,
+    ) -> SignalOutcome {
+        signals::traces_request(self, request, tenant)
+    }
+
+    /// Transforms a protobuf `ExportMetricsServiceRequest` (as
+    /// [`Transformer::transform_traces_protobuf`]; see [`signals`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+    pub fn transform_metrics_protobuf(
+        &self,
+        bytes: &[u8],
+        tenant: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(signals::transform_metrics(self, bytes, tenant)?.0)
+    }
+
+    /// [`Transformer::transform_metrics_protobuf`] on a decoded request, in place.
+    pub fn transform_metrics_request(
+        &self,
+        request: &mut otlp::ExportMetricsServiceRequest,
+        tenant: Option<&str>,
+    ) -> SignalOutcome {
+        signals::metrics_request(self, request, tenant)
     }
 }
 

@@ -101,6 +101,45 @@ pub(crate) const EVENT_CLASSES: &[(&str, EventClass)] = &[
     ("tool", class("configuration", "info")),
 ];
 
+/// ECS categorization of Claude Code's span types (the `span.type`
+/// attribute, else the span name without `claude_code.`), in line with
+/// Elastic's `claude_code` 0.3.0 traces data stream.
+pub(crate) const SPAN_CLASSES: &[(&str, EventClass)] = &[
+    // A user's turn, from prompt to answer.
+    ("interaction", class("session", "info")),
+    // One Messages API call.
+    ("llm_request", class("api", "info")),
+    // A tool call, and the run of its command.
+    ("tool", class("process", "info")),
+    ("tool.execution", class("process", "info")),
+    // Waiting for a permission decision.
+    ("tool.blocked_on_user", class("iam", "info")),
+    ("hook", class("process", "info")),
+];
+
+/// Any other span type: categorized `host` / `info`.
+pub(crate) const OTHER_SPAN: EventClass = class("host", "info");
+
+/// Span attributes moved to ECS / OTel GenAI fields: `(attribute, field,
+/// conversion)`. An attribute whose field the span already has stays as it
+/// is (`gen_ai.*` attributes the emitter sets itself win).
+pub(crate) const SPAN_RENAMES: &[(&str, &str, Conv)] = &[
+    ("input_tokens", "gen_ai.usage.input_tokens", Conv::Long),
+    ("output_tokens", "gen_ai.usage.output_tokens", Conv::Long),
+    (
+        "cache_read_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        Conv::Long,
+    ),
+    (
+        "cache_creation_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        Conv::Long,
+    ),
+    ("full_command", "process.command_line", Conv::Keep),
+    ("duration_ms", "event.duration", Conv::NanosFromMillis),
+];
+
 /// Any other event name: never dropped, categorized `host` / `info`.
 pub(crate) const OTHER_EVENT: EventClass = class("host", "info");
 

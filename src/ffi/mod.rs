@@ -60,7 +60,7 @@ pub enum cowork_ecs_result {
     ConfigSyntax = 9100,
     /// Configuration value breaks a rule.
     ConfigInvalid = 9101,
-    /// Input is not an OTLP logs protobuf.
+    /// Input is not an OTLP protobuf request of the signal the export reads.
     Decode = 9200,
     /// Output could not be encoded.
     Encode = 9201,
@@ -220,6 +220,121 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs_as(
     })
 }
 
+/// Transforms one protobuf `ExportTraceServiceRequest` (issue 9): Claude
+/// spans get ECS / `gen_ai.*` fields and the gateway's routing
+/// (`traces-<product>.traces-<namespace>`), and the content and identity
+/// policy applies to span, span event and resource attributes; other
+/// senders' spans are left as they are (under a tenant, their routing is
+/// the gateway's).
+///
+/// - `tenant`, `tenant_len`: as in [`cowork_ecs_transform_logs_as`];
+///   `(NULL, 0)` means no identity.
+/// - Every other parameter, the result codes (`COWORK_ECS_RESULT_UNCHANGED`
+///   when nothing changed), ownership and thread safety are those of
+///   [`cowork_ecs_transform_logs`].
+///
+/// # Safety
+/// As [`cowork_ecs_transform_logs_as`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_transform_traces(
+    transformer: *const cowork_ecs_transformer,
+    tenant: *const u8,
+    tenant_len: usize,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    err_out: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    guard(err_out, || {
+        // SAFETY: the caller upholds the contract stated above.
+        let tenant = unsafe { tenant_arg(tenant, tenant_len) }?;
+        // SAFETY: the caller passes a live handle (or NULL, refused here).
+        let t = unsafe { handle::try_ref(transformer) }?;
+        // SAFETY: the caller upholds the input and output contracts.
+        unsafe {
+            transform_with(input, input_len, out, |b| {
+                t.transform_traces_protobuf(b, tenant)
+            })
+        }
+    })
+}
+
+/// Transforms one protobuf `ExportMetricsServiceRequest` (issue 9): Claude
+/// metrics are routed to `metrics-<product>.metrics-<namespace>` and the
+/// identity policy applies to data point and resource attributes; other
+/// senders' metrics are left as they are (under a tenant, their routing is
+/// the gateway's).
+///
+/// Parameters, result codes, ownership and thread safety: as
+/// [`cowork_ecs_transform_traces`].
+///
+/// # Safety
+/// As [`cowork_ecs_transform_logs_as`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_transform_metrics(
+    transformer: *const cowork_ecs_transformer,
+    tenant: *const u8,
+    tenant_len: usize,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    err_out: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    guard(err_out, || {
+        // SAFETY: the caller upholds the contract stated above.
+        let tenant = unsafe { tenant_arg(tenant, tenant_len) }?;
+        // SAFETY: the caller passes a live handle (or NULL, refused here).
+        let t = unsafe { handle::try_ref(transformer) }?;
+        // SAFETY: the caller upholds the input and output contracts.
+        unsafe {
+            transform_with(input, input_len, out, |b| {
+                t.transform_metrics_protobuf(b, tenant)
+            })
+        }
+    })
+}
+
+/// A tenant argument: `None` for `(NULL, 0)` or an empty identity.
+///
+/// # Safety
+/// `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
+unsafe fn tenant_arg<'a>(
+    tenant: *const u8,
+    tenant_len: usize,
+) -> Result<Option<&'a str>, boundary::Failure> {
+    // SAFETY: per this function's contract.
+    let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
+    let tenant = std::str::from_utf8(tenant)
+        .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
+    Ok((!tenant.is_empty()).then_some(tenant))
+}
+
+/// Runs `f` on the input buffer and hands its output to the caller.
+///
+/// # Safety
+/// `input` points to `input_len` readable bytes (or is NULL with 0); `out`
+/// is NULL (refused) or writable.
+unsafe fn transform_with(
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    f: impl FnOnce(&[u8]) -> crate::error::Result<Option<Vec<u8>>>,
+) -> Result<cowork_ecs_result, boundary::Failure> {
+    if out.is_null() {
+        return Err(boundary::Failure::NullParameter("out"));
+    }
+    // SAFETY: the caller upholds the input buffer contract.
+    let input = unsafe { buf::input_slice(input, input_len) }?;
+    match f(input).map_err(boundary::Failure::from)? {
+        None => Ok(cowork_ecs_result::Unchanged),
+        Some(bytes) => {
+            // SAFETY: `out` is non-null and writable per the contract.
+            unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
+            Ok(cowork_ecs_result::Ok)
+        }
+    }
+}
+
 /// The body shared by the two transform exports.
 ///
 /// # Safety
@@ -233,21 +348,11 @@ unsafe fn transform(
 ) -> Result<cowork_ecs_result, boundary::Failure> {
     // SAFETY: the caller passes a live handle (or NULL, refused here).
     let transformer = unsafe { handle::try_ref(transformer) }?;
-    if out.is_null() {
-        return Err(boundary::Failure::NullParameter("out"));
-    }
-    // SAFETY: the caller upholds the input buffer contract.
-    let input = unsafe { buf::input_slice(input, input_len) }?;
-    match transformer
-        .transform_protobuf_as(input, tenant)
-        .map_err(boundary::Failure::from)?
-    {
-        None => Ok(cowork_ecs_result::Unchanged),
-        Some(bytes) => {
-            // SAFETY: `out` is non-null and writable per the contract.
-            unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
-            Ok(cowork_ecs_result::Ok)
-        }
+    // SAFETY: the caller upholds the input and output contracts.
+    unsafe {
+        transform_with(input, input_len, out, |b| {
+            transformer.transform_protobuf_as(b, tenant)
+        })
     }
 }
 

@@ -18,7 +18,10 @@ pub use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
 };
 
+pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 pub use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+pub use opentelemetry_proto::tonic::metrics::v1::metric::Data as MetricData;
 pub use opentelemetry_proto::tonic::resource::v1::Resource;
 
 /// Serialized form of a batch.
@@ -185,6 +188,78 @@ pub fn decode_any(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Format)> {
         Format::Protobuf => decode(bytes)?,
     };
     Ok((request, format))
+}
+
+/// The three OTLP signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// `ExportLogsServiceRequest`.
+    Logs,
+    /// `ExportTraceServiceRequest`.
+    Traces,
+    /// `ExportMetricsServiceRequest`.
+    Metrics,
+}
+
+impl Signal {
+    /// The signal of an OTLP/JSON request, by its top-level key
+    /// (`resourceLogs`, `resourceSpans`, `resourceMetrics`; the snake_case
+    /// forms too).
+    ///
+    /// # Errors
+    /// [`Error::DecodeJson`] when the text is not a JSON object;
+    /// [`Error::Decode`] when the object has none of those keys (or more
+    /// than one).
+    pub fn of_json(bytes: &[u8]) -> Result<Signal> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(bytes).map_err(Error::DecodeJson)?;
+        let found: Vec<Signal> = (object.keys())
+            .filter_map(|k| match k.as_str() {
+                "resourceLogs" | "resource_logs" => Some(Signal::Logs),
+                "resourceSpans" | "resource_spans" => Some(Signal::Traces),
+                "resourceMetrics" | "resource_metrics" => Some(Signal::Metrics),
+                _ => None,
+            })
+            .collect();
+        match found[..] {
+            [signal] => Ok(signal),
+            [] => Err(Error::Decode(format!(
+                "an OTLP/JSON request has one of resourceLogs, resourceSpans or resourceMetrics; this object has {}",
+                if object.is_empty() {
+                    "no key".to_owned()
+                } else {
+                    format!("only {:?}", object.keys().collect::<Vec<_>>())
+                }
+            ))),
+            _ => Err(Error::Decode(
+                "an OTLP/JSON request has one of resourceLogs, resourceSpans or resourceMetrics, not several".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Decodes an OTLP/JSON traces request.
+///
+/// # Errors
+/// [`Error::DecodeJson`] when the text is not one.
+pub fn traces_from_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest> {
+    serde_json::from_slice(bytes).map_err(Error::DecodeJson)
+}
+
+/// Decodes an OTLP/JSON metrics request.
+///
+/// # Errors
+/// [`Error::DecodeJson`] when the text is not one.
+pub fn metrics_from_json(bytes: &[u8]) -> Result<ExportMetricsServiceRequest> {
+    serde_json::from_slice(bytes).map_err(Error::DecodeJson)
+}
+
+/// Writes any request as pretty OTLP/JSON (64-bit integers as strings).
+///
+/// # Errors
+/// [`Error::Encode`] if serialization fails (not expected for these types).
+pub fn any_to_json<T: serde::Serialize>(request: &T) -> Result<String> {
+    serde_json::to_string_pretty(request).map_err(|e| Error::Encode(e.to_string()))
 }
 
 /// Writes a request as pretty OTLP/JSON (64-bit integers as strings, as the

@@ -1,0 +1,347 @@
+//! Traces and metrics (issue 9) on the real `traces` and `content_all`
+//! captures: the content, identity, tenant and routing rules of the logs,
+//! applied to spans, span events and data points.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use cowork_ecs::otlp::{
+    self, AnyValue, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, Value,
+};
+use cowork_ecs::{Config, Transformer};
+use prost::Message;
+use serde_json::{Map, Value as Json, json};
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn traces(case: &str) -> ExportTraceServiceRequest {
+    let path = testdata().join(format!("captures/{case}/traces.json"));
+    otlp::traces_from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn metrics(case: &str) -> ExportMetricsServiceRequest {
+    let path = testdata().join(format!("captures/{case}/metrics.json"));
+    otlp::metrics_from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn config(json: &str) -> Transformer {
+    Transformer::new(&Config::from_json(json.as_bytes()).unwrap()).unwrap()
+}
+
+fn attrs(list: &[KeyValue]) -> Map<String, Json> {
+    list.iter()
+        .map(|kv| {
+            let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
+            (kv.key.clone(), v.map_or(Json::Null, value_json))
+        })
+        .collect()
+}
+
+fn string_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// `(span type, attributes)` of every span.
+fn spans(req: &ExportTraceServiceRequest) -> Vec<(String, Map<String, Json>)> {
+    let mut out = Vec::new();
+    for rs in &req.resource_spans {
+        for ss in &rs.scope_spans {
+            for s in &ss.spans {
+                let a = attrs(&s.attributes);
+                out.push((a["span.type"].as_str().unwrap().to_owned(), a));
+            }
+        }
+    }
+    out
+}
+
+fn span<'a>(all: &'a [(String, Map<String, Json>)], kind: &str) -> &'a Map<String, Json> {
+    &all.iter().find(|(t, _)| t == kind).unwrap().1
+}
+
+#[test]
+fn claude_spans_get_ecs_fields_and_the_gateways_routing() {
+    let mut req = traces("content_all");
+    let outcome = Transformer::new(&Config::default())
+        .unwrap()
+        .transform_traces_request(&mut req, None);
+    assert_eq!(outcome.claude_items, 6);
+    let scope = req.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
+    let scope = attrs(&scope.attributes);
+    assert_eq!(scope["elastic.mapping.mode"], json!("ecs"));
+    assert_eq!(scope["data_stream.dataset"], json!("claude_code.traces"));
+    assert_eq!(scope["data_stream.namespace"], json!("default"));
+    let all = spans(&req);
+    let interaction = span(&all, "interaction");
+    assert_eq!(interaction["event.category"], json!(["session"]));
+    assert_eq!(interaction["event.provider"], json!("claude-code"));
+    let llm = span(&all, "llm_request");
+    assert_eq!(llm["event.category"], json!(["api"]));
+    assert_eq!(llm["gen_ai.usage.input_tokens"], json!(120));
+    assert_eq!(llm["gen_ai.usage.cache_read.input_tokens"], json!(30));
+    assert_eq!(llm["event.duration"], json!(47_000_000));
+    assert_eq!(llm["event.outcome"], json!("success"));
+    assert!(!llm.contains_key("input_tokens"));
+    let tool = span(&all, "tool");
+    assert_eq!(tool["event.category"], json!(["process"]));
+    assert_eq!(tool["process.command_line"], json!("echo hello-from-mock"));
+    assert_eq!(
+        span(&all, "tool.blocked_on_user")["event.category"],
+        json!(["iam"])
+    );
+    assert_eq!(
+        interaction["related.user"],
+        json!(["ef1f3237f691f473723d7695bf8185da4b5894d55b9304f80d026d903c61acfe"])
+    );
+    // Every span and span event has its own stable document id.
+    let mut ids: Vec<Json> = all
+        .iter()
+        .map(|(_, a)| a["elasticsearch.document_id"].clone())
+        .collect();
+    for rs in &req.resource_spans {
+        for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            for e in &s.events {
+                ids.push(attrs(&e.attributes)["elasticsearch.document_id"].clone());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 9, "6 spans, 3 span events");
+    let distinct: std::collections::BTreeSet<String> = ids.iter().map(|i| i.to_string()).collect();
+    assert_eq!(distinct.len(), ids.len());
+    let mut again = traces("content_all");
+    Transformer::new(&Config::default())
+        .unwrap()
+        .transform_traces_request(&mut again, None);
+    assert_eq!(again, req, "deterministic");
+}
+
+#[test]
+fn span_content_follows_the_content_policy() {
+    let prompt = "say hello using bash";
+    let command = "echo hello-from-mock";
+    for (policy, gone) in [("hash", true), ("drop", true), ("keep", false)] {
+        let t = config(&format!(
+            r#"{{"content":{{"prompts":"{policy}","tool_details":"{policy}","tool_output":"{policy}","hmac_key":"{KEY}"}}}}"#
+        ));
+        let mut req = traces("content_all");
+        t.transform_traces_request(&mut req, None);
+        let text = otlp::any_to_json(&req).unwrap();
+        assert_eq!(!text.contains(prompt), gone, "{policy}: prompt");
+        assert_eq!(!text.contains(command), gone, "{policy}: command");
+        // The command's output, alone (the command text holds it too).
+        let output_kept = req.resource_spans.iter().any(|rs| {
+            rs.scope_spans.iter().flat_map(|ss| &ss.spans).any(|s| {
+                s.events
+                    .iter()
+                    .any(|e| attrs(&e.attributes).get("output") == Some(&json!("hello-from-mock")))
+            })
+        });
+        assert_eq!(!output_kept, gone, "{policy}: output");
+        if policy != "keep" {
+            let tool = spans(&req)
+                .into_iter()
+                .find(|(t, _)| t == "tool")
+                .unwrap()
+                .1;
+            assert_eq!(tool["claude_code.events.redacted"], json!(["tool_details"]));
+        }
+    }
+}
+
+#[test]
+fn credentials_in_spans_are_masked_by_default() {
+    let canary = "sk-ant-api03-CANARYcanaryCANARYcanary0123456789-abcdEF";
+    let mut req = traces("content_all");
+    for s in req.resource_spans[0].scope_spans[0].spans.iter_mut() {
+        for kv in s
+            .attributes
+            .iter_mut()
+            .filter(|kv| kv.key == "user_prompt" || kv.key == "full_command")
+        {
+            *kv = string_kv(&kv.key.clone(), &format!("use {canary} please"));
+        }
+        for e in s.events.iter_mut() {
+            for kv in e.attributes.iter_mut().filter(|kv| kv.key == "output") {
+                *kv = string_kv("output", &format!("key={canary}"));
+            }
+        }
+    }
+    let before = otlp::any_to_json(&req).unwrap();
+    assert_eq!(before.matches(canary).count(), 3);
+    Transformer::new(&Config::default())
+        .unwrap()
+        .transform_traces_request(&mut req, None);
+    let after = otlp::any_to_json(&req).unwrap();
+    assert!(!after.contains(canary));
+    assert!(after.contains("[REDACTED:anthropic_api_key]"));
+}
+
+#[test]
+fn a_senders_routing_is_overridden_and_the_tenant_routes() {
+    let mut req = traces("traces");
+    let s = &mut req.resource_spans[0].scope_spans[0].spans[0];
+    s.attributes
+        .push(string_kv("elasticsearch.index", "somewhere-else"));
+    s.attributes
+        .push(string_kv("data_stream.namespace", "victim"));
+    s.events.push(Default::default());
+    s.events
+        .last_mut()
+        .unwrap()
+        .attributes
+        .push(string_kv("data_stream.namespace", "victim"));
+    let t = Transformer::new(&Config::default()).unwrap();
+    t.transform_traces_request(&mut req, Some("Team-A"));
+    let text = otlp::any_to_json(&req).unwrap();
+    let scope = attrs(
+        &req.resource_spans[0].scope_spans[0]
+            .scope
+            .as_ref()
+            .unwrap()
+            .attributes,
+    );
+    assert_eq!(scope["data_stream.namespace"], json!("team_a"));
+    let first = attrs(&req.resource_spans[0].scope_spans[0].spans[0].attributes);
+    assert!(!first.contains_key("elasticsearch.index"));
+    assert!(!first.contains_key("data_stream.namespace"));
+    assert_eq!(first["tags"], json!(["routing_overridden"]));
+    assert_eq!(first["labels.tenant"], json!("Team-A"));
+    assert_eq!(
+        first["cowork_ecs.requested_routing"],
+        json!([
+            "span:elasticsearch.index=somewhere-else",
+            "span:data_stream.namespace=victim"
+        ])
+    );
+    let event = req.resource_spans[0].scope_spans[0].spans[0]
+        .events
+        .last()
+        .unwrap();
+    assert!(!attrs(&event.attributes).contains_key("data_stream.namespace"));
+    assert!(
+        !text.contains("\"victim\""),
+        "only in requested_routing entries"
+    );
+
+    // Another sender's spans under a tenant: the gateway's namespace.
+    let mut other = traces("traces");
+    let resource = other.resource_spans[0].resource.as_mut().unwrap();
+    for kv in resource
+        .attributes
+        .iter_mut()
+        .filter(|kv| kv.key == "service.name")
+    {
+        *kv = string_kv("service.name", "billing");
+    }
+    resource
+        .attributes
+        .push(string_kv("data_stream.namespace", "victim"));
+    let before = other.clone();
+    t.transform_traces_request(&mut other, None);
+    assert_eq!(other, before, "another sender without tenant: untouched");
+    t.transform_traces_request(&mut other, Some("team-b"));
+    let resource = attrs(
+        &other.resource_spans[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes,
+    );
+    assert_eq!(resource["data_stream.namespace"], json!("team_b"));
+    assert!(
+        !attrs(&other.resource_spans[0].scope_spans[0].spans[0].attributes)
+            .contains_key("elasticsearch.document_id")
+    );
+}
+
+#[test]
+fn metrics_are_routed_and_carry_the_identity_policy() {
+    const EMAIL: &str = "canary.user@example.com";
+    for identity in ["keep", "hash", "drop"] {
+        let t = config(&format!(
+            r#"{{"identity":"{identity}","content":{{"hmac_key":"{KEY}"}}}}"#
+        ));
+        let mut req = metrics("content_all");
+        let resource = req.resource_metrics[0].resource.as_mut().unwrap();
+        resource
+            .attributes
+            .push(string_kv("user.account_uuid", "acc-uuid-1"));
+        let sum = |m: &mut cowork_ecs::otlp::MetricData| match m {
+            cowork_ecs::otlp::MetricData::Sum(s) => s.data_points.len(),
+            _ => 0,
+        };
+        let mut points = 0;
+        for m in req.resource_metrics[0].scope_metrics[0].metrics.iter_mut() {
+            points += sum(m.data.as_mut().unwrap());
+            if let Some(cowork_ecs::otlp::MetricData::Sum(s)) = m.data.as_mut() {
+                for p in &mut s.data_points {
+                    p.attributes.push(string_kv("user.email", EMAIL));
+                }
+            }
+        }
+        let outcome = t.transform_metrics_request(&mut req, Some("team-a"));
+        assert_eq!(outcome.claude_items, points);
+        let text = otlp::any_to_json(&req).unwrap();
+        assert_eq!(text.contains(EMAIL), identity == "keep", "{identity}");
+        assert_eq!(
+            text.contains("acc-uuid-1"),
+            identity == "keep",
+            "{identity}"
+        );
+        let scope = attrs(
+            &req.resource_metrics[0].scope_metrics[0]
+                .scope
+                .as_ref()
+                .unwrap()
+                .attributes,
+        );
+        assert_eq!(scope["data_stream.dataset"], json!("claude_code.metrics"));
+        assert_eq!(scope["data_stream.namespace"], json!("team_a"));
+        assert_eq!(scope["elastic.mapping.mode"], json!("ecs"));
+        if let Some(cowork_ecs::otlp::MetricData::Sum(s)) = req.resource_metrics[0].scope_metrics[0]
+            .metrics[0]
+            .data
+            .as_ref()
+        {
+            let p = attrs(&s.data_points[0].attributes);
+            match identity {
+                "hash" => {
+                    let h = p["user.email"].as_str().unwrap();
+                    assert_eq!(h.len(), 64);
+                    assert_eq!(p["related.user"][0], json!(h));
+                }
+                "drop" => assert!(!p.contains_key("user.email")),
+                _ => assert_eq!(p["related.user"][0], json!(EMAIL)),
+            }
+            assert_eq!(p["labels.tenant"], json!("team-a"));
+        } else {
+            panic!("the first metric is a sum");
+        }
+    }
+}
+
+#[test]
+fn protobuf_round_trip_and_bad_input() {
+    let t = Transformer::new(&Config::default()).unwrap();
+    let bytes = traces("traces").encode_to_vec();
+    let out = t.transform_traces_protobuf(&bytes, None).unwrap().unwrap();
+    let decoded = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
+    assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 6);
+    let bytes = metrics("traces").encode_to_vec();
+    assert!(
+        t.transform_metrics_protobuf(&bytes, None)
+            .unwrap()
+            .is_some()
+    );
+    assert!(t.transform_traces_protobuf(b"\xff\xff\xff", None).is_err());
+    assert!(t.transform_metrics_protobuf(b"\x0a\x05ab", None).is_err());
+    // Nothing Claude, no tenant: unchanged.
+    assert!(t.transform_traces_protobuf(&[], None).unwrap().is_none());
+}
