@@ -177,17 +177,23 @@ pub fn from_json(bytes: &[u8]) -> Result<ExportLogsServiceRequest> {
     serde_json::from_slice(bytes).map_err(Error::DecodeJson)
 }
 
-/// Decodes either encoding, as told by [`Format::detect`].
+/// Decodes either encoding, as told by [`Format::detect`] (text that looks
+/// like JSON but is not is tried as protobuf).
 ///
 /// # Errors
 /// As [`decode`] or [`from_json`].
 pub fn decode_any(bytes: &[u8]) -> Result<(ExportLogsServiceRequest, Format)> {
-    let format = Format::detect(bytes);
-    let request = match format {
-        Format::Json => from_json(bytes)?,
-        Format::Protobuf => decode(bytes)?,
-    };
-    Ok((request, format))
+    match Format::detect(bytes) {
+        // A protobuf request can start like JSON text (a newline, then `{`
+        // as the length 123): what is not JSON may still be protobuf.
+        Format::Json => match from_json(bytes) {
+            Ok(request) => Ok((request, Format::Json)),
+            Err(json) => decode(bytes)
+                .map(|r| (r, Format::Protobuf))
+                .map_err(|_| json),
+        },
+        Format::Protobuf => Ok((decode(bytes)?, Format::Protobuf)),
+    }
 }
 
 /// The three OTLP signals.

@@ -1,12 +1,17 @@
-//! `cowork-ecs`: replay an OTLP logs request through the mapping without a
-//! collector.
+//! `cowork-ecs`: replay an OTLP logs, traces or metrics request through the
+//! mapping without a collector.
 //!
 //! ```text
-//! cowork-ecs transform [--config FILE] [--output json|proto] < request > transformed
+//! cowork-ecs transform [--config FILE] [--signal logs|traces|metrics] [--tenant ID]
+//!                      [--output json|proto] < request > transformed
 //! ```
-//! Reads one `ExportLogsServiceRequest` on stdin, as OTLP/JSON or protobuf
-//! (detected), and writes the transformed request on stdout. Bad input: a
-//! message on stderr and exit status 1 (2 for bad usage), never a panic trace.
+//! Reads one OTLP request on stdin and writes the transformed request on
+//! stdout. OTLP/JSON is told by its top-level key (`resourceLogs`,
+//! `resourceSpans`, `resourceMetrics`); protobuf is read as `--signal`
+//! (default `logs`). A request of any other shape, or of another signal
+//! than `--signal` says, is an error. Bad input: a message on stderr and
+//! exit status 1 (2 for bad usage), never a panic trace and never an empty
+//! output.
 //!
 //! ```text
 //! cowork-ecs setup --elasticsearch URL [--api-key K | --username U --password P]
@@ -17,13 +22,18 @@
 mod setup;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use cowork_ecs::otlp::Signal;
 use cowork_ecs::{Transformer, otlp};
+use prost::Message;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "Claude Cowork / Claude Code OTLP logs to ECS")]
+#[command(
+    version,
+    about = "Claude Cowork / Claude Code OTLP logs, traces and metrics to ECS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,17 +41,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Transform one ExportLogsServiceRequest read on stdin (OTLP/JSON or protobuf).
+    /// Transform one OTLP request read on stdin (OTLP/JSON or protobuf).
     Transform {
         /// JSON configuration (the processor's keys; see README). Defaults apply without it.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// The request's signal: required to read protobuf traces or
+        /// metrics (protobuf is read as logs without it); checked against
+        /// the top-level key of OTLP/JSON.
+        #[arg(long, value_enum)]
+        signal: Option<SignalArg>,
+        /// The sender's authenticated identity, as the gateway would pass it.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Output encoding.
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
     },
-    /// Re-encode one ExportLogsServiceRequest read on stdin, unchanged (e.g. OTLP/JSON to protobuf).
+    /// Re-encode one OTLP request read on stdin, unchanged (e.g. OTLP/JSON to protobuf).
     Convert {
+        /// The request's signal (as for transform).
+        #[arg(long, value_enum)]
+        signal: Option<SignalArg>,
         /// Output encoding.
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
@@ -64,6 +85,9 @@ enum Command {
         /// Datasets (the processor's cowork.dataset and claude_code.dataset).
         #[arg(long = "dataset", default_values_t = ["claude_code.events".to_owned(), "claude_cowork.events".to_owned()])]
         datasets: Vec<String>,
+        /// The emitters' service.name values (their span events go to logs-apm.app.<service>-*).
+        #[arg(long = "service-name", default_values_t = ["claude-code".to_owned(), "cowork".to_owned()])]
+        service_names: Vec<String>,
         /// Data stream lifecycle retention, e.g. 365d (default: keep until deleted).
         #[arg(long)]
         retention: Option<String>,
@@ -79,8 +103,137 @@ enum Command {
 enum Output {
     /// OTLP/JSON (pretty).
     Json,
-    /// Protobuf ExportLogsServiceRequest bytes.
+    /// Protobuf Export{Logs,Trace,Metrics}ServiceRequest bytes.
     Proto,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SignalArg {
+    /// ExportLogsServiceRequest.
+    Logs,
+    /// ExportTraceServiceRequest.
+    Traces,
+    /// ExportMetricsServiceRequest.
+    Metrics,
+}
+
+impl SignalArg {
+    fn signal(self) -> Signal {
+        match self {
+            SignalArg::Logs => Signal::Logs,
+            SignalArg::Traces => Signal::Traces,
+            SignalArg::Metrics => Signal::Metrics,
+        }
+    }
+}
+
+/// One request of any signal.
+enum Request {
+    Logs(otlp::ExportLogsServiceRequest),
+    Traces(otlp::ExportTraceServiceRequest),
+    Metrics(otlp::ExportMetricsServiceRequest),
+}
+
+fn signal_name(s: Signal) -> &'static str {
+    match s {
+        Signal::Logs => "logs",
+        Signal::Traces => "traces",
+        Signal::Metrics => "metrics",
+    }
+}
+
+/// Reads a request as `signal` from protobuf.
+fn decode_protobuf(bytes: &[u8], signal: Signal) -> Result<Request, String> {
+    let e = |e: prost::DecodeError| format!("not a protobuf {} request: {e}", signal_name(signal));
+    Ok(match signal {
+        Signal::Logs => Request::Logs(otlp::decode(bytes).map_err(|e| e.to_string())?),
+        Signal::Traces => {
+            Request::Traces(otlp::ExportTraceServiceRequest::decode(bytes).map_err(e)?)
+        }
+        Signal::Metrics => {
+            Request::Metrics(otlp::ExportMetricsServiceRequest::decode(bytes).map_err(e)?)
+        }
+    })
+}
+
+/// Reads a request from OTLP/JSON, by its top-level key.
+fn decode_json(bytes: &[u8], asked: Option<Signal>) -> Result<Request, String> {
+    let signal = Signal::of_json(bytes).map_err(|e| e.to_string())?;
+    if let Some(asked) = asked.filter(|a| *a != signal) {
+        return Err(format!(
+            "--signal {} but the request is OTLP/JSON {}",
+            signal_name(asked),
+            signal_name(signal)
+        ));
+    }
+    Ok(match signal {
+        Signal::Logs => Request::Logs(otlp::from_json(bytes).map_err(|e| e.to_string())?),
+        Signal::Traces => {
+            Request::Traces(otlp::traces_from_json(bytes).map_err(|e| e.to_string())?)
+        }
+        Signal::Metrics => {
+            Request::Metrics(otlp::metrics_from_json(bytes).map_err(|e| e.to_string())?)
+        }
+    })
+}
+
+/// Protobuf carries no signal: when bytes that are not logs read as
+/// traces or metrics, says to pass `--signal`.
+fn hint_signal(bytes: &[u8]) -> Option<String> {
+    let traces = otlp::ExportTraceServiceRequest::decode(bytes).ok();
+    let spans = traces.is_some_and(|r| {
+        (r.resource_spans.iter())
+            .flat_map(|rs| &rs.scope_spans)
+            .any(|ss| !ss.spans.is_empty())
+    });
+    let metrics = otlp::ExportMetricsServiceRequest::decode(bytes).ok();
+    let points = metrics.is_some_and(|r| {
+        (r.resource_metrics.iter())
+            .flat_map(|rm| &rm.scope_metrics)
+            .any(|sm| !sm.metrics.is_empty())
+    });
+    let signal = match (spans, points) {
+        (true, false) => "traces",
+        (false, true) => "metrics",
+        (true, true) => "traces|metrics",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "this protobuf request is not logs; it reads as {signal}: pass --signal {signal}"
+    ))
+}
+
+/// Reads one request: OTLP/JSON when it is a JSON object (a protobuf
+/// request whose bytes happen to start like JSON, e.g. a newline and `{`,
+/// is still read as protobuf), else protobuf as `asked` (default logs).
+fn decode_request(bytes: &[u8], asked: Option<Signal>) -> Result<Request, String> {
+    if otlp::Format::detect(bytes) == otlp::Format::Json
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object())
+    {
+        return decode_json(bytes, asked);
+    }
+    let signal = asked.unwrap_or(Signal::Logs);
+    let request = decode_protobuf(bytes, signal).map_err(|e| match asked {
+        None => hint_signal(bytes).unwrap_or(e),
+        Some(_) => e,
+    })?;
+    if asked.is_none() {
+        // Protobuf carries no signal: a traces or metrics request read as
+        // logs would come out empty. Say so instead.
+        if let Request::Logs(r) = &request {
+            let records: usize = (r.resource_logs.iter())
+                .flat_map(|rl| &rl.scope_logs)
+                .map(|sl| sl.log_records.len())
+                .sum();
+            if records == 0 && !r.resource_logs.is_empty() {
+                return Err(
+                    "this protobuf request holds no log record; if it is traces or metrics, pass --signal traces|metrics"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    Ok(request)
 }
 
 fn read_config(path: Option<&PathBuf>) -> Result<Transformer, String> {
@@ -93,47 +246,77 @@ fn read_config(path: Option<&PathBuf>) -> Result<Transformer, String> {
     Transformer::from_json_config(&bytes).map_err(|e| e.to_string())
 }
 
-fn read_request() -> Result<otlp::ExportLogsServiceRequest, String> {
+fn read_request(signal: Option<SignalArg>) -> Result<Request, String> {
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    otlp::decode_any(&input)
-        .map(|(r, _)| r)
-        .map_err(|e| e.to_string())
+    decode_request(&input, signal.map(SignalArg::signal))
 }
 
-fn write_request(request: &otlp::ExportLogsServiceRequest, output: Output) -> Result<(), String> {
-    let bytes = match output {
-        Output::Json => {
-            let mut s = otlp::to_json(request).map_err(|e| e.to_string())?;
+fn write_request(request: &Request, output: Output) -> Result<(), String> {
+    let json = |r: Result<String, cowork_ecs::Error>| {
+        r.map(|mut s| {
             s.push('\n');
             s.into_bytes()
-        }
-        Output::Proto => otlp::encode(request),
+        })
+        .map_err(|e| e.to_string())
+    };
+    let bytes = match (request, output) {
+        (Request::Logs(r), Output::Json) => json(otlp::to_json(r))?,
+        (Request::Traces(r), Output::Json) => json(otlp::any_to_json(r))?,
+        (Request::Metrics(r), Output::Json) => json(otlp::any_to_json(r))?,
+        (Request::Logs(r), Output::Proto) => otlp::encode(r),
+        (Request::Traces(r), Output::Proto) => r.encode_to_vec(),
+        (Request::Metrics(r), Output::Proto) => r.encode_to_vec(),
     };
     std::io::stdout()
         .write_all(&bytes)
         .map_err(|e| format!("cannot write stdout: {e}"))
 }
 
-fn transform(config: Option<&PathBuf>, output: Output) -> Result<(), String> {
+fn transform(
+    config: Option<&PathBuf>,
+    signal: Option<SignalArg>,
+    tenant: Option<&str>,
+    output: Output,
+) -> Result<(), String> {
     let transformer = read_config(config)?;
-    let mut request = read_request()?;
-    let outcome = transformer.transform_request(&mut request);
+    let mut request = read_request(signal)?;
+    let summary = match &mut request {
+        Request::Logs(r) => {
+            let o = transformer.transform_request_as(r, tenant);
+            format!(
+                "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
+                o.claude_records, o.pipeline_errors, o.other_records
+            )
+        }
+        Request::Traces(r) => {
+            let o = transformer.transform_traces_request(r, tenant);
+            format!("{} Claude span(s) normalized", o.claude_items)
+        }
+        Request::Metrics(r) => {
+            let o = transformer.transform_metrics_request(r, tenant);
+            format!("{} Claude data point(s) normalized", o.claude_items)
+        }
+    };
     write_request(&request, output)?;
-    eprintln!(
-        "cowork-ecs: {} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
-        outcome.claude_records, outcome.pipeline_errors, outcome.other_records
-    );
+    eprintln!("cowork-ecs: {summary}");
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Transform { config, output } => transform(config.as_ref(), *output),
-        Command::Convert { output } => read_request().and_then(|r| write_request(&r, *output)),
+        Command::Transform {
+            config,
+            signal,
+            tenant,
+            output,
+        } => transform(config.as_ref(), *signal, tenant.as_deref(), *output),
+        Command::Convert { signal, output } => {
+            read_request(*signal).and_then(|r| write_request(&r, *output))
+        }
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
         Command::Setup {
             elasticsearch,
@@ -141,6 +324,7 @@ fn main() -> ExitCode {
             username,
             password,
             datasets,
+            service_names,
             retention,
         } => setup::run(&setup::Setup {
             url: elasticsearch.clone(),
@@ -150,6 +334,7 @@ fn main() -> ExitCode {
                 password.as_deref(),
             ),
             datasets: datasets.clone(),
+            service_names: service_names.clone(),
             retention: retention.clone(),
         }),
     };

@@ -2,9 +2,16 @@
 //! take every document the processor writes (as `filebeat setup` does for
 //! Beats): two component templates (`cowork-ecs@settings`,
 //! `cowork-ecs@mappings`, from `collector-config/elasticsearch/`) and one
-//! index template per dataset, `logs-<dataset>-*`, composed of them, with a
-//! priority above the built-in `logs-*-*` template (100) and a data stream
-//! lifecycle.
+//! index template per data stream the processor routes to, composed of
+//! them, with a priority above the built-in `logs-*-*` / `traces-*-*` /
+//! `metrics-*-*` templates (100) and a data stream lifecycle:
+//! - `logs-<dataset>-*` for the log records of each configured dataset;
+//! - `traces-<product>.traces-*` for Claude spans;
+//! - `logs-apm.app.<service>-*` for their span events (the exporter's ECS
+//!   mode writes each span event as a log document there);
+//! - `metrics-<product>.metrics-*` for Claude metrics, with the
+//!   `double_metrics` / `summary_metrics` dynamic templates the exporter's
+//!   ECS mode names for metric values.
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -26,8 +33,11 @@ pub struct Setup {
     pub url: String,
     /// `Authorization` header value (`ApiKey …` or `Basic …`), if any.
     pub authorization: Option<String>,
-    /// Datasets to create index templates for.
+    /// Log datasets to create index templates for.
     pub datasets: Vec<String>,
+    /// Emitters' `service.name` values: their span events go to
+    /// `logs-apm.app.<service>-*`.
+    pub service_names: Vec<String>,
     /// Data stream lifecycle retention (e.g. `90d`); `None` keeps data until
     /// deleted by hand (an audit trail's default).
     pub retention: Option<String>,
@@ -53,23 +63,66 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
     if let Some(r) = &setup.retention {
         lifecycle["data_retention"] = json!(r);
     }
-    for dataset in &setup.datasets {
+    let mut streams: Vec<(&str, String)> = (setup.datasets.iter())
+        .map(|d| ("logs", d.clone()))
+        .collect();
+    for (traces, metrics) in [
+        (
+            cowork_ecs::ecs::CLAUDE_CODE_TRACES_DATASET,
+            cowork_ecs::ecs::CLAUDE_CODE_METRICS_DATASET,
+        ),
+        (
+            cowork_ecs::ecs::COWORK_TRACES_DATASET,
+            cowork_ecs::ecs::COWORK_METRICS_DATASET,
+        ),
+    ] {
+        streams.push(("traces", traces.to_owned()));
+        streams.push(("metrics", metrics.to_owned()));
+    }
+    for service in &setup.service_names {
+        streams.push(("logs", span_event_dataset(service)));
+    }
+    for (kind, dataset) in &streams {
         if let Err(e) = cowork_ecs::config::validate_data_stream_part("dataset", dataset) {
             return Err(e.to_string());
         }
+        let mut template = json!({"lifecycle": lifecycle});
+        if *kind == "metrics" {
+            template["mappings"] = json!({"dynamic_templates": [
+                {"double_metrics": {"match_mapping_type": "*", "mapping": {"type": "double"}}},
+                {"summary_metrics": {"match_mapping_type": "*", "mapping": {"type": "aggregate_metric_double", "metrics": ["sum", "value_count"], "default_metric": "sum"}}},
+            ]});
+        }
         out.push((
-            format!("_index_template/logs-{dataset}"),
+            format!("_index_template/{kind}-{dataset}"),
             json!({
                 "_meta": {"description": format!("cowork-ecs: data streams of {dataset} (installed by `cowork-ecs setup`)")},
-                "index_patterns": [format!("logs-{dataset}-*")],
+                "index_patterns": [format!("{kind}-{dataset}-*")],
                 "data_stream": {},
                 "priority": PRIORITY,
                 "composed_of": ["cowork-ecs@settings", "cowork-ecs@mappings"],
-                "template": {"lifecycle": lifecycle},
+                "template": template,
             }),
         ));
     }
     Ok(out)
+}
+
+/// The dataset the exporter's ECS mode writes a service's span events to
+/// (`apm.app.<service.name>`, sanitized as the exporter does).
+pub fn span_event_dataset(service: &str) -> String {
+    let sanitized: String = service
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if "-\\/*?\"<>| ,#:".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("apm.app.{sanitized}")
 }
 
 /// Sends every request of [`requests`]; stops at the first one refused.
@@ -144,10 +197,28 @@ mod tests {
             url: "http://x".into(),
             authorization: None,
             datasets: vec!["claude_code.events".into(), "claude_cowork.events".into()],
+            service_names: vec!["claude-code".into()],
             retention: Some("90d".into()),
         };
         let reqs = requests(&setup).unwrap();
-        assert_eq!(reqs.len(), 4);
+        let paths: Vec<&str> = reqs.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths[2..],
+            [
+                "_index_template/logs-claude_code.events",
+                "_index_template/logs-claude_cowork.events",
+                "_index_template/traces-claude_code.traces",
+                "_index_template/metrics-claude_code.metrics",
+                "_index_template/traces-claude_cowork.traces",
+                "_index_template/metrics-claude_cowork.metrics",
+                "_index_template/logs-apm.app.claude_code",
+            ]
+        );
+        let metrics = &reqs[5].1;
+        assert_eq!(
+            metrics["template"]["mappings"]["dynamic_templates"][0]["double_metrics"]["mapping"]["type"],
+            json!("double")
+        );
         let (path, body) = &reqs[2];
         assert_eq!(path, "_index_template/logs-claude_code.events");
         assert_eq!(body["index_patterns"], json!(["logs-claude_code.events-*"]));
