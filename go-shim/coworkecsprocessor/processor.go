@@ -17,22 +17,18 @@ import (
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
-// logsProcessor calls the Rust transform once per batch, on the resources
-// that need it (needsTransform): those are marshaled to protobuf once, one
-// cgo call transforms them, and the rewritten ones are unmarshaled and
-// swapped into the batch in place. A batch none of whose resources needs it
-// is passed on untouched, without a protobuf round trip.
-type logsProcessor struct {
+// core is what the processors of the three signals share: the Rust
+// transformer (one handle per processor instance), the tenant source, the
+// failure counter and the error policy.
+type core struct {
 	cfg         *Config
 	claudeNames map[string]struct{}
 	logger      *zap.Logger
 	transformer *cffi.Transformer
 	failures    metric.Int64Counter
-	marshaler   plog.ProtoMarshaler
-	unmarshaler plog.ProtoUnmarshaler
 }
 
-func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, error) {
+func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	failures, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
 		"otelcol_processor_cowork_ecs_transform_failures",
 		metric.WithDescription("Batches the cowork_ecs transform could not process (passed on untransformed unless error_mode is propagate)."),
@@ -41,11 +37,30 @@ func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, erro
 	if err != nil {
 		return nil, err
 	}
-	return &logsProcessor{cfg: cfg, claudeNames: cfg.claudeNames(), logger: set.Logger, failures: failures}, nil
+	return &core{cfg: cfg, claudeNames: cfg.claudeNames(), logger: set.Logger, failures: failures}, nil
+}
+
+// logsProcessor calls the Rust transform once per batch, on the resources
+// that need it (needsTransform): those are marshaled to protobuf once, one
+// cgo call transforms them, and the rewritten ones are unmarshaled and
+// swapped into the batch in place. A batch none of whose resources needs it
+// is passed on untouched, without a protobuf round trip.
+type logsProcessor struct {
+	*core
+	marshaler   plog.ProtoMarshaler
+	unmarshaler plog.ProtoUnmarshaler
+}
+
+func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, error) {
+	c, err := newCore(set, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &logsProcessor{core: c}, nil
 }
 
 // start creates the Rust transformer (the config was validated already).
-func (p *logsProcessor) start(_ context.Context, _ component.Host) error {
+func (p *core) start(_ context.Context, _ component.Host) error {
 	raw, err := p.cfg.transformConfig()
 	if err != nil {
 		return err
@@ -60,7 +75,7 @@ func (p *logsProcessor) start(_ context.Context, _ component.Host) error {
 }
 
 // shutdown frees the Rust transformer; safe without a prior start.
-func (p *logsProcessor) shutdown(context.Context) error {
+func (p *core) shutdown(context.Context) error {
 	p.transformer.Close()
 	p.transformer = nil
 	return nil
@@ -78,32 +93,50 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	if err == nil {
 		return out, nil
 	}
+	if err := p.onFailure(ctx, err, p.mustFailClosed(tenant, ld), ld.LogRecordCount(), "log_records"); err != nil {
+		return ld, err
+	}
+	return out, nil
+}
+
+// onFailure applies the error policy to a batch of items (unit: what they
+// are) the transform could not process. It returns nil when the batch (as
+// far as it was transformed) passes on, else the error the pipeline returns
+// to the receiver. failClosed: the batch may not pass in clear whatever
+// error_mode says (it is refused with a retryable error, so the sender
+// keeps it and retries).
+func (p *core) onFailure(ctx context.Context, err error, failClosed bool, items int, unit string) error {
 	p.failures.Add(ctx, 1, metric.WithAttributes(attribute.String("error_mode", string(p.cfg.ErrorMode))))
-	if p.mustFailClosed(tenant, ld) {
-		// Passing the batch on would store Claude content in clear (or let
-		// an authenticated sender route its records): refuse it with a
-		// retryable error instead, whatever error_mode says, so the sender
-		// keeps it and retries.
+	if failClosed {
 		p.logger.Error("cowork_ecs could not transform a batch it must not pass in clear; refused with a retryable error",
-			zap.Error(err), zap.Int("log_records", ld.LogRecordCount()), zap.Bool("tenant", tenant != ""))
-		return ld, fmt.Errorf("cowork-ecs: batch refused (fail closed): %w", err)
+			zap.Error(err), zap.Int(unit, items))
+		return fmt.Errorf("cowork-ecs: batch refused (fail closed): %w", err)
 	}
 	if errors.Is(err, cffi.ErrPanic) {
 		p.logger.Error("cowork_ecs transform panicked (a bug); batch passed on untransformed unless error_mode is propagate",
-			zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
+			zap.Error(err), zap.Int(unit, items))
 	}
 	switch p.cfg.ErrorMode {
 	case ErrorModePropagate:
-		return ld, err
+		return err
 	case ErrorModeSilent:
-		return out, nil
+		return nil
 	default:
 		if !errors.Is(err, cffi.ErrPanic) {
 			p.logger.Warn("cowork_ecs transform failed; the records it could not read passed on untransformed",
-				zap.Error(err), zap.Int("log_records", ld.LogRecordCount()))
+				zap.Error(err), zap.Int(unit, items))
 		}
-		return out, nil
+		return nil
 	}
+}
+
+// policyKeepsAll says whether every content class and the identity policy
+// are keep (then a Claude batch passed on untransformed stores nothing the
+// policy would have kept out).
+func (cfg *Config) policyKeepsAll() bool {
+	c := cfg.Content
+	return c.Prompts == ContentKeep && c.Responses == ContentKeep && c.ToolDetails == ContentKeep &&
+		c.APIBodies == ContentKeep && c.ToolOutput == ContentKeep && cfg.Identity == ContentKeep
 }
 
 // mustFailClosed says whether a batch the transform could not process may
@@ -114,12 +147,11 @@ func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
 	if tenant != "" {
 		return true
 	}
-	c := p.cfg.Content
-	if c.Prompts == ContentKeep && c.Responses == ContentKeep && c.ToolDetails == ContentKeep && c.APIBodies == ContentKeep {
+	if p.cfg.policyKeepsAll() {
 		return false
 	}
 	for _, rl := range ld.ResourceLogs().All() {
-		if p.isClaude(rl) {
+		if p.isClaude(rl.Resource()) {
 			return true
 		}
 	}
@@ -130,7 +162,7 @@ func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
 // configured metadata key) established it; "" when there is none. The
 // context carries it only until a batch processor regroups the data, which
 // is why batch must come after this processor.
-func (p *logsProcessor) tenant(ctx context.Context) string {
+func (p *core) tenant(ctx context.Context) string {
 	info := client.FromContext(ctx)
 	switch p.cfg.Tenant.Source {
 	case TenantSourceAuth:
@@ -208,7 +240,7 @@ func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, er
 		return ld, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
 	}
 	out := ld
-	err = p.transformer.TransformInto(tenant, in, func(raw []byte) error {
+	err = p.transformer.TransformInto(cffi.Logs, tenant, in, func(raw []byte) error {
 		transformed, err := p.unmarshaler.UnmarshalLogs(raw)
 		if err != nil {
 			return fmt.Errorf("cowork-ecs: unmarshal transformed batch: %w", err)

@@ -193,6 +193,7 @@ func TestErrorMode(t *testing.T) {
 			if tt.keep {
 				cfg.Content.Prompts, cfg.Content.Responses = ContentKeep, ContentKeep
 				cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentKeep, ContentKeep
+				cfg.Content.ToolOutput = ContentKeep
 			}
 			sink := new(consumertest.LogsSink)
 			p := newProcessor(t, cfg, sink)

@@ -36,9 +36,9 @@ func (cfg *Config) claudeNames() map[string]struct{} {
 	return names
 }
 
-// isClaude reports whether rl is a Claude emitter's resource (service.name).
-func (p *logsProcessor) isClaude(rl plog.ResourceLogs) bool {
-	name, ok := rl.Resource().Attributes().Get("service.name")
+// isClaude reports whether a resource is a Claude emitter's (service.name).
+func (p *core) isClaude(resource pcommon.Resource) bool {
+	name, ok := resource.Attributes().Get("service.name")
 	if !ok {
 		return false
 	}
@@ -48,7 +48,7 @@ func (p *logsProcessor) isClaude(rl plog.ResourceLogs) bool {
 
 // needsTransform reports whether resource rl must go through Rust.
 func (p *logsProcessor) needsTransform(tenant string, rl plog.ResourceLogs) bool {
-	if tenant != "" || p.isClaude(rl) {
+	if tenant != "" || p.isClaude(rl.Resource()) {
 		return true
 	}
 	if !quietAttrs(rl.Resource().Attributes()) || !utf8.ValidString(rl.SchemaUrl()) {

@@ -36,7 +36,7 @@ var (
 	ErrPanic = errors.New("cowork-ecs: panic in the transform")
 	// ErrConfig: the configuration was refused.
 	ErrConfig = errors.New("cowork-ecs: invalid configuration")
-	// ErrDecode: the batch is not an OTLP logs protobuf Rust can read.
+	// ErrDecode: the batch is not an OTLP protobuf (of the signal asked) Rust can read.
 	ErrDecode = errors.New("cowork-ecs: cannot decode the batch")
 	// ErrEncode: the output could not be encoded.
 	ErrEncode = errors.New("cowork-ecs: cannot encode the batch")
@@ -138,21 +138,41 @@ func New(config []byte) (*Transformer, error) {
 	return &Transformer{handle: handle}, nil
 }
 
-// TransformInto normalizes one protobuf ExportLogsServiceRequest whose
+// Signal says which OTLP request a transform reads.
+type Signal int
+
+const (
+	// Logs: ExportLogsServiceRequest (cowork_ecs_transform_logs_as).
+	Logs Signal = iota
+	// Traces: ExportTraceServiceRequest (cowork_ecs_transform_traces).
+	Traces
+	// Metrics: ExportMetricsServiceRequest (cowork_ecs_transform_metrics).
+	Metrics
+)
+
+// TransformInto normalizes one protobuf request of the given signal whose
 // sender the receiver authenticated as tenant ("" means no identity) and,
 // when anything changed, hands the output
 // to use while it is still Rust's memory (no copy into Go's heap), freeing
 // it when use returns: use must not keep b or anything that aliases it
 // (pdata's unmarshaler copies what it reads). It returns use's error, or
 // the transform's; use is not called when the batch is unchanged.
-func (t *Transformer) TransformInto(tenant string, in []byte, use func(b []byte) error) error {
+func (t *Transformer) TransformInto(signal Signal, tenant string, in []byte, use func(b []byte) error) error {
 	if t == nil || t.handle == nil {
 		return ErrClosed
 	}
 	ptr, n := bytesArg(in)
 	tenantPtr, tenantLen := bytesArg(unsafe.Slice(unsafe.StringData(tenant), len(tenant)))
 	var outBuf, errBuf C.cowork_ecs_buf
-	code := C.cowork_ecs_transform_logs_as(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
+	var code C.cowork_ecs_result
+	switch signal {
+	case Traces:
+		code = C.cowork_ecs_transform_traces(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
+	case Metrics:
+		code = C.cowork_ecs_transform_metrics(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
+	default:
+		code = C.cowork_ecs_transform_logs_as(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
+	}
 	// KeepAlive: neither the inputs nor the handle owner may be collected
 	// during the call.
 	runtime.KeepAlive(in)

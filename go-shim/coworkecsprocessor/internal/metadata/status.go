@@ -16,4 +16,8 @@ var (
 const (
 	// LogsStability is the stability level of the logs pipeline support.
 	LogsStability = component.StabilityLevelAlpha
+	// TracesStability is the stability level of the traces pipeline support.
+	TracesStability = component.StabilityLevelAlpha
+	// MetricsStability is the stability level of the metrics pipeline support.
+	MetricsStability = component.StabilityLevelAlpha
 )

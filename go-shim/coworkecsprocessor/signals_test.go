@@ -1,0 +1,146 @@
+package coworkecsprocessor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+)
+
+// signalCases are the captures with traces and metrics (the Rust golden
+// test covers the same files).
+var signalCases = []string{"content_all", "traces"}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err, path)
+	return raw
+}
+
+func readTraces(t testing.TB, path string) ptrace.Traces {
+	t.Helper()
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(readFile(t, path))
+	require.NoError(t, err, path)
+	return td
+}
+
+func readMetrics(t testing.TB, path string) pmetric.Metrics {
+	t.Helper()
+	md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(readFile(t, path))
+	require.NoError(t, err, path)
+	return md
+}
+
+func tracesJSON(t testing.TB, td ptrace.Traces) string {
+	t.Helper()
+	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func metricsJSON(t testing.TB, md pmetric.Metrics) string {
+	t.Helper()
+	b, err := (&pmetric.JSONMarshaler{}).MarshalMetrics(md)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func startedTraces(t testing.TB, cfg *Config, sink *consumertest.TracesSink) func(context.Context, ptrace.Traces) error {
+	t.Helper()
+	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	return p.ConsumeTraces
+}
+
+func startedMetrics(t testing.TB, cfg *Config, sink *consumertest.MetricsSink) func(context.Context, pmetric.Metrics) error {
+	t.Helper()
+	p, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	return p.ConsumeMetrics
+}
+
+func TestTracesAndMetricsGoldens(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	for _, name := range signalCases {
+		t.Run(name+"/traces", func(t *testing.T) {
+			sink := new(consumertest.TracesSink)
+			consume := startedTraces(t, cfg, sink)
+			in := readTraces(t, filepath.Join(testdata, "captures", name, "traces.json"))
+			require.NoError(t, consume(context.Background(), in))
+			require.Len(t, sink.AllTraces(), 1)
+			got := sink.AllTraces()[0]
+			want := readTraces(t, filepath.Join(testdata, "golden", name+".traces.expected.otlp.json"))
+			assert.Equal(t, tracesJSON(t, want), tracesJSON(t, got))
+			scope := got.ResourceSpans().At(0).ScopeSpans().At(0).Scope().Attributes()
+			v, ok := scope.Get("data_stream.dataset")
+			require.True(t, ok)
+			assert.Equal(t, "claude_code.traces", v.Str())
+		})
+		t.Run(name+"/metrics", func(t *testing.T) {
+			sink := new(consumertest.MetricsSink)
+			consume := startedMetrics(t, cfg, sink)
+			in := readMetrics(t, filepath.Join(testdata, "captures", name, "metrics.json"))
+			require.NoError(t, consume(context.Background(), in))
+			require.Len(t, sink.AllMetrics(), 1)
+			got := sink.AllMetrics()[0]
+			assert.Equal(t, in.DataPointCount(), got.DataPointCount())
+			want := readMetrics(t, filepath.Join(testdata, "golden", name+".metrics.expected.otlp.json"))
+			assert.Equal(t, metricsJSON(t, want), metricsJSON(t, got))
+		})
+	}
+}
+
+func TestSpanContentAndTenant(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Content.Prompts, cfg.Content.ToolDetails, cfg.Content.ToolOutput = ContentDrop, ContentDrop, ContentDrop
+	cfg.Tenant = TenantConfig{Source: TenantSourceMetadata, Key: "x-tenant", SetNamespace: true, SetLabel: true}
+	sink := new(consumertest.TracesSink)
+	consume := startedTraces(t, cfg, sink)
+	in := readTraces(t, filepath.Join(testdata, "captures", "content_all", "traces.json"))
+	ctx := client.NewContext(context.Background(), client.Info{
+		Metadata: client.NewMetadata(map[string][]string{"x-tenant": {"Team-A"}}),
+	})
+	require.NoError(t, consume(ctx, in))
+	out := tracesJSON(t, sink.AllTraces()[0])
+	for _, canary := range []string{"say hello using bash", "echo hello-from-mock", "hello-from-mock"} {
+		assert.NotContains(t, out, canary)
+	}
+	assert.True(t, strings.Contains(out, `"team_a"`), "tenant namespace")
+
+	// Another sender's traces without tenant pass on as they came.
+	other := readTraces(t, filepath.Join(testdata, "captures", "traces", "traces.json"))
+	other.ResourceSpans().At(0).Resource().Attributes().PutStr("service.name", "billing")
+	want := tracesJSON(t, other)
+	sink.Reset()
+	require.NoError(t, consume(context.Background(), other))
+	assert.Equal(t, want, tracesJSON(t, sink.AllTraces()[0]))
+}
+
+func TestMetricsIdentityDrop(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Identity = ContentDrop
+	sink := new(consumertest.MetricsSink)
+	consume := startedMetrics(t, cfg, sink)
+	in := readMetrics(t, filepath.Join(testdata, "captures", "content_all", "metrics.json"))
+	const email = "canary.user@example.com"
+	in.ResourceMetrics().At(0).Resource().Attributes().PutStr("user.email", email)
+	require.NoError(t, consume(context.Background(), in))
+	assert.NotContains(t, metricsJSON(t, sink.AllMetrics()[0]), email)
+}
