@@ -297,9 +297,24 @@ class Collector:
         return http("POST", f"{self.otlp_http}/v1/logs", body, headers)
 
 
-def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", allowed_tools=(), timeout=180):
-    """Runs `claude -p` once, in a fresh work dir and HOME, with telemetry to
-    the collector. Returns (session_id, completed process)."""
+# What Claude Code needs to export traces (beta) and metrics as well, with
+# every content switch on (OTEL_LOG_TOOL_CONTENT adds the tool.output span event).
+ALL_SIGNALS_ENV = {
+    "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+    "OTEL_TRACES_EXPORT_INTERVAL": "500",
+    "OTEL_LOG_TOOL_CONTENT": "1",
+}
+
+
+def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", allowed_tools=(), timeout=180,
+               prompt="say hello using bash", tag=None, extra_env=None):
+    """Runs `claude -p <prompt>` once, in a fresh work dir and HOME, with
+    telemetry to the collector (resource attribute e2e.scenario=<tag or
+    scenario>; extra_env adds or overrides variables). Returns (session_id,
+    completed process)."""
     session_id = str(uuid.uuid4())
     with tempfile.TemporaryDirectory(prefix=f"cc-{scenario}-") as tmp:
         home, work = Path(tmp) / "home", Path(tmp) / "work"
@@ -318,7 +333,7 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             "OTEL_LOGS_EXPORT_INTERVAL": "500",
             "OTEL_LOG_USER_PROMPTS": "1",
             "OTEL_LOG_TOOL_DETAILS": "1",
-            "OTEL_RESOURCE_ATTRIBUTES": f"e2e.scenario={scenario}",
+            "OTEL_RESOURCE_ATTRIBUTES": f"e2e.scenario={tag or scenario}",
             "ANTHROPIC_BASE_URL": api_url,
             "ANTHROPIC_API_KEY": f"sk-ant-e2e-{scenario}",
             "CLAUDE_CODE_MAX_RETRIES": "0",
@@ -326,8 +341,9 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             # No traffic but to the stand-in and the collector (no update
             # checks, error reporting or product analytics; OTel is separate).
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            **(extra_env or {}),
         }
-        cmd = [str(claude_binary()), "-p", "say hello using bash", "--output-format", "json", "--session-id", session_id]
+        cmd = [str(claude_binary()), "-p", prompt, "--output-format", "json", "--session-id", session_id]
         if allowed_tools:
             cmd += ["--allowedTools", *allowed_tools]
         proc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)

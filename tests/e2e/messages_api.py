@@ -28,6 +28,9 @@ SCENARIOS = {
     "tool_rejected": [("Bash", {"command": "touch e2e-created.txt", "description": "Create a file"})],
     "api_error": [],
     "text": [],
+    # A command whose text and output hold a (fake) GitHub token: the
+    # canary of the traces/metrics privacy test.
+    "signals": [("Bash", {"command": "echo ghp_CanaryOutputTokenCANARY0123456789abcd", "description": "Print a token"})],
 }
 
 

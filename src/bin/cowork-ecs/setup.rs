@@ -88,9 +88,13 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         }
         let mut template = json!({"lifecycle": lifecycle});
         if *kind == "metrics" {
+            // No match conditions: Elasticsearch applies them only where the
+            // exporter names them (dynamic_templates of the bulk request).
             template["mappings"] = json!({"dynamic_templates": [
-                {"double_metrics": {"match_mapping_type": "*", "mapping": {"type": "double"}}},
-                {"summary_metrics": {"match_mapping_type": "*", "mapping": {"type": "aggregate_metric_double", "metrics": ["sum", "value_count"], "default_metric": "sum"}}},
+                {"double_metrics": {"mapping": {"type": "double"}}},
+                // {sum, value_count} objects (histograms, summaries); an
+                // aggregate_metric_double needs a module clusters may lack.
+                {"summary_metrics": {"mapping": {"type": "object"}}},
             ]});
         }
         out.push((
