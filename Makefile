@@ -19,7 +19,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector clean check-static-libs
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector bench-collector-traces clean check-static-libs
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench      criterion + go test -bench"
 	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
+	@echo "make bench-collector-traces  the same for traces"
 	@echo "make fuzz       coverage-guided fuzzing of the transform for FUZZ_SECONDS (default 600)"
 
 ## lib: the Rust static library and its header where cgo expects them.
@@ -105,6 +106,11 @@ bench: lib
 bench-collector: collector
 	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
 	python3 tests/e2e/bench_collector.py
+
+## bench-collector-traces: the same for the traces path (spans from the captures).
+bench-collector-traces: collector
+	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
+	BENCH_SIGNAL=traces python3 tests/e2e/bench_collector.py
 
 ## bench-gateway: the shipped gateway against the previous release's, interleaved, one run.
 bench-gateway: collector cli deps

@@ -16,6 +16,10 @@ which the processor must pass on at almost no cost. Each (pipeline, size,
 round) gets a fresh collector, so its peak RSS is its own. Printed per row:
 records/s, collector CPU-seconds per million records, peak RSS, and the
 ratio of cowork_ecs to none. Only loopback; every wait is bounded.
+
+BENCH_SIGNAL=traces (`make bench-collector-traces`) measures the traces
+path the same way: spans from the captures' traces.json, a traces
+pipeline, otlp → debug against otlp → cowork_ecs → debug.
 """
 
 import json
@@ -35,6 +39,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "100,1000,5000").split(",")]
+SIGNAL = os.environ.get("BENCH_SIGNAL", "logs")
 LOADGEN = ROOT / "build" / "bin" / "loadgen"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -56,7 +61,7 @@ service:
     logs:
       level: warn
   pipelines:
-    logs:
+    {signal}:
       receivers: [otlp]
       processors: [{processors}]
       exporters: [debug]
@@ -78,11 +83,12 @@ def peak_rss_mb(pid):
 def one_run(workdir, pipeline, records, service):
     port = h.free_port()
     config = Path(workdir) / f"{pipeline}.yaml"
-    config.write_text(CONFIG.format(port=port, processors="cowork_ecs" if pipeline == "cowork_ecs" else ""))
+    config.write_text(CONFIG.format(port=port, signal=SIGNAL,
+                                    processors="cowork_ecs" if pipeline == "cowork_ecs" else ""))
     log = open(Path(workdir) / f"{pipeline}-{records}.log", "ab")
     proc = subprocess.Popen(["taskset", "-c", "0", str(h.COLLECTOR), "--config", str(config)],
                             stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1/logs"
+    url = f"http://127.0.0.1:{port}/v1/{SIGNAL}"
 
     def ready():
         try:
@@ -97,7 +103,7 @@ def one_run(workdir, pipeline, records, service):
         out = subprocess.run(
             ["taskset", "-c", "1", str(LOADGEN), "-captures", str(ROOT / "testdata" / "captures"),
              "-endpoint", url, "-records", str(records), "-service", service,
-             "-workers", str(WORKERS), "-duration", f"{SECONDS}s"],
+             "-workers", str(WORKERS), "-duration", f"{SECONDS}s", "-signal", SIGNAL],
             check=True, capture_output=True, timeout=SECONDS + 120, text=True)
         cpu = cpu_seconds(proc.pid) - cpu0
         rss = peak_rss_mb(proc.pid)
@@ -125,6 +131,8 @@ def main():
     if not LOADGEN.exists():
         sys.exit(f"{LOADGEN} missing (make bench-collector builds it)")
     cases = [(n, "claude-code") for n in SIZES] + [(1000, "billing")]
+    if SIGNAL == "traces":
+        cases = [(n, "claude-code") for n in SIZES]
     best = {}
     with tempfile.TemporaryDirectory(prefix="cowork-ecs-bench-") as workdir:
         for r in range(ROUNDS):

@@ -2,10 +2,11 @@
 // (and, with -write-corpus, writes the fuzz seed corpus of `make fuzz`):
 // it builds protobuf ExportLogsServiceRequests of -records records from the
 // real captures (the records repeated in capture order, under one
-// resource whose service.name is -service), then POSTs them to -endpoint
-// from -workers goroutines for -duration, and prints one JSON line: the
-// records and requests the collector acknowledged (HTTP 200), and the
-// seconds it took.
+// resource whose service.name is -service), or with -signal traces
+// ExportTraceServiceRequests of -records spans from the captures'
+// traces.json, then POSTs them to -endpoint from -workers goroutines for
+// -duration, and prints one JSON line: the records (or spans) and requests
+// the collector acknowledged (HTTP 200), and the seconds it took.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/captures"
 )
@@ -33,6 +35,7 @@ func main() {
 	workers := flag.Int("workers", 4, "concurrent senders")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	corpus := flag.String("write-corpus", "", "instead of sending: write every capture as a protobuf request into this folder (the fuzz seed corpus)")
+	signal := flag.String("signal", "logs", "logs or traces")
 	flag.Parse()
 
 	if *corpus != "" {
@@ -43,7 +46,11 @@ func main() {
 		return
 	}
 
-	body, err := buildRequest(*captures, *records, *service)
+	build := buildRequest
+	if *signal == "traces" {
+		build = buildTracesRequest
+	}
+	body, err := build(*captures, *records, *service)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -91,6 +98,49 @@ func buildRequest(dir string, n int, service string) ([]byte, error) {
 	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.name", service)
 	var m plog.ProtoMarshaler
 	return m.MarshalLogs(ld)
+}
+
+// buildTracesRequest is n spans from the captures' traces.json files
+// (repeated in capture order) as one protobuf request, under one resource
+// whose service.name is service.
+func buildTracesRequest(dir string, n int, service string) ([]byte, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "traces.json"))
+	if err != nil || len(paths) == 0 {
+		return nil, fmt.Errorf("no traces.json under %s: %v", dir, err)
+	}
+	var spans []ptrace.Span
+	var first ptrace.Traces
+	for i, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if i == 0 {
+			first = td
+		}
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, span := range ss.Spans().All() {
+					spans = append(spans, span)
+				}
+			}
+		}
+	}
+	out := ptrace.NewTraces()
+	rs := out.ResourceSpans().AppendEmpty()
+	first.ResourceSpans().At(0).Resource().CopyTo(rs.Resource())
+	rs.Resource().Attributes().PutStr("service.name", service)
+	ss := rs.ScopeSpans().AppendEmpty()
+	first.ResourceSpans().At(0).ScopeSpans().At(0).Scope().CopyTo(ss.Scope())
+	for i := 0; i < n; i++ {
+		spans[i%len(spans)].CopyTo(ss.Spans().AppendEmpty())
+	}
+	var m ptrace.ProtoMarshaler
+	return m.MarshalTraces(out)
 }
 
 // writeCorpus writes each capture's logs.json as protobuf request bytes.
