@@ -281,3 +281,88 @@ fn tenant_variant_routes_and_refuses_non_utf8() {
     assert!(err.contains("tenant"), "{err}");
     unsafe { cowork_ecs_transformer_free(t) };
 }
+
+#[test]
+fn traces_and_metrics_exports_keep_the_contract() {
+    use prost::Message;
+    let t = new_transformer(b"").unwrap();
+    let read = |path: &str| std::fs::read(testdata().join(path)).unwrap();
+    let traces = otlp::traces_from_json(&read("captures/traces/traces.json"))
+        .unwrap()
+        .encode_to_vec();
+    let metrics = otlp::metrics_from_json(&read("captures/traces/metrics.json"))
+        .unwrap()
+        .encode_to_vec();
+    type Export = unsafe extern "C" fn(
+        *const cowork_ecs_transformer,
+        *const u8,
+        usize,
+        *const u8,
+        usize,
+        *mut cowork_ecs_buf,
+        *mut cowork_ecs_buf,
+    ) -> cowork_ecs_result;
+    let call = |f: Export, tenant: Option<&str>, input: &[u8], out: *mut cowork_ecs_buf| {
+        let mut err = empty_buf();
+        let (tp, tl) = tenant.map_or((ptr::null(), 0), |s| (s.as_ptr(), s.len()));
+        let code = unsafe { f(t, tp, tl, input.as_ptr(), input.len(), out, &mut err) };
+        (code, String::from_utf8(take(err)).unwrap())
+    };
+    for (f, input) in [
+        (cowork_ecs_transform_traces as Export, &traces),
+        (cowork_ecs_transform_metrics as Export, &metrics),
+    ] {
+        let mut out = empty_buf();
+        let (code, err) = call(f, None, input, &mut out);
+        assert_eq!(code, cowork_ecs_result::Ok, "{err}");
+        let bytes = take(out);
+        assert!(bytes.len() > input.len());
+        let mut out = empty_buf();
+        assert_eq!(
+            call(f, Some("team-a"), input, &mut out).0,
+            cowork_ecs_result::Ok
+        );
+        assert!(String::from_utf8_lossy(&take(out)).contains("team_a"));
+        // Nothing to change: UNCHANGED, nothing written.
+        let mut out = empty_buf();
+        assert_eq!(call(f, None, &[], &mut out).0, cowork_ecs_result::Unchanged);
+        assert!(out.data.is_null());
+        // Bad input, NULL out, non-UTF-8 tenant: errors, never crashes.
+        let mut out = empty_buf();
+        let (code, err) = call(f, None, b"\xff\xff\xff\xff", &mut out);
+        assert_eq!(code, cowork_ecs_result::Decode);
+        assert!(!err.is_empty());
+        assert_eq!(
+            call(f, None, input, ptr::null_mut()).0,
+            cowork_ecs_result::NullParameter
+        );
+        let mut err = empty_buf();
+        let bad = [0xffu8, 0xfe];
+        let code = unsafe {
+            f(
+                t,
+                bad.as_ptr(),
+                bad.len(),
+                input.as_ptr(),
+                input.len(),
+                &mut out,
+                &mut err,
+            )
+        };
+        assert_ne!(code, cowork_ecs_result::Ok);
+        take(err);
+        let code = unsafe {
+            f(
+                ptr::null(),
+                ptr::null(),
+                0,
+                input.as_ptr(),
+                input.len(),
+                &mut out,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(code, cowork_ecs_result::NullParameter);
+    }
+    unsafe { cowork_ecs_transformer_free(t) };
+}

@@ -74,6 +74,19 @@ int main(int argc, char **argv) {
   CHECK(cowork_ecs_transform_logs(t, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL input");
   CHECK(cowork_ecs_transform_logs(NULL, in, in_len, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle");
 
+  /* Traces and metrics: the same conventions ((NULL, 0) tenant: none). */
+  CHECK(cowork_ecs_transform_traces(t, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty traces");
+  CHECK(cowork_ecs_transform_metrics(t, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty metrics");
+  CHECK(cowork_ecs_transform_traces(t, NULL, 0, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL traces input");
+  CHECK(cowork_ecs_transform_metrics(NULL, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle (metrics)");
+  {
+    const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff};
+    cowork_ecs_buf e = {NULL, 0};
+    CHECK(cowork_ecs_transform_traces(t, NULL, 0, garbage, sizeof garbage, &out, &e) == COWORK_ECS_RESULT_DECODE, "garbage traces");
+    CHECK(e.data != NULL && e.len > 0, "decode error message");
+    cowork_ecs_buf_free(e);
+  }
+
   cowork_ecs_transformer_free(t);
   cowork_ecs_transformer_free(NULL);
   cowork_ecs_buf_free((cowork_ecs_buf){NULL, 0});
