@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use cowork_ecs::otlp::{
-    self, AnyValue, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, Value,
+    self, AnyValue, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, Signal, Value,
 };
 use cowork_ecs::{Config, Transformer};
 use prost::Message;
@@ -331,17 +331,30 @@ fn metrics_are_routed_and_carry_the_identity_policy() {
 fn protobuf_round_trip_and_bad_input() {
     let t = Transformer::new(&Config::default()).unwrap();
     let bytes = traces("traces").encode_to_vec();
-    let out = t.transform_traces_protobuf(&bytes, None).unwrap().unwrap();
+    let out = t
+        .transform_signal(Signal::Traces, &bytes, None)
+        .unwrap()
+        .unwrap();
     let decoded = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
     assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 6);
     let bytes = metrics("traces").encode_to_vec();
     assert!(
-        t.transform_metrics_protobuf(&bytes, None)
+        t.transform_signal(Signal::Metrics, &bytes, None)
             .unwrap()
             .is_some()
     );
-    assert!(t.transform_traces_protobuf(b"\xff\xff\xff", None).is_err());
-    assert!(t.transform_metrics_protobuf(b"\x0a\x05ab", None).is_err());
+    assert!(
+        t.transform_signal(Signal::Traces, b"\xff\xff\xff", None)
+            .is_err()
+    );
+    assert!(
+        t.transform_signal(Signal::Metrics, b"\x0a\x05ab", None)
+            .is_err()
+    );
     // Nothing Claude, no tenant: unchanged.
-    assert!(t.transform_traces_protobuf(&[], None).unwrap().is_none());
+    assert!(
+        t.transform_signal(Signal::Traces, &[], None)
+            .unwrap()
+            .is_none()
+    );
 }

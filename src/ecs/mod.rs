@@ -283,22 +283,28 @@ pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
 pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
 
 impl Transformer {
-    /// Transforms a protobuf `ExportTraceServiceRequest` from a sender
+    /// Transforms one protobuf request of `signal` from a sender
     /// authenticated as `tenant` (`None`: no identity). Returns `None` when
-    /// nothing changed, else the new request's bytes. See [`signals`] for
-    /// what a Claude span gets.
+    /// nothing changed, else the new request's bytes. Logs are
+    /// [`Transformer::transform_protobuf_as`]; see [`signals`] for what a
+    /// Claude span or data point gets.
     ///
     /// # Errors
     /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
-    pub fn transform_traces_protobuf(
+    pub fn transform_signal(
         &self,
+        signal: otlp::Signal,
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
-        Ok(signals::transform_traces(self, bytes, tenant)?.0)
+        match signal {
+            otlp::Signal::Logs => self.transform_protobuf_as(bytes, tenant),
+            otlp::Signal::Traces => Ok(signals::transform_traces(self, bytes, tenant)?.0),
+            otlp::Signal::Metrics => Ok(signals::transform_metrics(self, bytes, tenant)?.0),
+        }
     }
 
-    /// [`Transformer::transform_traces_protobuf`] on a decoded request, in place.
+    /// [`Transformer::transform_signal`] of traces on a decoded request, in place.
     pub fn transform_traces_request(
         &self,
         request: &mut otlp::ExportTraceServiceRequest,
@@ -307,20 +313,7 @@ impl Transformer {
         signals::traces_request(self, request, tenant)
     }
 
-    /// Transforms a protobuf `ExportMetricsServiceRequest` (as
-    /// [`Transformer::transform_traces_protobuf`]; see [`signals`]).
-    ///
-    /// # Errors
-    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
-    pub fn transform_metrics_protobuf(
-        &self,
-        bytes: &[u8],
-        tenant: Option<&str>,
-    ) -> Result<Option<Vec<u8>>> {
-        Ok(signals::transform_metrics(self, bytes, tenant)?.0)
-    }
-
-    /// [`Transformer::transform_metrics_protobuf`] on a decoded request, in place.
+    /// [`Transformer::transform_signal`] of metrics on a decoded request, in place.
     pub fn transform_metrics_request(
         &self,
         request: &mut otlp::ExportMetricsServiceRequest,

@@ -26,6 +26,7 @@ pub use handle::cowork_ecs_transformer;
 
 use crate::ecs::Transformer;
 use crate::error::Error;
+use crate::otlp::Signal;
 use boundary::guard;
 use std::ffi::c_char;
 
@@ -178,8 +179,19 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs(
     err_out: *mut cowork_ecs_buf,
 ) -> cowork_ecs_result {
     guard(err_out, || {
-        // SAFETY: the caller upholds the contract stated above.
-        unsafe { transform(transformer, None, input, input_len, out) }
+        // SAFETY: the caller upholds the contract stated above; (NULL, 0)
+        // is no tenant.
+        unsafe {
+            transform(
+                Signal::Logs,
+                transformer,
+                std::ptr::null(),
+                0,
+                input,
+                input_len,
+                out,
+            )
+        }
     })
 }
 
@@ -212,11 +224,17 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs_as(
 ) -> cowork_ecs_result {
     guard(err_out, || {
         // SAFETY: the caller upholds the contract stated above.
-        let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
-        let tenant = std::str::from_utf8(tenant)
-            .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
-        // SAFETY: as for cowork_ecs_transform_logs.
-        unsafe { transform(transformer, Some(tenant), input, input_len, out) }
+        unsafe {
+            transform(
+                Signal::Logs,
+                transformer,
+                tenant,
+                tenant_len,
+                input,
+                input_len,
+                out,
+            )
+        }
     })
 }
 
@@ -247,14 +265,16 @@ pub unsafe extern "C" fn cowork_ecs_transform_traces(
 ) -> cowork_ecs_result {
     guard(err_out, || {
         // SAFETY: the caller upholds the contract stated above.
-        let tenant = unsafe { tenant_arg(tenant, tenant_len) }?;
-        // SAFETY: the caller passes a live handle (or NULL, refused here).
-        let t = unsafe { handle::try_ref(transformer) }?;
-        // SAFETY: the caller upholds the input and output contracts.
         unsafe {
-            transform_with(input, input_len, out, |b| {
-                t.transform_traces_protobuf(b, tenant)
-            })
+            transform(
+                Signal::Traces,
+                transformer,
+                tenant,
+                tenant_len,
+                input,
+                input_len,
+                out,
+            )
         }
     })
 }
@@ -282,77 +302,60 @@ pub unsafe extern "C" fn cowork_ecs_transform_metrics(
 ) -> cowork_ecs_result {
     guard(err_out, || {
         // SAFETY: the caller upholds the contract stated above.
-        let tenant = unsafe { tenant_arg(tenant, tenant_len) }?;
-        // SAFETY: the caller passes a live handle (or NULL, refused here).
-        let t = unsafe { handle::try_ref(transformer) }?;
-        // SAFETY: the caller upholds the input and output contracts.
         unsafe {
-            transform_with(input, input_len, out, |b| {
-                t.transform_metrics_protobuf(b, tenant)
-            })
+            transform(
+                Signal::Metrics,
+                transformer,
+                tenant,
+                tenant_len,
+                input,
+                input_len,
+                out,
+            )
         }
     })
 }
 
-/// A tenant argument: `None` for `(NULL, 0)` or an empty identity.
+/// The body of every transform export: reads the tenant (`None` for
+/// `(NULL, 0)` or an empty identity; not UTF-8: an invalid argument), runs
+/// the transform of `signal` on the input and hands its output to the
+/// caller.
 ///
 /// # Safety
-/// `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
-unsafe fn tenant_arg<'a>(
+/// `transformer` is a live handle or NULL (refused); `tenant` and `input`
+/// point to their lengths' readable bytes, or are NULL with length 0; `out`
+/// is NULL (refused) or writable.
+unsafe fn transform(
+    signal: Signal,
+    transformer: *const cowork_ecs_transformer,
     tenant: *const u8,
     tenant_len: usize,
-) -> Result<Option<&'a str>, boundary::Failure> {
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+) -> Result<cowork_ecs_result, boundary::Failure> {
     // SAFETY: per this function's contract.
     let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
     let tenant = std::str::from_utf8(tenant)
         .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
-    Ok((!tenant.is_empty()).then_some(tenant))
-}
-
-/// Runs `f` on the input buffer and hands its output to the caller.
-///
-/// # Safety
-/// `input` points to `input_len` readable bytes (or is NULL with 0); `out`
-/// is NULL (refused) or writable.
-unsafe fn transform_with(
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-    f: impl FnOnce(&[u8]) -> crate::error::Result<Option<Vec<u8>>>,
-) -> Result<cowork_ecs_result, boundary::Failure> {
+    // SAFETY: the caller passes a live handle (or NULL, refused here).
+    let transformer = unsafe { handle::try_ref(transformer) }?;
     if out.is_null() {
         return Err(boundary::Failure::NullParameter("out"));
     }
     // SAFETY: the caller upholds the input buffer contract.
     let input = unsafe { buf::input_slice(input, input_len) }?;
-    match f(input).map_err(boundary::Failure::from)? {
+    let tenant = (!tenant.is_empty()).then_some(tenant);
+    match transformer
+        .transform_signal(signal, input, tenant)
+        .map_err(boundary::Failure::from)?
+    {
         None => Ok(cowork_ecs_result::Unchanged),
         Some(bytes) => {
             // SAFETY: `out` is non-null and writable per the contract.
             unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
             Ok(cowork_ecs_result::Ok)
         }
-    }
-}
-
-/// The body shared by the two transform exports.
-///
-/// # Safety
-/// As [`cowork_ecs_transform_logs`].
-unsafe fn transform(
-    transformer: *const cowork_ecs_transformer,
-    tenant: Option<&str>,
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-) -> Result<cowork_ecs_result, boundary::Failure> {
-    // SAFETY: the caller passes a live handle (or NULL, refused here).
-    let transformer = unsafe { handle::try_ref(transformer) }?;
-    // SAFETY: the caller upholds the input and output contracts.
-    unsafe {
-        transform_with(input, input_len, out, |b| {
-            transformer.transform_protobuf_as(b, tenant)
-        })
     }
 }
 
