@@ -358,3 +358,33 @@ fn protobuf_round_trip_and_bad_input() {
             .is_none()
     );
 }
+
+#[test]
+fn a_senders_tags_are_kept_beside_the_gateways() {
+    let mut req = traces("traces");
+    let s = &mut req.resource_spans[0].scope_spans[0].spans[0];
+    s.attributes.push(string_kv("tags", "mine"));
+    s.attributes
+        .push(string_kv("elasticsearch.index", "elsewhere"));
+    // Another sender's span under a tenant is marked the same way.
+    let mut other = req.clone();
+    let resource = other.resource_spans[0].resource.as_mut().unwrap();
+    for kv in resource
+        .attributes
+        .iter_mut()
+        .filter(|kv| kv.key == "service.name")
+    {
+        *kv = string_kv("service.name", "billing");
+    }
+    let t = Transformer::new(&Config::default()).unwrap();
+    t.transform_traces_request(&mut req, None);
+    t.transform_traces_request(&mut other, Some("team-b"));
+    for r in [&req, &other] {
+        let first = attrs(&r.resource_spans[0].scope_spans[0].spans[0].attributes);
+        assert_eq!(first["tags"], json!(["mine", "routing_overridden"]));
+        assert_eq!(
+            first["cowork_ecs.requested_routing"],
+            json!(["span:elasticsearch.index=elsewhere"])
+        );
+    }
+}

@@ -126,8 +126,7 @@ pub(crate) fn take_unknown_mapping_mode(attrs: &mut Vec<Attr<'_>>, requested: &m
         if a.key != MAPPING_MODE_ATTRIBUTE {
             return true;
         }
-        let mode = text_of(&a.value).to_ascii_lowercase();
-        if SENDER_MAPPING_MODES.contains(&mode.as_str()) {
+        if sender_may_choose(&text_of(&a.value)) {
             return true;
         }
         requested.push(requested_entry("scope", a));
@@ -135,9 +134,22 @@ pub(crate) fn take_unknown_mapping_mode(attrs: &mut Vec<Attr<'_>>, requested: &m
     });
 }
 
+/// Whether a sender may choose this `elastic.mapping.mode` (one of
+/// [`SENDER_MAPPING_MODES`], in any case).
+pub(crate) fn sender_may_choose(mode: &str) -> bool {
+    SENDER_MAPPING_MODES
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(mode))
+}
+
 /// One [`REQUESTED_ROUTING_FIELD`] entry: `"<level>:<key>=<value>"`.
 fn requested_entry(level: &str, a: &Attr<'_>) -> String {
-    format!("{level}:{}={}", a.key, text_of(&a.value))
+    requested_text(level, &a.key, &text_of(&a.value))
+}
+
+/// A [`REQUESTED_ROUTING_FIELD`] entry from its parts (`value` as text).
+pub(crate) fn requested_text(level: &str, key: &str, value: &str) -> String {
+    format!("{level}:{key}={value}")
 }
 
 /// A value as text: scalars as themselves, maps and arrays as JSON.

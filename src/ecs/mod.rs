@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::otlp::{self, ExportLogsServiceRequest};
 use content::{ContentClass, ContentPolicy};
 use hashbrown::HashMap;
+use record::Tenant;
 use std::collections::BTreeMap;
 use tables::{Conv, EventClass, Slot, Target};
 
@@ -142,6 +143,25 @@ impl Rules {
 
     fn attribute(&self, key: &str) -> AttributeLookup {
         self.attributes.get(key).copied().unwrap_or(UNLISTED)
+    }
+
+    /// The tenant's namespace, when the configuration routes by tenant.
+    fn tenant_namespace<'t>(&self, tenant: Option<&'t Tenant<'_>>) -> Option<&'t str> {
+        (tenant.filter(|_| self.tenant.set_namespace)).and_then(|t| t.namespace.as_deref())
+    }
+
+    /// `data_stream.namespace` of a Claude record: the tenant's, else the
+    /// configured one.
+    fn namespace<'s>(&'s self, tenant: Option<&'s Tenant<'_>>) -> &'s str {
+        self.tenant_namespace(tenant).unwrap_or(&self.namespace)
+    }
+
+    /// Whether `tenant` may claim `organization.id` `claimed` (always, when
+    /// `tenants` is empty: no check).
+    fn may_claim(&self, tenant: Option<&Tenant<'_>>, claimed: &str) -> bool {
+        self.tenants.is_empty()
+            || (tenant.and_then(|t| self.tenants.get(t.identity)))
+                .is_some_and(|orgs| orgs.iter().any(|o| o == claimed))
     }
 }
 

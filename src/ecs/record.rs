@@ -16,8 +16,6 @@ use std::borrow::Cow;
 pub const ECS_VERSION: &str = "9.3.0";
 /// Tag added when `event.original` is kept (the Elastic convention).
 const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
-/// Tag of a record whose claimed `organization.id` its sender may not claim.
-const ORGANIZATION_MISMATCH_TAG: &str = "organization_mismatch";
 
 /// The authenticated sender of a batch.
 #[derive(Debug)]
@@ -26,6 +24,21 @@ pub(crate) struct Tenant<'a> {
     pub(crate) identity: &'a str,
     /// The identity as a data stream namespace (`None`: nothing usable).
     pub(crate) namespace: Option<String>,
+}
+
+/// Tag of a record whose claimed `organization.id` its sender may not claim.
+pub(crate) const ORGANIZATION_MISMATCH_TAG: &str = "organization_mismatch";
+
+impl<'a> Tenant<'a> {
+    /// The tenant of a batch; `None` for no identity or a blank one.
+    pub(crate) fn new(identity: Option<&'a str>) -> Option<Tenant<'a>> {
+        identity
+            .filter(|t| !t.trim().is_empty())
+            .map(|identity| Tenant {
+                identity,
+                namespace: super::sanitize_namespace(identity),
+            })
+    }
 }
 
 /// What the transform found about a record before mapping it: problems
@@ -280,16 +293,8 @@ fn put_tenant_fields<'a>(
     if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
         out.put("labels.tenant", string(t.identity));
     }
-    if rules.tenants.is_empty() {
-        return;
-    }
-    let Some(claimed) = input.get_text(Slot::OrganizationId) else {
-        return;
-    };
-    let allowed = tenant
-        .and_then(|t| rules.tenants.get(t.identity))
-        .is_some_and(|orgs| orgs.iter().any(|o| *o == claimed));
-    if !allowed {
+    let claimed = input.get_text(Slot::OrganizationId);
+    if claimed.is_some_and(|org| !rules.may_claim(tenant, &org)) {
         out.tag(ORGANIZATION_MISMATCH_TAG);
     }
 }
@@ -313,13 +318,7 @@ fn put_fixed_fields<'a>(
     out.put("gen_ai.provider.name", string("anthropic"));
     out.put("data_stream.type", string("logs"));
     out.put("data_stream.dataset", string(emitter.dataset.as_str()));
-    let tenant_namespace = tenant
-        .filter(|_| rules.tenant.set_namespace)
-        .and_then(|t| t.namespace.as_deref());
-    out.put(
-        "data_stream.namespace",
-        string(tenant_namespace.unwrap_or(&rules.namespace)),
-    );
+    out.put("data_stream.namespace", string(rules.namespace(tenant)));
 }
 
 /// One input attribute through its table row: renamed, copied, typed, or

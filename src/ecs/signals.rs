@@ -37,9 +37,10 @@
 //! tenant's), and a mapping mode the exporter would refuse is removed.
 
 use super::content::Marks;
-use super::record::Tenant;
+use super::record::{ORGANIZATION_MISMATCH_TAG, Tenant};
 use super::tables::{self, Conv, EventClass};
-use super::{Emitter, Transformer, gateway, sanitize_namespace};
+use super::value::{In, Out, convert, to_bool};
+use super::{Emitter, Transformer, gateway};
 use crate::error::Result;
 use crate::otlp::{
     AnyValue, ArrayValue, ExportMetricsServiceRequest, ExportTraceServiceRequest,
@@ -72,13 +73,10 @@ struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(t: &'a Transformer, tenant: Option<&'a str>) -> Self {
-        let tenant = tenant
-            .filter(|t| !t.trim().is_empty())
-            .map(|identity| Tenant {
-                identity,
-                namespace: sanitize_namespace(identity),
-            });
-        Ctx { t, tenant }
+        Ctx {
+            t,
+            tenant: Tenant::new(tenant),
+        }
     }
 
     /// The emitter of a resource, by its `service.name`.
@@ -92,20 +90,6 @@ impl<'a> Ctx<'a> {
             Value::StringValue(s) => self.t.emitter_named(s),
             _ => None,
         }
-    }
-
-    /// The tenant's namespace, when the configuration routes by tenant.
-    fn tenant_namespace(&self) -> Option<&str> {
-        let set = self.t.rules.tenant.set_namespace;
-        (self.tenant.as_ref())
-            .filter(|_| set)
-            .and_then(|t| t.namespace.as_deref())
-    }
-
-    /// `data_stream.namespace` of a Claude resource.
-    fn namespace(&self) -> &str {
-        self.tenant_namespace()
-            .unwrap_or(self.t.rules.namespace.as_str())
     }
 
     /// The content and identity policy on one attribute list (every key
@@ -136,7 +120,7 @@ impl<'a> Ctx<'a> {
             if !gateway::is_routing(&kv.key) {
                 return true;
             }
-            requested.push(format!("{level}:{}={}", kv.key, text(kv)));
+            requested.push(gateway::requested_text(level, &kv.key, &text(kv)));
             false
         });
     }
@@ -158,7 +142,10 @@ impl<'a> Ctx<'a> {
         scope.attributes.extend([
             kv(gateway::MAPPING_MODE_ATTRIBUTE, "ecs"),
             kv("data_stream.dataset", dataset),
-            kv("data_stream.namespace", self.namespace()),
+            kv(
+                "data_stream.namespace",
+                self.t.rules.namespace(self.tenant.as_ref()),
+            ),
         ]);
     }
 
@@ -175,13 +162,11 @@ impl<'a> Ctx<'a> {
             for scope in scopes.iter_mut() {
                 if let Some(scope) = scope.as_mut() {
                     scope.attributes.retain(|kv| {
-                        if kv.key != gateway::MAPPING_MODE_ATTRIBUTE {
-                            return true;
-                        }
-                        let mode = text(kv).to_ascii_lowercase();
-                        let keep = gateway::SENDER_MAPPING_MODES.contains(&mode.as_str());
+                        let mode = text(kv);
+                        let keep = kv.key != gateway::MAPPING_MODE_ATTRIBUTE
+                            || gateway::sender_may_choose(&mode);
                         if !keep {
-                            requested.push(format!("scope:{}={}", kv.key, text(kv)));
+                            requested.push(gateway::requested_text("scope", &kv.key, &mode));
                         }
                         keep
                     });
@@ -196,7 +181,7 @@ impl<'a> Ctx<'a> {
                 self.take_routing(&mut scope.attributes, "scope", &mut requested);
             }
         }
-        if let Some(ns) = self.tenant_namespace() {
+        if let Some(ns) = self.t.rules.tenant_namespace(self.tenant.as_ref()) {
             resource.attributes.push(kv("data_stream.namespace", ns));
         }
         requested
@@ -250,28 +235,6 @@ fn find<'v>(attrs: &'v [KeyValue], key: &str) -> Option<&'v Value> {
         .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }
 
-/// A value as a 64-bit integer (`62`, `"62"`, `62.0`).
-fn to_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::IntValue(i) => Some(*i),
-        #[allow(clippy::cast_possible_truncation)]
-        Value::DoubleValue(d) if d.fract() == 0.0 && d.is_finite() => Some(*d as i64),
-        Value::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A value as a boolean (`true`, `"true"`, `1`).
-fn to_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::BoolValue(b) => Some(*b),
-        Value::IntValue(i) => Some(*i != 0),
-        Value::StringValue(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::StringValue(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
 /// A deterministic document id: SHA-256 of the parts, hex.
 fn document_id(parts: &[&[u8]]) -> String {
     let mut hash = Sha256::new();
@@ -293,24 +256,16 @@ fn put_gateway_fields(
     marks: &Marks,
 ) {
     let rules = &ctx.t.rules;
-    let mut tags: Vec<String> = Vec::new();
-    if let Some(t) = ctx.tenant.as_ref().filter(|_| rules.tenant.set_label) {
+    let tenant = ctx.tenant.as_ref();
+    if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
         attrs.push(kv("labels.tenant", t.identity));
     }
-    if !rules.tenants.is_empty() {
-        if let Some(Value::StringValue(claimed)) = find(attrs, "organization.id") {
-            let allowed = (ctx.tenant.as_ref())
-                .and_then(|t| rules.tenants.get(t.identity))
-                .is_some_and(|orgs| orgs.iter().any(|o| o == claimed));
-            if !allowed {
-                tags.push("organization_mismatch".to_owned());
-            }
+    if let Some(Value::StringValue(claimed)) = find(attrs, "organization.id") {
+        if !rules.may_claim(tenant, claimed) {
+            add_tag(attrs, ORGANIZATION_MISMATCH_TAG);
         }
     }
-    if !requested.is_empty() {
-        attrs.push(kv_strings(gateway::REQUESTED_ROUTING_FIELD, requested));
-        tags.push(gateway::ROUTING_OVERRIDDEN_TAG.to_owned());
-    }
+    mark_overridden(attrs, requested);
     let classes = marks.classes();
     if !classes.is_empty() {
         let key = format!("{}redacted", emitter.vendor_prefix);
@@ -321,10 +276,46 @@ fn put_gateway_fields(
         let count = i64::try_from(marks.secrets).unwrap_or(i64::MAX);
         attrs.push(kv_value(&key, Value::IntValue(count)));
     }
-    if !tags.is_empty() {
-        attrs.retain(|kv| kv.key != "tags");
-        attrs.push(kv_strings("tags", &tags));
+}
+
+/// Marks a span, span event or data point whose routing the gateway
+/// overrode ([`gateway::mark_overridden`] for these types): the requested
+/// routing and the tag. Nothing when `requested` is empty.
+fn mark_overridden(attrs: &mut Vec<KeyValue>, requested: &[String]) {
+    if requested.is_empty() {
+        return;
     }
+    attrs.push(kv_strings(gateway::REQUESTED_ROUTING_FIELD, requested));
+    add_tag(attrs, gateway::ROUTING_OVERRIDDEN_TAG);
+}
+
+/// Adds `tag` to the `tags` attribute, keeping what a sender put there
+/// (a scalar becomes the first element), as [`gateway::add_tag`] does.
+fn add_tag(attrs: &mut Vec<KeyValue>, tag: &str) {
+    let tag = || AnyValue {
+        value: Some(Value::StringValue(tag.to_owned())),
+    };
+    let Some(existing) = attrs.iter_mut().find(|kv| kv.key == "tags") else {
+        attrs.push(kv_value(
+            "tags",
+            Value::ArrayValue(ArrayValue {
+                values: vec![tag()],
+            }),
+        ));
+        return;
+    };
+    let mut values = match existing.value.take().and_then(|v| v.value) {
+        Some(Value::ArrayValue(a)) => a.values,
+        Some(other) => vec![AnyValue { value: Some(other) }],
+        None => Vec::new(),
+    };
+    let new = tag();
+    if !values.contains(&new) {
+        values.push(new);
+    }
+    existing.value = Some(AnyValue {
+        value: Some(Value::ArrayValue(ArrayValue { values })),
+    });
 }
 
 /// `related.user`: `user.email` (as the identity policy left it) and `user.id`.
@@ -361,12 +352,11 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
         }
         let moved = attrs.remove(at);
         let value = moved.value.and_then(|v| v.value);
-        let converted = match (conv, &value) {
-            (Conv::Long, Some(v)) => to_i64(v).map(Value::IntValue),
-            (Conv::NanosFromMillis, Some(v)) => {
-                to_i64(v).map(|ms| Value::IntValue(ms.saturating_mul(1_000_000)))
-            }
-            _ => value.clone(),
+        // The mapping's own conversions; a non-scalar is kept as it came.
+        let converted = match value.as_ref().map(|v| (v, In::of_scalar(v))) {
+            Some((_, Some(scalar))) => convert(&scalar, conv).ok().and_then(Out::into_value),
+            Some((v, None)) if conv == Conv::Keep => Some(v.clone()),
+            _ => None,
         };
         match converted {
             Some(v) => attrs.push(kv_value(to, v)),
@@ -378,7 +368,7 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
             }),
         }
     }
-    let outcome = find(attrs, "success").and_then(to_bool);
+    let outcome = (find(attrs, "success").and_then(In::of_scalar)).and_then(|v| to_bool(&v));
     attrs.push(kv("ecs.version", super::ECS_VERSION));
     attrs.push(kv("event.kind", "event"));
     attrs.push(kv("event.action", &span_type));
@@ -436,10 +426,7 @@ pub(crate) fn traces_request(
                     for event in &mut span.events {
                         ctx.take_routing(&mut event.attributes, "event", &mut r);
                     }
-                    if !r.is_empty() {
-                        span.attributes
-                            .push(kv_strings(gateway::REQUESTED_ROUTING_FIELD, &r));
-                    }
+                    mark_overridden(&mut span.attributes, &r);
                     outcome.other_items_changed += 1;
                 }
             }
@@ -565,6 +552,7 @@ pub(crate) fn metrics_request(
                     for attrs in data_point_attributes(&mut metric.data) {
                         let mut r = requested.clone();
                         ctx.take_routing(attrs, "data_point", &mut r);
+                        mark_overridden(attrs, &r);
                         outcome.other_items_changed += 1;
                     }
                 }

@@ -30,6 +30,18 @@ pub(crate) enum In<'a> {
 }
 
 impl<'a> In<'a> {
+    /// An owned scalar value seen as input, so the mapping's conversions
+    /// ([`convert`], [`to_bool`]) read it (`None` for arrays, maps and bytes).
+    pub(crate) fn of_scalar(v: &'a Value) -> Option<In<'a>> {
+        Some(match v {
+            Value::StringValue(s) => In::Str(Cow::Borrowed(s)),
+            Value::BoolValue(b) => In::Bool(*b),
+            Value::IntValue(i) => In::Int(*i),
+            Value::DoubleValue(d) => In::Double(*d),
+            _ => return None,
+        })
+    }
+
     /// Reads a value, given its `AnyValue` bytes; the `bool` tells whether
     /// its text (this level only) was not UTF-8.
     pub(crate) fn read(any: AnyRef<'a>, raw: &'a [u8]) -> (In<'a>, bool) {

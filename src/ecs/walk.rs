@@ -19,7 +19,7 @@ use super::content::{ContentAction, ContentClass, Marks};
 use super::record::{self, Input, Notes, Record, Tenant};
 use super::tables::Slot;
 use super::value::{In, Out, string};
-use super::{AttributeLookup, Emitter, Outcome, Transformer, gateway, sanitize_namespace};
+use super::{AttributeLookup, Emitter, Outcome, Transformer, gateway};
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
@@ -41,12 +41,7 @@ pub(crate) fn transform(
     input: &[u8],
     tenant: Option<&str>,
 ) -> Result<(Option<Vec<u8>>, Outcome), Malformed> {
-    let tenant = tenant
-        .filter(|t| !t.trim().is_empty())
-        .map(|identity| Tenant {
-            identity,
-            namespace: sanitize_namespace(identity),
-        });
+    let tenant = Tenant::new(tenant);
     let mut walk = Walk {
         t,
         tenant: tenant.as_ref(),
@@ -332,9 +327,7 @@ impl<'a> Walk<'a> {
                 *slot = string(v);
             }
         }
-        let namespace = tenant
-            .and_then(|t| t.namespace.as_deref())
-            .filter(|_| emitter.is_none() && self.t.rules.tenant.set_namespace);
+        let namespace = (self.t.rules.tenant_namespace(tenant)).filter(|_| emitter.is_none());
         if let Some(ns) = namespace {
             self.attrs
                 .set(Key::plain("data_stream.namespace"), string(ns));
