@@ -20,6 +20,7 @@
 //! are refused, so a typo fails at collector start instead of being ignored.
 
 use crate::ecs::ContentAction;
+use crate::ecs::content::ContentClass;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -106,26 +107,14 @@ impl std::fmt::Debug for ContentConfig {
 }
 
 impl ContentConfig {
-    /// The actions in class order (prompts, responses, tool_details,
-    /// api_bodies, tool_output).
-    pub(crate) fn actions(&self) -> [ContentAction; 5] {
-        [
-            self.prompts,
-            self.responses,
-            self.tool_details,
-            self.api_bodies,
-            self.tool_output,
-        ]
-    }
-
     /// The HMAC key, read from `hmac_key` or `hmac_key_file`; `None` when
-    /// nothing uses `hash` (`identity_hash`: the identity policy does).
+    /// nothing uses `hash` (`uses_hash`: a class or the identity policy does).
     ///
     /// # Errors
-    /// [`Error::ConfigInvalid`] when a class or the identity policy uses
-    /// `hash` and the key is missing, unreadable or shorter than
-    /// [`MIN_HMAC_KEY_BYTES`], or both sources are set.
-    pub(crate) fn hmac_key(&self, identity_hash: bool) -> Result<Option<Vec<u8>>> {
+    /// [`Error::ConfigInvalid`] when something uses `hash` and the key is
+    /// missing, unreadable or shorter than [`MIN_HMAC_KEY_BYTES`], or both
+    /// sources are set.
+    fn hmac_key(&self, uses_hash: bool) -> Result<Option<Vec<u8>>> {
         let key = match (&self.hmac_key, &self.hmac_key_file) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
@@ -148,7 +137,7 @@ impl ContentConfig {
             }
             (None, None) => None,
         };
-        if !identity_hash && !self.actions().contains(&ContentAction::Hash) {
+        if !uses_hash {
             return Ok(key);
         }
         match key {
@@ -326,7 +315,22 @@ impl Config {
     /// # Errors
     /// As [`ContentConfig::hmac_key`].
     pub(crate) fn hmac_key(&self) -> Result<Option<Vec<u8>>> {
-        self.content.hmac_key(self.identity == IdentityAction::Hash)
+        let uses_hash = (ContentClass::ALL.iter()).any(|&c| self.action(c) == ContentAction::Hash);
+        self.content.hmac_key(uses_hash)
+    }
+
+    /// The configured action of one content class (the identity policy is
+    /// the class `identity`): the one place a class meets its key.
+    pub(crate) fn action(&self, class: ContentClass) -> ContentAction {
+        let c = &self.content;
+        match class {
+            ContentClass::Prompts => c.prompts,
+            ContentClass::Responses => c.responses,
+            ContentClass::ToolDetails => c.tool_details,
+            ContentClass::ApiBodies => c.api_bodies,
+            ContentClass::ToolOutput => c.tool_output,
+            ContentClass::Identity => self.identity.as_content(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! immutable, `Send + Sync`, and used concurrently without locks.
 
 mod attrs;
-mod content;
+pub(crate) mod content;
 pub mod gateway;
 mod record;
 mod signals;
@@ -112,15 +112,7 @@ impl Rules {
         for &key in gateway::ROUTING_ATTRIBUTES {
             attributes.entry(key).or_insert(UNLISTED).routing = true;
         }
-        let [prompts, responses, tool_details, api_bodies, tool_output] = config.content.actions();
-        let actions = [
-            prompts,
-            responses,
-            tool_details,
-            api_bodies,
-            tool_output,
-            config.identity.as_content(),
-        ];
+        let actions = ContentClass::ALL.map(|c| config.action(c));
         let content = ContentPolicy::new(actions, config.hmac_key()?)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
         Ok(Rules {
