@@ -334,6 +334,13 @@ impl Config {
     }
 }
 
+/// Characters Elasticsearch's data stream naming forbids in a dataset or
+/// namespace (the separator `-` included): the one list that validation,
+/// [`crate::ecs::sanitize_namespace`] and `cowork-ecs setup` use.
+pub const DATA_STREAM_FORBIDDEN: &[char] = &[
+    '-', ' ', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':',
+];
+
 /// Elasticsearch data stream naming rules for one part of
 /// `<type>-<dataset>-<namespace>`.
 /// Checks a `data_stream.dataset` / `namespace` value against
@@ -342,9 +349,6 @@ impl Config {
 /// # Errors
 /// [`crate::Error::ConfigInvalid`] naming `field` and the broken rule.
 pub fn validate_data_stream_part(field: &str, value: &str) -> Result<()> {
-    const FORBIDDEN: &[char] = &[
-        '-', ' ', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':',
-    ];
     if value.is_empty() {
         return Err(Error::config(field, "must not be empty"));
     }
@@ -354,7 +358,7 @@ pub fn validate_data_stream_part(field: &str, value: &str) -> Result<()> {
     if value.chars().any(|c| c.is_uppercase()) {
         return Err(Error::config(field, format!("{value:?} must be lowercase")));
     }
-    if let Some(c) = value.chars().find(|c| FORBIDDEN.contains(c)) {
+    if let Some(c) = value.chars().find(|c| DATA_STREAM_FORBIDDEN.contains(c)) {
         return Err(Error::config(
             field,
             format!("{value:?} must not contain {c:?} (Elasticsearch data stream naming)"),

@@ -344,7 +344,7 @@ pub fn sanitize_namespace(identity: &str) -> Option<String> {
         .to_lowercase()
         .chars()
         .map(|c| {
-            if "-\\/*?\"<>|,#: ".contains(c) || c.is_control() {
+            if crate::config::DATA_STREAM_FORBIDDEN.contains(&c) || c.is_control() {
                 '_'
             } else {
                 c

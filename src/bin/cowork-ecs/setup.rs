@@ -119,7 +119,7 @@ pub fn span_event_dataset(service: &str) -> String {
         .to_lowercase()
         .chars()
         .map(|c| {
-            if "-\\/*?\"<>| ,#:".contains(c) {
+            if cowork_ecs::config::DATA_STREAM_FORBIDDEN.contains(&c) {
                 '_'
             } else {
                 c
