@@ -208,24 +208,41 @@ pub enum Signal {
 }
 
 impl Signal {
-    /// The signal of an OTLP/JSON request, by its top-level key
-    /// (`resourceLogs`, `resourceSpans`, `resourceMetrics`; the snake_case
-    /// forms too).
+    /// Every signal.
+    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Traces, Signal::Metrics];
+
+    /// `logs`, `traces` or `metrics`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    /// The top-level key of its OTLP/JSON request (`resourceLogs`, ...).
+    fn json_key(self) -> &'static str {
+        match self {
+            Signal::Logs => "resourceLogs",
+            Signal::Traces => "resourceSpans",
+            Signal::Metrics => "resourceMetrics",
+        }
+    }
+
+    /// The signal named `name` ([`Signal::name`]).
+    pub fn from_name(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The signal of an OTLP/JSON request object, by its top-level key
+    /// (`resourceLogs`, `resourceSpans`, `resourceMetrics`).
     ///
     /// # Errors
-    /// [`Error::DecodeJson`] when the text is not a JSON object;
-    /// [`Error::Decode`] when the object has none of those keys (or more
-    /// than one).
-    pub fn of_json(bytes: &[u8]) -> Result<Signal> {
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(bytes).map_err(Error::DecodeJson)?;
-        let found: Vec<Signal> = (object.keys())
-            .filter_map(|k| match k.as_str() {
-                "resourceLogs" | "resource_logs" => Some(Signal::Logs),
-                "resourceSpans" | "resource_spans" => Some(Signal::Traces),
-                "resourceMetrics" | "resource_metrics" => Some(Signal::Metrics),
-                _ => None,
-            })
+    /// [`Error::Decode`] when the object has none of those keys, or more
+    /// than one.
+    pub fn of_json(object: &serde_json::Map<String, serde_json::Value>) -> Result<Signal> {
+        let found: Vec<Signal> = (Signal::ALL.into_iter())
+            .filter(|s| object.contains_key(s.json_key()))
             .collect();
         match found[..] {
             [signal] => Ok(signal),

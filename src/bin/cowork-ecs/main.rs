@@ -49,8 +49,8 @@ enum Command {
         /// The request's signal: required to read protobuf traces or
         /// metrics (protobuf is read as logs without it); checked against
         /// the top-level key of OTLP/JSON.
-        #[arg(long, value_enum)]
-        signal: Option<SignalArg>,
+        #[arg(long, value_parser = parse_signal)]
+        signal: Option<Signal>,
         /// The sender's authenticated identity, as the gateway would pass it.
         #[arg(long)]
         tenant: Option<String>,
@@ -61,8 +61,8 @@ enum Command {
     /// Re-encode one OTLP request read on stdin, unchanged (e.g. OTLP/JSON to protobuf).
     Convert {
         /// The request's signal (as for transform).
-        #[arg(long, value_enum)]
-        signal: Option<SignalArg>,
+        #[arg(long, value_parser = parse_signal)]
+        signal: Option<Signal>,
         /// Output encoding.
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
@@ -107,24 +107,9 @@ enum Output {
     Proto,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SignalArg {
-    /// ExportLogsServiceRequest.
-    Logs,
-    /// ExportTraceServiceRequest.
-    Traces,
-    /// ExportMetricsServiceRequest.
-    Metrics,
-}
-
-impl SignalArg {
-    fn signal(self) -> Signal {
-        match self {
-            SignalArg::Logs => Signal::Logs,
-            SignalArg::Traces => Signal::Traces,
-            SignalArg::Metrics => Signal::Metrics,
-        }
-    }
+/// `--signal`: logs, traces or metrics.
+fn parse_signal(name: &str) -> Result<Signal, String> {
+    Signal::from_name(name).ok_or_else(|| format!("{name:?}: use logs, traces or metrics"))
 }
 
 /// One request of any signal.
@@ -134,17 +119,9 @@ enum Request {
     Metrics(otlp::ExportMetricsServiceRequest),
 }
 
-fn signal_name(s: Signal) -> &'static str {
-    match s {
-        Signal::Logs => "logs",
-        Signal::Traces => "traces",
-        Signal::Metrics => "metrics",
-    }
-}
-
 /// Reads a request as `signal` from protobuf.
 fn decode_protobuf(bytes: &[u8], signal: Signal) -> Result<Request, String> {
-    let e = |e: prost::DecodeError| format!("not a protobuf {} request: {e}", signal_name(signal));
+    let e = |e: prost::DecodeError| format!("not a protobuf {} request: {e}", signal.name());
     Ok(match signal {
         Signal::Logs => Request::Logs(otlp::decode(bytes).map_err(|e| e.to_string())?),
         Signal::Traces => {
@@ -156,24 +133,26 @@ fn decode_protobuf(bytes: &[u8], signal: Signal) -> Result<Request, String> {
     })
 }
 
-/// Reads a request from OTLP/JSON, by its top-level key.
-fn decode_json(bytes: &[u8], asked: Option<Signal>) -> Result<Request, String> {
-    let signal = Signal::of_json(bytes).map_err(|e| e.to_string())?;
+/// Reads a request from an OTLP/JSON object (parsed once), by its
+/// top-level key.
+fn decode_json(
+    object: serde_json::Map<String, serde_json::Value>,
+    asked: Option<Signal>,
+) -> Result<Request, String> {
+    let signal = Signal::of_json(&object).map_err(|e| e.to_string())?;
     if let Some(asked) = asked.filter(|a| *a != signal) {
         return Err(format!(
             "--signal {} but the request is OTLP/JSON {}",
-            signal_name(asked),
-            signal_name(signal)
+            asked.name(),
+            signal.name()
         ));
     }
+    let object = serde_json::Value::Object(object);
+    let e = |e: serde_json::Error| format!("not an OTLP/JSON {} request: {e}", signal.name());
     Ok(match signal {
-        Signal::Logs => Request::Logs(otlp::from_json(bytes).map_err(|e| e.to_string())?),
-        Signal::Traces => {
-            Request::Traces(otlp::traces_from_json(bytes).map_err(|e| e.to_string())?)
-        }
-        Signal::Metrics => {
-            Request::Metrics(otlp::metrics_from_json(bytes).map_err(|e| e.to_string())?)
-        }
+        Signal::Logs => Request::Logs(serde_json::from_value(object).map_err(e)?),
+        Signal::Traces => Request::Traces(serde_json::from_value(object).map_err(e)?),
+        Signal::Metrics => Request::Metrics(serde_json::from_value(object).map_err(e)?),
     })
 }
 
@@ -207,10 +186,10 @@ fn hint_signal(bytes: &[u8]) -> Option<String> {
 /// request whose bytes happen to start like JSON, e.g. a newline and `{`,
 /// is still read as protobuf), else protobuf as `asked` (default logs).
 fn decode_request(bytes: &[u8], asked: Option<Signal>) -> Result<Request, String> {
-    if otlp::Format::detect(bytes) == otlp::Format::Json
-        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object())
-    {
-        return decode_json(bytes, asked);
+    if otlp::Format::detect(bytes) == otlp::Format::Json {
+        if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(bytes) {
+            return decode_json(object, asked);
+        }
     }
     let signal = asked.unwrap_or(Signal::Logs);
     let request = decode_protobuf(bytes, signal).map_err(|e| match asked {
@@ -246,12 +225,12 @@ fn read_config(path: Option<&PathBuf>) -> Result<Transformer, String> {
     Transformer::from_json_config(&bytes).map_err(|e| e.to_string())
 }
 
-fn read_request(signal: Option<SignalArg>) -> Result<Request, String> {
+fn read_request(signal: Option<Signal>) -> Result<Request, String> {
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    decode_request(&input, signal.map(SignalArg::signal))
+    decode_request(&input, signal)
 }
 
 fn write_request(request: &Request, output: Output) -> Result<(), String> {
@@ -277,7 +256,7 @@ fn write_request(request: &Request, output: Output) -> Result<(), String> {
 
 fn transform(
     config: Option<&PathBuf>,
-    signal: Option<SignalArg>,
+    signal: Option<Signal>,
     tenant: Option<&str>,
     output: Output,
 ) -> Result<(), String> {
