@@ -38,7 +38,7 @@ func createTracesProcessor(
 	}
 	return processorhelper.NewTraces(
 		ctx, set, cfg, next,
-		p.processTraces,
+		p.process,
 		processorhelper.WithCapabilities(processorCapabilities),
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
@@ -57,7 +57,7 @@ func createMetricsProcessor(
 	}
 	return processorhelper.NewMetrics(
 		ctx, set, cfg, next,
-		p.processMetrics,
+		p.process,
 		processorhelper.WithCapabilities(processorCapabilities),
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),

@@ -232,16 +232,24 @@ func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error
 	return ld, err
 }
 
-// transformAll runs every resource of ld through Rust: one marshal, one cgo
-// call, and one unmarshal when anything changed.
+// transformAll runs every resource of ld through Rust.
 func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, error) {
-	in, err := p.marshaler.MarshalLogs(ld)
+	return roundTrip(p.transformer, cffi.Logs, tenant, ld, p.marshaler.MarshalLogs, p.unmarshaler.UnmarshalLogs)
+}
+
+// roundTrip runs one batch through the Rust transform of signal: one
+// marshal, one cgo call, and one unmarshal (straight from Rust's memory)
+// when anything changed. On error the batch is returned as it came.
+func roundTrip[T any](t *cffi.Transformer, signal cffi.Signal, tenant string, batch T,
+	marshal func(T) ([]byte, error), unmarshal func([]byte) (T, error),
+) (T, error) {
+	in, err := marshal(batch)
 	if err != nil {
-		return ld, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
+		return batch, fmt.Errorf("cowork-ecs: marshal batch: %w", err)
 	}
-	out := ld
-	err = p.transformer.TransformInto(cffi.Logs, tenant, in, func(raw []byte) error {
-		transformed, err := p.unmarshaler.UnmarshalLogs(raw)
+	out := batch
+	err = t.TransformInto(signal, tenant, in, func(raw []byte) error {
+		transformed, err := unmarshal(raw)
 		if err != nil {
 			return fmt.Errorf("cowork-ecs: unmarshal transformed batch: %w", err)
 		}
@@ -249,7 +257,7 @@ func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, er
 		return nil
 	})
 	if err != nil {
-		return ld, err
+		return batch, err
 	}
 	return out, nil
 }

@@ -56,7 +56,7 @@ func (p *logsProcessor) needsTransform(tenant string, rl plog.ResourceLogs) bool
 	}
 	for _, sl := range rl.ScopeLogs().All() {
 		scope := sl.Scope()
-		if _, ok := scope.Attributes().Get(mappingModeAttribute); ok {
+		if hasMappingMode(scope) {
 			return true
 		}
 		if !quietAttrs(scope.Attributes()) || !utf8.ValidString(scope.Name()) ||
@@ -76,6 +76,13 @@ func (p *logsProcessor) needsTransform(tenant string, rl plog.ResourceLogs) bool
 // mappingModeAttribute is the scope attribute the elasticsearch exporter
 // reads its mapping mode from.
 const mappingModeAttribute = "elastic.mapping.mode"
+
+// hasMappingMode reports whether a scope names a mapping mode (which only
+// the Rust transform may judge).
+func hasMappingMode(scope pcommon.InstrumentationScope) bool {
+	_, ok := scope.Attributes().Get(mappingModeAttribute)
+	return ok
+}
 
 func quietAttrs(attrs pcommon.Map) bool {
 	if attrs.Len() > quietAttributes {

@@ -144,3 +144,26 @@ func TestMetricsIdentityDrop(t *testing.T) {
 	require.NoError(t, consume(context.Background(), in))
 	assert.NotContains(t, metricsJSON(t, sink.AllMetrics()[0]), email)
 }
+
+// A traces batch the Rust decoder refuses (text that is not UTF-8, which
+// pdata carries but prost does not read) follows the error policy: a Claude
+// batch under a content policy is refused with an error (never passed in
+// clear); with every class on keep it passes on as it came.
+func TestTracesTheTransformCannotReadFailClosed(t *testing.T) {
+	in := readTraces(t, filepath.Join(testdata, "captures", "traces", "traces.json"))
+	in.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("user_prompt", "bad \xff text")
+	want := tracesJSON(t, in)
+
+	sink := new(consumertest.TracesSink)
+	consume := startedTraces(t, createDefaultConfig().(*Config), sink)
+	require.Error(t, consume(context.Background(), in))
+	assert.Empty(t, sink.AllTraces())
+
+	keep := createDefaultConfig().(*Config)
+	keep.Content = ContentConfig{Prompts: ContentKeep, Responses: ContentKeep, ToolDetails: ContentKeep,
+		APIBodies: ContentKeep, ToolOutput: ContentKeep}
+	consume = startedTraces(t, keep, sink)
+	require.NoError(t, consume(context.Background(), in))
+	require.Len(t, sink.AllTraces(), 1)
+	assert.Equal(t, want, tracesJSON(t, sink.AllTraces()[0]))
+}
