@@ -185,6 +185,12 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// The value of `key`.
+    pub(crate) fn get(&self, key: &Key<'_>) -> Option<&Out<'a>> {
+        let i = self.find(key, fingerprint(key))?;
+        Some(&self.items[i].value)
+    }
+
     /// The value of `key`, for changing it in place.
     pub(crate) fn get_mut(&mut self, key: &Key<'_>) -> Option<&mut Out<'a>> {
         let i = self.find(key, fingerprint(key))?;

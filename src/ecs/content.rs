@@ -248,11 +248,7 @@ impl ContentPolicy {
             return String::new();
         };
         mac.update(text.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::gateway::lower_hex(&mac.finalize().into_bytes())
     }
 
     /// Applies the class's action to one string. `None` means drop it.

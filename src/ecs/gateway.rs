@@ -268,12 +268,17 @@ pub(crate) fn document_id(
         }
         None => hash.update(crate::otlp::log_record(record.raw)?.encode_to_vec()),
     }
-    let mut id = String::with_capacity(32);
-    for b in &hash.finalize()[..16] {
-        id.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        id.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    Ok(lower_hex(&hash.finalize()[..16]))
+}
+
+/// Bytes as lowercase hex (document ids, HMACs), in one allocation.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
-    Ok(id)
+    out
 }
 
 /// Number of path segments of a dotted key.

@@ -527,16 +527,14 @@ const TOOL: Option<ContentClass> = Some(ContentClass::ToolDetails);
 /// `related.user`: `user.email` and `user.id`, those present, no duplicates.
 fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
     let mut users: Vec<Cow<'a, str>> = Vec::with_capacity(2);
-    for slot in [Slot::UserEmail, Slot::UserId] {
-        let user = input.get_text(slot);
-        // The identity policy's value: hashed, dropped or as sent.
-        let user = match (slot, user) {
-            (Slot::UserEmail, Some(u)) => {
-                (out.rules.content).apply_text(ContentClass::Identity, u, &mut out.marks)
-            }
-            (_, u) => u,
-        };
-        if let Some(u) = user {
+    // `user.email` as the identity policy left it in the output (hashed,
+    // dropped or as sent), so the policy runs once per record.
+    let email = match out.attrs.get(&Key::plain("user.email")) {
+        Some(Out::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    for user in [email, input.get_text(Slot::UserId)] {
+        if let Some(u) = user.filter(|u| !u.is_empty()) {
             if !users.contains(&u) {
                 users.push(u);
             }

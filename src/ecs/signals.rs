@@ -242,7 +242,7 @@ fn document_id(parts: &[&[u8]]) -> String {
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part);
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    gateway::lower_hex(&hash.finalize())
 }
 
 /// The per-record fields the gateway adds to a Claude span, span event or
