@@ -44,6 +44,17 @@ pub(crate) struct Emitter {
     service_names: Vec<String>,
 }
 
+impl Emitter {
+    /// `data_stream.dataset` of its data of one signal.
+    fn dataset(&self, signal: otlp::Signal) -> &str {
+        match signal {
+            otlp::Signal::Logs => &self.dataset,
+            otlp::Signal::Traces => self.traces_dataset,
+            otlp::Signal::Metrics => self.metrics_dataset,
+        }
+    }
+}
+
 /// How one attribute key is mapped.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AttributeRule {

@@ -44,7 +44,7 @@ use super::{Emitter, Transformer, gateway};
 use crate::error::Result;
 use crate::otlp::{
     AnyValue, ArrayValue, ExportMetricsServiceRequest, ExportTraceServiceRequest,
-    InstrumentationScope, KeyValue, MetricData, Resource, Value,
+    InstrumentationScope, KeyValue, MetricData, Resource, Signal, Value,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -56,13 +56,6 @@ pub struct SignalOutcome {
     pub claude_items: usize,
     /// Spans or data points of other senders the gateway changed (routing).
     pub other_items_changed: usize,
-}
-
-/// The `elasticsearch` exporter's data stream type of each signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Traces,
-    Metrics,
 }
 
 /// The request-wide context: configuration and the batch's tenant.
@@ -130,15 +123,12 @@ impl<'a> Ctx<'a> {
         &self,
         scope: &mut Option<InstrumentationScope>,
         emitter: &Emitter,
-        kind: Kind,
+        signal: Signal,
         requested: &mut Vec<String>,
     ) {
         let scope = scope.get_or_insert_with(InstrumentationScope::default);
         self.take_routing(&mut scope.attributes, "scope", requested);
-        let dataset = match kind {
-            Kind::Traces => emitter.traces_dataset,
-            Kind::Metrics => emitter.metrics_dataset,
-        };
+        let dataset = emitter.dataset(signal);
         scope.attributes.extend([
             kv(gateway::MAPPING_MODE_ATTRIBUTE, "ecs"),
             kv("data_stream.dataset", dataset),
@@ -439,7 +429,7 @@ pub(crate) fn traces_request(
         ctx.apply_content(&mut resource.attributes, &mut resource_marks);
         for ss in &mut rs.scope_spans {
             let mut scope_requested = requested.clone();
-            ctx.route_scope(&mut ss.scope, emitter, Kind::Traces, &mut scope_requested);
+            ctx.route_scope(&mut ss.scope, emitter, Signal::Traces, &mut scope_requested);
             for span in &mut ss.spans {
                 outcome.claude_items += 1;
                 let mut span_requested = scope_requested.clone();
@@ -566,7 +556,12 @@ pub(crate) fn metrics_request(
         ctx.apply_content(&mut resource.attributes, &mut resource_marks);
         for sm in &mut rm.scope_metrics {
             let mut scope_requested = requested.clone();
-            ctx.route_scope(&mut sm.scope, emitter, Kind::Metrics, &mut scope_requested);
+            ctx.route_scope(
+                &mut sm.scope,
+                emitter,
+                Signal::Metrics,
+                &mut scope_requested,
+            );
             for metric in &mut sm.metrics {
                 for attrs in data_point_attributes(&mut metric.data) {
                     outcome.claude_items += 1;
