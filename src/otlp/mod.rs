@@ -207,10 +207,10 @@ pub enum Signal {
     Metrics,
 }
 
-impl Signal {
-    /// Every signal.
-    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Traces, Signal::Metrics];
+/// Every signal (a free constant: cbindgen would export an associated one).
+const SIGNALS: [Signal; 3] = [Signal::Logs, Signal::Traces, Signal::Metrics];
 
+impl Signal {
     /// `logs`, `traces` or `metrics`.
     pub fn name(self) -> &'static str {
         match self {
@@ -231,7 +231,7 @@ impl Signal {
 
     /// The signal named `name` ([`Signal::name`]).
     pub fn from_name(name: &str) -> Option<Signal> {
-        Signal::ALL.into_iter().find(|s| s.name() == name)
+        SIGNALS.into_iter().find(|s| s.name() == name)
     }
 
     /// The signal of an OTLP/JSON request object, by its top-level key
@@ -241,7 +241,7 @@ impl Signal {
     /// [`Error::Decode`] when the object has none of those keys, or more
     /// than one.
     pub fn of_json(object: &serde_json::Map<String, serde_json::Value>) -> Result<Signal> {
-        let found: Vec<Signal> = (Signal::ALL.into_iter())
+        let found: Vec<Signal> = (SIGNALS.into_iter())
             .filter(|s| object.contains_key(s.json_key()))
             .collect();
         match found[..] {
