@@ -7,7 +7,7 @@
 
 use cowork_ecs::otlp::{
     self, AnyValue, ExportLogsServiceRequest, KeyValue, LogRecord, Resource, ResourceLogs,
-    ScopeLogs, Value,
+    ScopeLogs, Signal, Value,
 };
 use cowork_ecs::{Config, Transformer};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -86,7 +86,12 @@ fn bench(c: &mut Criterion) {
     for n in [1_000, 100_000] {
         let input = wide_record(n);
         group.bench_function(format!("one_record_{n}_attributes"), |b| {
-            b.iter(|| t.transform_protobuf(&input).unwrap().unwrap())
+            b.iter(|| {
+                t.transform(Signal::Logs, &input, None)
+                    .unwrap()
+                    .output
+                    .unwrap()
+            })
         });
     }
     group.finish();
@@ -100,7 +105,11 @@ fn bench(c: &mut Criterion) {
     let input = request(vec![tiny; 1_000_000]);
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
-    let out = t.transform_protobuf(&input).unwrap().unwrap();
+    let out = t
+        .transform(Signal::Logs, &input, None)
+        .unwrap()
+        .output
+        .unwrap();
     let peak = PEAK.load(Relaxed) - before;
     eprintln!(
         "scale/1M_tiny_records: input {:.1} MB, output {:.1} MB, transform peak heap {:.1} MB = {:.2}x the input",

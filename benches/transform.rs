@@ -4,7 +4,7 @@
 //! same run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use cowork_ecs::otlp::{self, ExportLogsServiceRequest};
+use cowork_ecs::otlp::{self, ExportLogsServiceRequest, Signal};
 use cowork_ecs::{Config, Transformer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
@@ -46,7 +46,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| otlp::encode(&otlp::decode(&input).unwrap()))
     });
     group.bench_function("transform", |b| {
-        b.iter(|| transformer.transform_protobuf(&input).unwrap().unwrap())
+        b.iter(|| {
+            transformer
+                .transform(Signal::Logs, &input, None)
+                .unwrap()
+                .output
+                .unwrap()
+        })
     });
     // The same with every content class on `keep`: the cost of the default
     // redact_secrets policy is the difference.
@@ -55,7 +61,12 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     group.bench_function("transform_content_keep", |b| {
-        b.iter(|| keep.transform_protobuf(&input).unwrap().unwrap())
+        b.iter(|| {
+            keep.transform(Signal::Logs, &input, None)
+                .unwrap()
+                .output
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -1,4 +1,4 @@
-/* cowork-ecs: Claude Cowork / Claude Code OTLP logs -> ECS. C ABI; see README "ABI conventions". */
+/* cowork-ecs: Claude Cowork / Claude Code OTLP logs, traces and metrics -> ECS. C ABI; see README "ABI conventions". */
 
 #ifndef COWORK_ECS_H
 #define COWORK_ECS_H
@@ -15,128 +15,25 @@
 #define COWORK_ECS_VERSION_MINOR 1
 #define COWORK_ECS_VERSION_PATCH 0
 
-// Minimum HMAC key length for `hash`, in bytes (the SHA-256 block is 64;
-// below 32 bytes a key is guessable).
-#define MIN_HMAC_KEY_BYTES 32
-
-// Deepest field path Elasticsearch maps: `index.mapping.depth.limit` and a
-// `flattened` field's `depth_limit` both default to 20. Depth counts path
-// segments (`a.b.c` is 3; dots in keys count, as Elasticsearch expands them).
-#define MAX_FIELD_DEPTH 20
-
-// Most fields one record may add to a document (map leaves count one each);
-// the shipped templates allow 5,000 per index and ignore dynamic fields
-// beyond that, so no single record can exhaust them.
-#define MAX_FIELDS 1000
-
-// Message levels an attribute value may nest below its `AnyValue` (a map
-// costs three, an array two). What the transform writes must stay readable
-// by `prost`, which stops at 100 levels from the request; a record's
-// attribute value starts 6 levels down.
-#define MAX_VALUE_MESSAGES 60
-
-// Deepest nesting of values [`value`] reads (arrays and maps inside one
-// another); beyond it the bytes count as [`Malformed`].
-#define MAX_VALUE_NESTING 2000
-
-// `ExportLogsServiceRequest.resource_logs`.
-#define REQUEST_RESOURCE_LOGS 1
-
-// `ResourceLogs.resource`.
-#define RESOURCE_LOGS_RESOURCE 1
-
-// `ResourceLogs.scope_logs`.
-#define RESOURCE_LOGS_SCOPE_LOGS 2
-
-// `ResourceLogs.schema_url`.
-#define RESOURCE_LOGS_SCHEMA_URL 3
-
-// `Resource.attributes`.
-#define RESOURCE_ATTRIBUTES 1
-
-// `Resource.entity_refs`.
-#define RESOURCE_ENTITY_REFS 3
-
-// `ScopeLogs.scope`.
-#define SCOPE_LOGS_SCOPE 1
-
-// `ScopeLogs.log_records`.
-#define SCOPE_LOGS_LOG_RECORDS 2
-
-// `ScopeLogs.schema_url`.
-#define SCOPE_LOGS_SCHEMA_URL 3
-
-// `InstrumentationScope.name`.
-#define SCOPE_NAME 1
-
-// `InstrumentationScope.version`.
-#define SCOPE_VERSION 2
-
-// `InstrumentationScope.attributes`.
-#define SCOPE_ATTRIBUTES 3
-
-// `LogRecord.time_unix_nano` (fixed64).
-#define RECORD_TIME 1
-
-// `LogRecord.severity_text`.
-#define RECORD_SEVERITY_TEXT 3
-
-// `LogRecord.body` (`AnyValue`).
-#define RECORD_BODY 5
-
-// `LogRecord.attributes`.
-#define RECORD_ATTRIBUTES 6
-
-// `LogRecord.observed_time_unix_nano` (fixed64).
-#define RECORD_OBSERVED_TIME 11
-
-// `LogRecord.event_name`.
-#define RECORD_EVENT_NAME 12
-
-// `KeyValue.key`.
-#define KV_KEY 1
-
-// `KeyValue.value` (`AnyValue`).
-#define KV_VALUE 2
-
-// `AnyValue.string_value`.
-#define ANY_STRING 1
-
-// `AnyValue.bool_value`.
-#define ANY_BOOL 2
-
-// `AnyValue.int_value`.
-#define ANY_INT 3
-
-// `AnyValue.double_value`.
-#define ANY_DOUBLE 4
-
-// `AnyValue.array_value` (`ArrayValue`, whose field 1 is `values`).
-#define ANY_ARRAY 5
-
-// `AnyValue.kvlist_value` (`KeyValueList`, whose field 1 is `values`).
-#define ANY_KVLIST 6
-
-// `AnyValue.bytes_value`.
-#define ANY_BYTES 7
-
-// `ArrayValue.values` and `KeyValueList.values`.
-#define LIST_VALUES 1
-
 // Status of a call. The numbers are part of the ABI and never change or get
 // reused; a zeroed value is never a success.
 //
 // - `COWORK_ECS_RESULT_OK` (9000): success, the outputs were written.
 // - `COWORK_ECS_RESULT_UNCHANGED` (9001): success, the batch holds no Claude
 //   record, so nothing changed and no output buffer was written: keep the input.
+// - `COWORK_ECS_RESULT_PARTIAL` (9002): success, the outputs were written,
+//   but some resources could not be read: they are in the output as they
+//   came, and `err_out` says which and why.
 // - `COWORK_ECS_RESULT_NULL_PARAMETER` (9010): a required pointer was NULL.
 // - `COWORK_ECS_RESULT_PANIC` (9011): a bug inside the library was caught;
 //   the message is in `err_out`. The handle stays usable.
+// - `COWORK_ECS_RESULT_INVALID_ARGUMENT` (9012): an argument is malformed
+//   (a signal the ABI does not have, a tenant that is not UTF-8).
 // - `COWORK_ECS_RESULT_CONFIG_SYNTAX` (9100): the configuration is not valid
 //   JSON or has an unknown or mistyped key.
 // - `COWORK_ECS_RESULT_CONFIG_INVALID` (9101): a configuration value breaks a rule.
-// - `COWORK_ECS_RESULT_DECODE` (9200): the input is not a protobuf
-//   `ExportLogsServiceRequest`.
+// - `COWORK_ECS_RESULT_DECODE` (9200): the input is not a protobuf request
+//   of the signal asked.
 // - `COWORK_ECS_RESULT_ENCODE` (9201): the output could not be encoded.
 enum cowork_ecs_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -147,10 +44,15 @@ enum cowork_ecs_result
   COWORK_ECS_RESULT_OK = 9000,
   // Success; no Claude record in the batch, nothing written.
   COWORK_ECS_RESULT_UNCHANGED = 9001,
+  // Success; outputs written, but some resources could not be read (and
+  // are in the output as they came); `err_out` says which.
+  COWORK_ECS_RESULT_PARTIAL = 9002,
   // A required pointer argument was NULL.
   COWORK_ECS_RESULT_NULL_PARAMETER = 9010,
   // A panic was caught at the boundary.
   COWORK_ECS_RESULT_PANIC = 9011,
+  // An argument is malformed (unknown signal, tenant not UTF-8).
+  COWORK_ECS_RESULT_INVALID_ARGUMENT = 9012,
   // Configuration JSON is malformed or has unknown keys.
   COWORK_ECS_RESULT_CONFIG_SYNTAX = 9100,
   // Configuration value breaks a rule.
@@ -165,6 +67,41 @@ enum cowork_ecs_result
 typedef enum cowork_ecs_result cowork_ecs_result;
 #else
 typedef uint32_t cowork_ecs_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Which OTLP request a [`cowork_ecs_transform`] call reads. The numbers
+// are part of the ABI; 0 is no signal.
+//
+// - `COWORK_ECS_SIGNAL_LOGS` (1): `ExportLogsServiceRequest`. Claude
+//   records become ECS documents (SPEC sections 1–4).
+// - `COWORK_ECS_SIGNAL_TRACES` (2): `ExportTraceServiceRequest`. Claude
+//   spans get ECS / `gen_ai.*` fields and the gateway's routing
+//   (`traces-<product>.traces-<namespace>`); the content and identity
+//   policy applies to span, span event and resource attributes.
+// - `COWORK_ECS_SIGNAL_METRICS` (3): `ExportMetricsServiceRequest`. Claude
+//   metrics are routed to `metrics-<product>.metrics-<namespace>` and the
+//   identity policy applies to data point and resource attributes.
+//
+// In every signal, other senders' items are left as they are, except that
+// under a tenant their routing is the gateway's.
+enum cowork_ecs_signal
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `ExportLogsServiceRequest`.
+  COWORK_ECS_SIGNAL_LOGS = 1,
+  // `ExportTraceServiceRequest`.
+  COWORK_ECS_SIGNAL_TRACES = 2,
+  // `ExportMetricsServiceRequest`.
+  COWORK_ECS_SIGNAL_METRICS = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cowork_ecs_signal cowork_ecs_signal;
+#else
+typedef uint32_t cowork_ecs_signal;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -229,100 +166,55 @@ cowork_ecs_result cowork_ecs_transformer_new(const uint8_t *config,
                                              const struct cowork_ecs_transformer **out,
                                              struct cowork_ecs_buf *err_out);
 
-// Normalizes every Claude record of one OTLP logs batch (SPEC sections 1–4).
+// Transforms one OTLP protobuf request of `signal`, whose sender the
+// receiver authenticated as `tenant`.
 //
 // - `transformer`: a handle from [`cowork_ecs_transformer_new`]; borrowed.
-// - `input`, `input_len`: a protobuf `ExportLogsServiceRequest` (the wire
-//   shape of `LogsData`); borrowed for the call only.
-// - `out`: on `COWORK_ECS_RESULT_OK`, receives the transformed request as
-//   protobuf bytes, owned by the caller and freed with [`cowork_ecs_buf_free`].
-//   Not written on any other status.
-// - `err_out`: optional; the message on failure (free with [`cowork_ecs_buf_free`]).
+// - `signal`: a `cowork_ecs_signal` value: which request `input` is.
+// - `tenant`, `tenant_len`: the sender's identity as UTF-8 bytes (e.g. the
+//   basic-auth username or the OIDC subject), borrowed for the call;
+//   `(NULL, 0)` or an empty identity means none. Per the configuration's
+//   `tenant` and `tenants` keys the identity sets `data_stream.namespace`
+//   (sanitized to Elasticsearch's naming rules) and `labels.tenant`, and
+//   is checked against the `organization.id` each record claims (`tags:
+//   organization_mismatch`).
+// - `input`, `input_len`: the protobuf request; borrowed for the call only.
+// - `out`: on `COWORK_ECS_RESULT_OK` and `_PARTIAL`, receives the
+//   transformed request as protobuf bytes, owned by the caller and freed
+//   with [`cowork_ecs_buf_free`]. Not written on any other status.
+// - `err_out`: optional; the message on failure, and on `_PARTIAL` the
+//   resources that could not be read (free with [`cowork_ecs_buf_free`]).
 //
-// Returns `COWORK_ECS_RESULT_OK`, `_UNCHANGED` (no Claude record: keep the
-// input, `out` untouched), `_DECODE`, `_NULL_PARAMETER` or `_PANIC`. Problems
-// inside a record are not failures: the record is marked
-// `event.kind: pipeline_error` and the call succeeds. No record is dropped.
+// Returns:
+// - `COWORK_ECS_RESULT_OK`: `out` holds the new request;
+// - `_UNCHANGED`: nothing to change (no Claude item, nothing the gateway
+//   owns): keep the input, `out` untouched;
+// - `_PARTIAL`: some resources could not be read; they are in `out` as
+//   they came, every other one transformed. Whether such a batch may pass
+//   on is the caller's policy (the Go processor fails it closed under a
+//   tenant or a content policy);
+// - `_DECODE`: the input is not a protobuf request at all;
+// - `_INVALID_ARGUMENT` (a `signal` the ABI does not have, a tenant that is
+//   not UTF-8), `_NULL_PARAMETER` or `_PANIC`.
 //
+// Problems inside a record are not failures: the record is marked
+// `event.kind: pipeline_error` and the call succeeds. Nothing is dropped.
 // Thread-safe: any number of threads may call this at once on one handle.
 //
 // # Safety
 // - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+// - `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
 // - `input` points to `input_len` readable bytes, or is NULL with `input_len == 0`.
 // - `out` points to writable memory for one `cowork_ecs_buf`.
 // - `err_out` is NULL or points to writable memory for one `cowork_ecs_buf`.
-cowork_ecs_result cowork_ecs_transform_logs(const struct cowork_ecs_transformer *transformer,
-                                            const uint8_t *input,
-                                            size_t input_len,
-                                            struct cowork_ecs_buf *out,
-                                            struct cowork_ecs_buf *err_out);
-
-// [`cowork_ecs_transform_logs`] for a batch whose sender the receiver
-// authenticated as `tenant` (e.g. the basic-auth username or the OIDC
-// subject). Per the configuration's `tenant` and `tenants` keys, the
-// identity sets `data_stream.namespace` (sanitized to Elasticsearch's
-// naming rules) and `labels.tenant`, and is checked against the
-// `organization.id` each record claims (`tags: organization_mismatch`).
-//
-// - `tenant`, `tenant_len`: the identity as UTF-8 bytes, borrowed for the
-//   call. `(NULL, 0)` or an empty identity means "no identity" and behaves
-//   exactly like [`cowork_ecs_transform_logs`]. Bytes that are not UTF-8 are
-//   a `COWORK_ECS_RESULT_DECODE` error.
-// - Every other parameter, the result codes, ownership and thread safety are
-//   those of [`cowork_ecs_transform_logs`].
-//
-// # Safety
-// As [`cowork_ecs_transform_logs`], plus: `tenant` points to `tenant_len`
-// readable bytes, or is NULL with `tenant_len == 0`.
-cowork_ecs_result cowork_ecs_transform_logs_as(const struct cowork_ecs_transformer *transformer,
-                                               const uint8_t *tenant,
-                                               size_t tenant_len,
-                                               const uint8_t *input,
-                                               size_t input_len,
-                                               struct cowork_ecs_buf *out,
-                                               struct cowork_ecs_buf *err_out);
-
-// Transforms one protobuf `ExportTraceServiceRequest` (issue 9): Claude
-// spans get ECS / `gen_ai.*` fields and the gateway's routing
-// (`traces-<product>.traces-<namespace>`), and the content and identity
-// policy applies to span, span event and resource attributes; other
-// senders' spans are left as they are (under a tenant, their routing is
-// the gateway's).
-//
-// - `tenant`, `tenant_len`: as in [`cowork_ecs_transform_logs_as`];
-//   `(NULL, 0)` means no identity.
-// - Every other parameter, the result codes (`COWORK_ECS_RESULT_UNCHANGED`
-//   when nothing changed), ownership and thread safety are those of
-//   [`cowork_ecs_transform_logs`].
-//
-// # Safety
-// As [`cowork_ecs_transform_logs_as`].
-cowork_ecs_result cowork_ecs_transform_traces(const struct cowork_ecs_transformer *transformer,
-                                              const uint8_t *tenant,
-                                              size_t tenant_len,
-                                              const uint8_t *input,
-                                              size_t input_len,
-                                              struct cowork_ecs_buf *out,
-                                              struct cowork_ecs_buf *err_out);
-
-// Transforms one protobuf `ExportMetricsServiceRequest` (issue 9): Claude
-// metrics are routed to `metrics-<product>.metrics-<namespace>` and the
-// identity policy applies to data point and resource attributes; other
-// senders' metrics are left as they are (under a tenant, their routing is
-// the gateway's).
-//
-// Parameters, result codes, ownership and thread safety: as
-// [`cowork_ecs_transform_traces`].
-//
-// # Safety
-// As [`cowork_ecs_transform_logs_as`].
-cowork_ecs_result cowork_ecs_transform_metrics(const struct cowork_ecs_transformer *transformer,
-                                               const uint8_t *tenant,
-                                               size_t tenant_len,
-                                               const uint8_t *input,
-                                               size_t input_len,
-                                               struct cowork_ecs_buf *out,
-                                               struct cowork_ecs_buf *err_out);
+cowork_ecs_result cowork_ecs_transform(const struct cowork_ecs_transformer *transformer,
+                                       uint32_t signal,
+                                       const uint8_t *tenant,
+                                       size_t tenant_len,
+                                       const uint8_t *input,
+                                       size_t input_len,
+                                       struct cowork_ecs_buf *out,
+                                       struct cowork_ecs_buf *err_out);
 
 // Releases a buffer returned by this library. `{NULL, 0}` is accepted and
 // does nothing. Freeing the same buffer twice is undefined behaviour.

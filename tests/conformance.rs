@@ -49,7 +49,7 @@ fn every_peer_document_is_reproduced() {
         .unwrap();
         let expected = expected["expected"].as_array().unwrap();
         let mut request = read_request(input_path);
-        let outcome = transformer.transform_request(&mut request);
+        let outcome = transformer.transform_logs_request(&mut request, None);
         assert_eq!(outcome.pipeline_errors, 0, "{name}");
         let got = records(&request);
         assert_eq!(got.len(), expected.len(), "{name}: record count");

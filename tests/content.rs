@@ -36,7 +36,7 @@ fn request(prompt: &str, response: &str, command: &str, body: &str) -> ExportLog
 
 fn transform(config: Json, req: &mut ExportLogsServiceRequest, tenant: Option<&str>) {
     let t = Transformer::from_json_config(config.to_string().as_bytes()).unwrap();
-    t.transform_request_as(req, tenant);
+    t.transform_logs_request(req, tenant);
 }
 
 /// Every string anywhere in the output records (values of maps and arrays included).

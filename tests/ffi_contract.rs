@@ -10,6 +10,8 @@ use cowork_ecs::otlp;
 use serde_json::json;
 use std::ptr;
 
+const LOGS: u32 = cowork_ecs_signal::Logs as u32;
+
 fn empty_buf() -> cowork_ecs_buf {
     cowork_ecs_buf {
         data: ptr::null_mut(),
@@ -50,12 +52,22 @@ fn transform(
 ) -> (cowork_ecs_result, Vec<u8>, String) {
     let mut out = empty_buf();
     let mut err = empty_buf();
-    let code =
-        unsafe { cowork_ecs_transform_logs(t, input.as_ptr(), input.len(), &mut out, &mut err) };
+    let code = unsafe {
+        cowork_ecs_transform(
+            t,
+            LOGS,
+            ptr::null(),
+            0,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            &mut err,
+        )
+    };
     (code, take(out), String::from_utf8(take(err)).unwrap())
 }
 
-/// `cowork_ecs_transform_logs_as`; `None` passes the identity as `(NULL, 0)`.
+/// `cowork_ecs_transform` of logs; `None` passes the identity as `(NULL, 0)`.
 fn transform_as(
     t: *const cowork_ecs_transformer,
     tenant: Option<&[u8]>,
@@ -65,8 +77,9 @@ fn transform_as(
     let mut out = empty_buf();
     let mut err = empty_buf();
     let code = unsafe {
-        cowork_ecs_transform_logs_as(
+        cowork_ecs_transform(
             t,
+            LOGS,
             tenant_ptr,
             tenant_len,
             input.as_ptr(),
@@ -112,13 +125,33 @@ fn no_claude_record_is_unchanged_and_writes_nothing() {
     let bytes = otlp::encode(&req);
     let mut out = empty_buf();
     let code = unsafe {
-        cowork_ecs_transform_logs(t, bytes.as_ptr(), bytes.len(), &mut out, ptr::null_mut())
+        cowork_ecs_transform(
+            t,
+            LOGS,
+            ptr::null(),
+            0,
+            bytes.as_ptr(),
+            bytes.len(),
+            &mut out,
+            ptr::null_mut(),
+        )
     };
     assert_eq!(code, cowork_ecs_result::Unchanged);
     assert!(out.data.is_null(), "out must not be written on UNCHANGED");
     // (NULL, 0) is the empty batch: nothing to change either.
     let mut out = empty_buf();
-    let code = unsafe { cowork_ecs_transform_logs(t, ptr::null(), 0, &mut out, ptr::null_mut()) };
+    let code = unsafe {
+        cowork_ecs_transform(
+            t,
+            LOGS,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(code, cowork_ecs_result::Unchanged);
     unsafe { cowork_ecs_transformer_free(t) };
 }
@@ -128,18 +161,49 @@ fn null_parameters_are_errors_not_crashes() {
     let t = new_transformer(b"{}").unwrap();
     let mut out = empty_buf();
     let mut err = empty_buf();
-    let code =
-        unsafe { cowork_ecs_transform_logs(ptr::null(), ptr::null(), 0, &mut out, &mut err) };
+    let code = unsafe {
+        cowork_ecs_transform(
+            ptr::null(),
+            LOGS,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+            &mut err,
+        )
+    };
     assert_eq!(code, cowork_ecs_result::NullParameter);
     assert!(
         String::from_utf8(take(err))
             .unwrap()
             .contains("transformer")
     );
-    let code = unsafe { cowork_ecs_transform_logs(t, ptr::null(), 5, &mut out, ptr::null_mut()) };
+    let code = unsafe {
+        cowork_ecs_transform(
+            t,
+            LOGS,
+            ptr::null(),
+            0,
+            ptr::null(),
+            5,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(code, cowork_ecs_result::NullParameter);
-    let code =
-        unsafe { cowork_ecs_transform_logs(t, ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
+    let code = unsafe {
+        cowork_ecs_transform(
+            t,
+            LOGS,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(code, cowork_ecs_result::NullParameter);
     let code =
         unsafe { cowork_ecs_transformer_new(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
@@ -244,8 +308,10 @@ fn abi_layouts_are_pinned() {
     let codes = [
         (cowork_ecs_result::Ok, 9000),
         (cowork_ecs_result::Unchanged, 9001),
+        (cowork_ecs_result::Partial, 9002),
         (cowork_ecs_result::NullParameter, 9010),
         (cowork_ecs_result::Panic, 9011),
+        (cowork_ecs_result::InvalidArgument, 9012),
         (cowork_ecs_result::ConfigSyntax, 9100),
         (cowork_ecs_result::ConfigInvalid, 9101),
         (cowork_ecs_result::Decode, 9200),
@@ -254,6 +320,96 @@ fn abi_layouts_are_pinned() {
     for (code, number) in codes {
         assert_eq!(code as u32, number, "{code:?}");
     }
+    let signals = [
+        (cowork_ecs_signal::Logs, 1),
+        (cowork_ecs_signal::Traces, 2),
+        (cowork_ecs_signal::Metrics, 3),
+    ];
+    for (signal, number) in signals {
+        assert_eq!(signal as u32, number, "{signal:?}");
+    }
+}
+
+#[test]
+fn a_signal_the_abi_does_not_have_is_an_invalid_argument() {
+    let t = new_transformer(b"").unwrap();
+    let input = capture_pb();
+    for signal in [0, 4, u32::MAX] {
+        let (mut out, mut err) = (empty_buf(), empty_buf());
+        let code = unsafe {
+            cowork_ecs_transform(
+                t,
+                signal,
+                ptr::null(),
+                0,
+                input.as_ptr(),
+                input.len(),
+                &mut out,
+                &mut err,
+            )
+        };
+        assert_eq!(code, cowork_ecs_result::InvalidArgument);
+        assert!(out.data.is_null(), "no output on error");
+        assert!(String::from_utf8(take(err)).unwrap().contains("signal"));
+    }
+    unsafe { cowork_ecs_transformer_free(t) };
+}
+
+/// A request whose second resource is not protobuf inside (its framing is):
+/// `ResourceLogs { resource: <bytes with a field of wire type 7> }`.
+fn with_unreadable_resource(good: &[u8]) -> Vec<u8> {
+    let mut input = good.to_vec();
+    input.extend_from_slice(&[0x0a, 0x04, 0x0a, 0x02, 0x0f, 0x01]);
+    input
+}
+
+#[test]
+fn an_unreadable_resource_is_skipped_and_reported() {
+    let t = new_transformer(b"").unwrap();
+    // Logs: the readable resources are normalized, the other is copied as
+    // it came, PARTIAL says which.
+    let good = capture_pb();
+    let input = with_unreadable_resource(&good);
+    let (code, out, err) = transform(t, &input);
+    assert_eq!(code, cowork_ecs_result::Partial, "{err}");
+    assert!(err.contains("resource 2"), "{err}");
+    assert!(out.ends_with(&input[good.len()..]), "copied as it came");
+    let (_, alone, _) = transform(t, &good);
+    assert_eq!(
+        &out[..alone.len()],
+        alone.as_slice(),
+        "the rest transformed"
+    );
+    // Traces: the same (prost refuses the resource alone, not the batch).
+    use prost::Message;
+    let traces = otlp::traces_from_json(
+        &std::fs::read(testdata().join("captures/traces/traces.json")).unwrap(),
+    )
+    .unwrap()
+    .encode_to_vec();
+    let input = with_unreadable_resource(&traces);
+    let (mut out, mut err) = (empty_buf(), empty_buf());
+    let code = unsafe {
+        cowork_ecs_transform(
+            t,
+            cowork_ecs_signal::Traces as u32,
+            ptr::null(),
+            0,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            &mut err,
+        )
+    };
+    let (out, err) = (take(out), String::from_utf8(take(err)).unwrap());
+    assert_eq!(code, cowork_ecs_result::Partial, "{err}");
+    assert!(err.contains("1 resource(s)"), "{err}");
+    assert!(out.ends_with(&input[traces.len()..]));
+    assert!(
+        out.len() > input.len(),
+        "the readable resource was transformed"
+    );
+    unsafe { cowork_ecs_transformer_free(t) };
 }
 
 #[test]
@@ -276,7 +432,7 @@ fn tenant_variant_routes_and_refuses_non_utf8() {
     assert_eq!(code, cowork_ecs_result::Ok);
     assert_eq!(namespace(&out), (json!("default"), None));
     let (code, out, err) = transform_as(t, Some(&[0xff, 0xfe]), &input);
-    assert_eq!(code, cowork_ecs_result::Decode);
+    assert_eq!(code, cowork_ecs_result::InvalidArgument);
     assert!(out.is_empty(), "no output on error");
     assert!(err.contains("tenant"), "{err}");
     unsafe { cowork_ecs_transformer_free(t) };
@@ -293,24 +449,17 @@ fn traces_and_metrics_exports_keep_the_contract() {
     let metrics = otlp::metrics_from_json(&read("captures/traces/metrics.json"))
         .unwrap()
         .encode_to_vec();
-    type Export = unsafe extern "C" fn(
-        *const cowork_ecs_transformer,
-        *const u8,
-        usize,
-        *const u8,
-        usize,
-        *mut cowork_ecs_buf,
-        *mut cowork_ecs_buf,
-    ) -> cowork_ecs_result;
-    let call = |f: Export, tenant: Option<&str>, input: &[u8], out: *mut cowork_ecs_buf| {
+    let call = |f: u32, tenant: Option<&str>, input: &[u8], out: *mut cowork_ecs_buf| {
         let mut err = empty_buf();
         let (tp, tl) = tenant.map_or((ptr::null(), 0), |s| (s.as_ptr(), s.len()));
-        let code = unsafe { f(t, tp, tl, input.as_ptr(), input.len(), out, &mut err) };
+        let code = unsafe {
+            cowork_ecs_transform(t, f, tp, tl, input.as_ptr(), input.len(), out, &mut err)
+        };
         (code, String::from_utf8(take(err)).unwrap())
     };
     for (f, input) in [
-        (cowork_ecs_transform_traces as Export, &traces),
-        (cowork_ecs_transform_metrics as Export, &metrics),
+        (cowork_ecs_signal::Traces as u32, &traces),
+        (cowork_ecs_signal::Metrics as u32, &metrics),
     ] {
         let mut out = empty_buf();
         let (code, err) = call(f, None, input, &mut out);
@@ -339,8 +488,9 @@ fn traces_and_metrics_exports_keep_the_contract() {
         let mut err = empty_buf();
         let bad = [0xffu8, 0xfe];
         let code = unsafe {
-            f(
+            cowork_ecs_transform(
                 t,
+                f,
                 bad.as_ptr(),
                 bad.len(),
                 input.as_ptr(),
@@ -349,11 +499,12 @@ fn traces_and_metrics_exports_keep_the_contract() {
                 &mut err,
             )
         };
-        assert_ne!(code, cowork_ecs_result::Ok);
+        assert_eq!(code, cowork_ecs_result::InvalidArgument);
         take(err);
         let code = unsafe {
-            f(
+            cowork_ecs_transform(
                 ptr::null(),
+                f,
                 ptr::null(),
                 0,
                 input.as_ptr(),

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use cowork_ecs::ecs::gateway::{MAX_FIELDS, REQUESTED_ROUTING_FIELD};
-use cowork_ecs::otlp::{self, ExportLogsServiceRequest};
+use cowork_ecs::otlp::{self, ExportLogsServiceRequest, Signal};
 use cowork_ecs::{Config, Transformer};
 use prost::Message;
 use serde_json::{Value as Json, json};
@@ -93,8 +93,8 @@ fn every_capture_record_gets_a_distinct_stable_document_id() {
             }
             let mut once = read_request(&path);
             let mut twice = read_request(&path);
-            t.transform_request(&mut once);
-            t.transform_request(&mut twice);
+            t.transform_logs_request(&mut once, None);
+            t.transform_logs_request(&mut twice, None);
             for (a, b) in records(&once).iter().zip(records(&twice)) {
                 let id = flat_attributes(a)["elasticsearch.document_id"]
                     .as_str()
@@ -141,7 +141,7 @@ fn a_claude_sender_cannot_route_at_any_level() {
             attr("elasticsearch.document_id", json!("chosen-by-sender")),
         ]],
     );
-    t.transform_request_as(&mut req, Some("team-a"));
+    t.transform_logs_request(&mut req, Some("team-a"));
     assert_eq!(
         resource_keys(&req),
         ["service.name"],
@@ -190,7 +190,7 @@ fn a_tenants_other_records_land_in_its_namespace() {
             attr("k", json!("v")),
         ]],
     );
-    let outcome = t.transform_request_as(&mut req, Some("Team-A"));
+    let outcome = t.transform_logs_request(&mut req, Some("Team-A"));
     assert_eq!(
         (outcome.other_records, outcome.other_records_changed),
         (1, 1)
@@ -223,7 +223,7 @@ fn without_a_tenant_other_records_pass_untouched_but_for_a_bad_mapping_mode() {
         vec![vec![attr("k", json!("v"))]],
     );
     let before = fine.clone();
-    let outcome = t.transform_request(&mut fine);
+    let outcome = t.transform_logs_request(&mut fine, None);
     assert_eq!(
         fine, before,
         "a sender routes its own non-Claude data without a tenant"
@@ -231,7 +231,10 @@ fn without_a_tenant_other_records_pass_untouched_but_for_a_bad_mapping_mode() {
     assert_eq!(outcome.other_records_changed, 0);
     let bytes = fine.encode_to_vec();
     assert!(
-        t.transform_protobuf(&bytes).unwrap().is_none(),
+        t.transform(Signal::Logs, &bytes, None)
+            .unwrap()
+            .output
+            .is_none(),
         "unchanged: no output"
     );
 
@@ -241,7 +244,7 @@ fn without_a_tenant_other_records_pass_untouched_but_for_a_bad_mapping_mode() {
         vec![attr("elastic.mapping.mode", json!("bogus"))],
         vec![vec![attr("k", json!("v"))]],
     );
-    t.transform_request(&mut poison);
+    t.transform_logs_request(&mut poison, None);
     assert!(
         scope_attrs(&poison).is_empty(),
         "a mode the exporter refuses would fail the whole bulk"
@@ -273,7 +276,7 @@ fn tool_arguments_deeper_than_a_flattened_field_takes_stay_text() {
     ] {
         let args = nested_json(depth);
         let mut req = request("claude-code", vec![], vec![], vec![tool_result(&args)]);
-        t.transform_request(&mut req);
+        t.transform_logs_request(&mut req, None);
         let doc = flat_attributes(records(&req)[0]);
         let kind = doc["event.kind"].as_str().unwrap();
         assert_eq!(
@@ -313,7 +316,7 @@ fn thousands_of_attributes_overflow_into_one_field() {
     ];
     attrs.extend((0..6000).map(|i| attr(&format!("x{i}"), json!(i))));
     let mut req = request("claude-code", vec![], vec![], vec![attrs]);
-    t.transform_request(&mut req);
+    t.transform_logs_request(&mut req, None);
     let doc = flat_attributes(records(&req)[0]);
     assert_eq!(doc["event.kind"], json!("pipeline_error"));
     assert!(doc.len() < MAX_FIELDS + 50, "{} fields", doc.len());
@@ -366,8 +369,9 @@ fn deep_values_of_other_senders_are_bounded_not_refused() {
     let rec = &mut req.resource_logs[0].scope_logs[0].log_records[0];
     rec.attributes.insert(0, kv("deep", v));
     let out = t
-        .transform_protobuf(&req.encode_to_vec())
+        .transform(Signal::Logs, &req.encode_to_vec(), None)
         .unwrap()
+        .output
         .expect("bounded: changed");
     let out = otlp::decode(&out).unwrap();
     let doc = flat_attributes(records(&out)[0]);
@@ -417,7 +421,11 @@ fn text_that_is_not_utf8_is_read_lossily_and_its_content_policy_applied() {
             bytes[at] = 0xC3; // a lead byte without its continuation
         }
         assert!(otlp::decode(&bytes).is_err(), "prost refuses it");
-        let out = t.transform_protobuf(&bytes).unwrap().unwrap();
+        let out = t
+            .transform(Signal::Logs, &bytes, None)
+            .unwrap()
+            .output
+            .unwrap();
         let out = otlp::decode(&out).unwrap();
         let text = format!("{out:?}");
         assert!(
@@ -466,7 +474,13 @@ fn field_order_does_not_matter() {
     prost::encoding::message::encode(1, rl.resource.as_ref().unwrap(), &mut body);
     let mut bytes = Vec::new();
     prost::encoding::bytes::encode(1, &body, &mut bytes);
-    let out = otlp::decode(&t.transform_protobuf(&bytes).unwrap().unwrap()).unwrap();
+    let out = otlp::decode(
+        &t.transform(Signal::Logs, &bytes, None)
+            .unwrap()
+            .output
+            .unwrap(),
+    )
+    .unwrap();
     let resource = out.resource_logs[0].resource.as_ref().unwrap();
     let keys: Vec<_> = resource
         .attributes
@@ -515,7 +529,13 @@ fn a_resource_or_scope_sent_twice_is_one_and_the_gateways() {
     let mut bytes = Vec::new();
     prost::encoding::bytes::encode(1, &body, &mut bytes);
 
-    let out = otlp::decode(&t.transform_protobuf(&bytes).unwrap().unwrap()).unwrap();
+    let out = otlp::decode(
+        &t.transform(Signal::Logs, &bytes, None)
+            .unwrap()
+            .output
+            .unwrap(),
+    )
+    .unwrap();
     let resource = out.resource_logs[0].resource.as_ref().unwrap();
     assert!(
         !resource

@@ -55,7 +55,7 @@ fn every_case_matches_its_golden_file() {
     let mut mismatches = Vec::new();
     for (name, input) in &cases {
         let mut request = read_request(input);
-        let outcome = transformer.transform_request(&mut request);
+        let outcome = transformer.transform_logs_request(&mut request, None);
         assert!(outcome.claude_records > 0, "{name}: no Claude record");
         let golden = testdata().join(format!("golden/{name}.expected.otlp.json"));
         if update {
@@ -78,8 +78,8 @@ fn protobuf_and_json_captures_of_one_run_map_alike() {
     let t = Transformer::new(&Config::default()).unwrap();
     let mut pb = read_request(&testdata().join("captures/protobuf/logs.pb"));
     let mut js = read_request(&testdata().join("captures/bash_ok/logs.json"));
-    t.transform_request(&mut pb);
-    t.transform_request(&mut js);
+    t.transform_logs_request(&mut pb, None);
+    t.transform_logs_request(&mut js, None);
     let shape = |r: &otlp::ExportLogsServiceRequest| -> Vec<(serde_json::Value, Vec<String>)> {
         records(r)
             .iter()

@@ -17,7 +17,7 @@ fn transformed(path: &str, config: &Config) -> (ExportLogsServiceRequest, Vec<Do
     let mut req = read_request(&testdata().join(path));
     Transformer::new(config)
         .unwrap()
-        .transform_request(&mut req);
+        .transform_logs_request(&mut req, None);
     let docs = records(&req).iter().map(|r| flat_attributes(r)).collect();
     (req, docs)
 }
@@ -454,7 +454,7 @@ fn unconvertible_values_are_kept_and_marked() {
     let mut req = cowork_ecs::otlp::from_json(json_req).unwrap();
     Transformer::new(&Config::default())
         .unwrap()
-        .transform_request(&mut req);
+        .transform_logs_request(&mut req, None);
     let r = flat_attributes(records(&req)[0]);
     assert_eq!(r["event.kind"], json!("pipeline_error"));
     assert_eq!(r["claude_code.events.input_tokens"], json!("many"));
@@ -554,7 +554,9 @@ fn claude_code_request(records: &[(&str, Json)]) -> ExportLogsServiceRequest {
 }
 
 fn transform_docs(req: &mut ExportLogsServiceRequest, config: &Config) -> Vec<Doc> {
-    Transformer::new(config).unwrap().transform_request(req);
+    Transformer::new(config)
+        .unwrap()
+        .transform_logs_request(req, None);
     records(req).iter().map(|r| flat_attributes(r)).collect()
 }
 

@@ -332,29 +332,26 @@ fn protobuf_round_trip_and_bad_input() {
     let t = Transformer::new(&Config::default()).unwrap();
     let bytes = traces("traces").encode_to_vec();
     let out = t
-        .transform_signal(Signal::Traces, &bytes, None)
+        .transform(Signal::Traces, &bytes, None)
         .unwrap()
+        .output
         .unwrap();
     let decoded = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
     assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 6);
     let bytes = metrics("traces").encode_to_vec();
     assert!(
-        t.transform_signal(Signal::Metrics, &bytes, None)
+        t.transform(Signal::Metrics, &bytes, None)
             .unwrap()
+            .output
             .is_some()
     );
-    assert!(
-        t.transform_signal(Signal::Traces, b"\xff\xff\xff", None)
-            .is_err()
-    );
-    assert!(
-        t.transform_signal(Signal::Metrics, b"\x0a\x05ab", None)
-            .is_err()
-    );
+    assert!(t.transform(Signal::Traces, b"\xff\xff\xff", None).is_err());
+    assert!(t.transform(Signal::Metrics, b"\x0a\x05ab", None).is_err());
     // Nothing Claude, no tenant: unchanged.
     assert!(
-        t.transform_signal(Signal::Traces, &[], None)
+        t.transform(Signal::Traces, &[], None)
             .unwrap()
+            .output
             .is_none()
     );
 }

@@ -84,12 +84,6 @@ func (p *core) shutdown(context.Context) error {
 func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	tenant := p.tenant(ctx)
 	out, err := p.transform(tenant, ld)
-	if errors.Is(err, cffi.ErrDecode) && ld.ResourceLogs().Len() > 1 {
-		// One resource the Rust decoder refuses (e.g. a string that is not
-		// UTF-8) must not keep the others from being normalized: retry
-		// resource by resource, passing only the refused ones on as they came.
-		out, err = p.transformEachResource(tenant, ld)
-	}
 	if err == nil {
 		return out, nil
 	}
@@ -183,27 +177,10 @@ func (p *core) tenant(ctx context.Context) string {
 	return ""
 }
 
-// transformEachResource transforms each ResourceLogs on its own. Resources
-// that fail are kept untransformed, in place; the first failure is returned
-// (with the partly transformed batch) for error_mode to handle.
-func (p *logsProcessor) transformEachResource(tenant string, ld plog.Logs) (plog.Logs, error) {
-	out := plog.NewLogs()
-	var firstErr error
-	for i := 0; i < ld.ResourceLogs().Len(); i++ {
-		one := plog.NewLogs()
-		ld.ResourceLogs().At(i).CopyTo(one.ResourceLogs().AppendEmpty())
-		res, err := p.transform(tenant, one)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		res.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
-	}
-	return out, firstErr
-}
-
 // transform runs the resources of ld that need it through Rust and swaps
-// the rewritten ones into ld in place. On error every resource is as it
-// came.
+// the rewritten ones into ld in place. On an error wrapping
+// cffi.ErrPartial the readable resources are transformed and the others as
+// they came; on any other error every resource is as it came.
 func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error) {
 	rls := ld.ResourceLogs()
 	var picked []int
@@ -223,7 +200,7 @@ func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error
 		rls.At(i).MoveTo(sub.ResourceLogs().AppendEmpty())
 	}
 	out, err := p.transformAll(tenant, sub)
-	if err == nil && out.ResourceLogs().Len() != len(picked) {
+	if (err == nil || errors.Is(err, cffi.ErrPartial)) && out.ResourceLogs().Len() != len(picked) {
 		out, err = sub, fmt.Errorf("cowork-ecs: transform returned %d resources for %d", out.ResourceLogs().Len(), len(picked))
 	}
 	for j, i := range picked {
@@ -239,7 +216,9 @@ func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, er
 
 // roundTrip runs one batch through the Rust transform of signal: one
 // marshal, one cgo call, and one unmarshal (straight from Rust's memory)
-// when anything changed. On error the batch is returned as it came.
+// when anything changed. Resources Rust cannot read it skips: the output
+// comes with an error wrapping cffi.ErrPartial, for onFailure to judge. On
+// any other error the batch is returned as it came.
 func roundTrip[T any](t *cffi.Transformer, signal cffi.Signal, tenant string, batch T,
 	marshal func(T) ([]byte, error), unmarshal func([]byte) (T, error),
 ) (T, error) {
@@ -256,8 +235,8 @@ func roundTrip[T any](t *cffi.Transformer, signal cffi.Signal, tenant string, ba
 		out = transformed
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, cffi.ErrPartial) {
 		return batch, err
 	}
-	return out, nil
+	return out, err
 }

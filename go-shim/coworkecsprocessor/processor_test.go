@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
 // testdata is the repository's shared test data folder (Rust and Go read
@@ -202,7 +203,7 @@ func TestErrorMode(t *testing.T) {
 			err := p.ConsumeLogs(context.Background(), in)
 			if tt.wantErr {
 				require.Error(t, err)
-				assert.ErrorContains(t, err, "decode")
+				assert.ErrorIs(t, err, cffi.ErrPartial, "the resource it could not read is reported")
 				assert.False(t, consumererror.IsPermanent(err), "the sender retries")
 				assert.Empty(t, sink.AllLogs())
 				return
@@ -392,4 +393,35 @@ func TestInvalidUTF8IsReadNotPassedInClear(t *testing.T) {
 	for k, v := range broken.Attributes().All() {
 		assert.NotContains(t, v.AsString(), "CanarySecretPass77", k)
 	}
+}
+
+// One resource the transform cannot read does not keep the others from
+// being normalized: Rust skips it (passed on as it came) and reports it in
+// the same call; the error policy then judges the batch.
+func TestAnUnreadableResourceIsSkippedNotRetried(t *testing.T) {
+	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	unreadableBatch().ResourceLogs().At(0).CopyTo(in.ResourceLogs().AppendEmpty())
+	skipped := resources(in, 2)
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Content.Prompts, cfg.Content.Responses = ContentKeep, ContentKeep
+	cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentKeep, ContentKeep
+	cfg.Content.ToolOutput = ContentKeep
+	sink := new(consumertest.LogsSink)
+	p := newProcessor(t, cfg, sink)
+	require.NoError(t, p.ConsumeLogs(context.Background(), in))
+	got := sink.AllLogs()[0]
+	require.Equal(t, 3, got.ResourceLogs().Len())
+	assert.Equal(t, "9.3.0", attr(t, got, "ecs.version"), "the readable Claude resource is normalized")
+	assert.Equal(t, logsJSON(t, skipped), logsJSON(t, resources(got, 2)), "the unreadable one as it came")
+
+	// Under the default policy the same batch is a Claude batch that cannot
+	// pass in clear: refused, retryable, nothing delivered.
+	sink = new(consumertest.LogsSink)
+	p = newProcessor(t, createDefaultConfig().(*Config), sink)
+	in = readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	unreadableBatch().ResourceLogs().At(0).CopyTo(in.ResourceLogs().AppendEmpty())
+	err := p.ConsumeLogs(context.Background(), in)
+	require.ErrorIs(t, err, cffi.ErrPartial)
+	assert.Empty(t, sink.AllLogs())
 }

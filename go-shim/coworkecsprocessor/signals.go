@@ -12,7 +12,7 @@ import (
 
 // signalProcessor is the traces or the metrics processor: it runs every
 // batch that needs it through the Rust transform of its signal
-// (cowork_ecs_transform_traces / _metrics) in one round trip. Claude spans
+// (cowork_ecs_transform) in one round trip. Claude spans
 // get ECS fields, and Claude spans and data points the gateway's routing and
 // the content and identity policy (README "Traces and metrics"). A batch
 // with no Claude resource, no authenticated tenant and no scope mapping mode
@@ -40,7 +40,7 @@ func (p *signalProcessor[T]) process(ctx context.Context, batch T) (T, error) {
 		return out, nil
 	}
 	failClosed := tenant != "" || (claude && !p.cfg.policyKeepsAll())
-	return batch, p.onFailure(ctx, err, failClosed, p.count(batch), p.unit)
+	return out, p.onFailure(ctx, err, failClosed, p.count(batch), p.unit)
 }
 
 func newTracesProcessor(set processor.Settings, cfg *Config) (*signalProcessor[ptrace.Traces], error) {

@@ -168,7 +168,7 @@ impl Rules {
     }
 }
 
-/// What one call of [`Transformer::transform_request`] did.
+/// What one call of [`Transformer::transform_logs_request`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Records normalized (those under a Claude resource).
@@ -237,22 +237,19 @@ impl Transformer {
             .find(|e| e.service_names.iter().any(|s| s == service_name))
     }
 
-    /// Normalizes every Claude record of the request in place (SPEC 2 and 4)
-    /// and leaves every other record as it is (SPEC 3). Never drops a record
-    /// and never fails: problems inside a record mark that record.
+    /// Normalizes every Claude record of a logs request in place (SPEC 2
+    /// and 4) and leaves every other record as it is (SPEC 3), for a batch
+    /// whose sender was authenticated as `tenant` (`None`: no identity; the
+    /// identity the receiver established, never a value from the
+    /// telemetry). Per the `tenant` configuration the identity sets
+    /// `data_stream.namespace` (sanitized) and `labels.tenant`, and
+    /// `tenants` checks the `organization.id` the records claim. Never
+    /// drops a record and never fails: problems inside a record mark that
+    /// record.
     ///
-    /// This is [`Transformer::transform_protobuf`] on the request's
-    /// encoding (the transform works on protobuf bytes).
-    pub fn transform_request(&self, request: &mut ExportLogsServiceRequest) -> Outcome {
-        self.transform_request_as(request, None)
-    }
-
-    /// [`Transformer::transform_request`] for a batch whose sender was
-    /// authenticated as `tenant` (the identity the receiver established, never
-    /// a value from the telemetry). Per the `tenant` configuration the
-    /// identity sets `data_stream.namespace` (sanitized) and `labels.tenant`,
-    /// and `tenants` checks the `organization.id` the records claim.
-    pub fn transform_request_as(
+    /// This is [`Transformer::transform`] on the request's encoding (the
+    /// transform works on protobuf bytes).
+    pub fn transform_logs_request(
         &self,
         request: &mut ExportLogsServiceRequest,
         tenant: Option<&str>,
@@ -261,39 +258,34 @@ impl Transformer {
         // A request prost encoded is protobuf, and what the transform writes
         // prost reads (tests/gateway.rs): neither fallback is expected.
         match walk::transform(self, &bytes, tenant) {
-            Ok((Some(out), outcome)) => {
+            Ok((
+                Transformed {
+                    output: Some(out), ..
+                },
+                outcome,
+            )) => {
                 if let Ok(decoded) = otlp::decode(&out) {
                     *request = decoded;
                 }
                 outcome
             }
-            Ok((None, outcome)) => outcome,
+            Ok((_, outcome)) => outcome,
             Err(_) => Outcome::default(),
         }
     }
+}
 
-    /// Transforms a protobuf `ExportLogsServiceRequest`. Returns `None` when
-    /// the batch holds no Claude record (nothing changed: the caller keeps its
-    /// input), else the transformed request as protobuf bytes.
-    ///
-    /// # Errors
-    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
-    pub fn transform_protobuf(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.transform_protobuf_as(bytes, None)
-    }
-
-    /// [`Transformer::transform_protobuf`] for a batch from an authenticated
-    /// sender ([`Transformer::transform_request_as`]).
-    ///
-    /// # Errors
-    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
-    pub fn transform_protobuf_as(
-        &self,
-        bytes: &[u8],
-        tenant: Option<&str>,
-    ) -> Result<Option<Vec<u8>>> {
-        Ok(walk::transform(self, bytes, tenant)?.0)
-    }
+/// What [`Transformer::transform`] made of one request.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Transformed {
+    /// The new request as protobuf bytes; `None` when nothing changed (no
+    /// Claude item, nothing the gateway had to change): keep the input.
+    pub output: Option<Vec<u8>>,
+    /// The resources that could not be read, one line each (which one, and
+    /// why). Each is in the output as it came; whether such a batch may pass
+    /// is the caller's error policy (the Go processor's `error_mode`, and
+    /// failing closed under a tenant or a content policy).
+    pub unread: Vec<String>,
 }
 
 /// `data_stream.dataset` of Claude Code spans.
@@ -306,28 +298,31 @@ pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
 pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
 
 impl Transformer {
-    /// Transforms one protobuf request of `signal` from a sender
-    /// authenticated as `tenant` (`None`: no identity). Returns `None` when
-    /// nothing changed, else the new request's bytes. Logs are
-    /// [`Transformer::transform_protobuf_as`]; see [`signals`] for what a
-    /// Claude span or data point gets.
+    /// Transforms one protobuf request of `signal` (an
+    /// `ExportLogsServiceRequest`, `ExportTraceServiceRequest` or
+    /// `ExportMetricsServiceRequest`) from a sender authenticated as
+    /// `tenant` (`None`: no identity). A resource that cannot be read is
+    /// skipped (copied as it came) and reported in
+    /// [`Transformed::unread`]; see [`walk`] for logs and [`signals`] for
+    /// what a Claude span or data point gets.
     ///
     /// # Errors
-    /// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
-    pub fn transform_signal(
+    /// [`crate::Error::Decode`] when `bytes` is not a protobuf request at
+    /// all (its resources cannot be told apart).
+    pub fn transform(
         &self,
         signal: otlp::Signal,
         bytes: &[u8],
         tenant: Option<&str>,
-    ) -> Result<Option<Vec<u8>>> {
+    ) -> Result<Transformed> {
         match signal {
-            otlp::Signal::Logs => self.transform_protobuf_as(bytes, tenant),
-            otlp::Signal::Traces => Ok(signals::transform_traces(self, bytes, tenant)?.0),
-            otlp::Signal::Metrics => Ok(signals::transform_metrics(self, bytes, tenant)?.0),
+            otlp::Signal::Logs => Ok(walk::transform(self, bytes, tenant)?.0),
+            otlp::Signal::Traces => signals::transform_traces(self, bytes, tenant),
+            otlp::Signal::Metrics => signals::transform_metrics(self, bytes, tenant),
         }
     }
 
-    /// [`Transformer::transform_signal`] of traces on a decoded request, in place.
+    /// [`Transformer::transform`] of traces on a decoded request, in place.
     pub fn transform_traces_request(
         &self,
         request: &mut otlp::ExportTraceServiceRequest,
@@ -336,7 +331,7 @@ impl Transformer {
         signals::traces_request(self, request, tenant)
     }
 
-    /// [`Transformer::transform_signal`] of metrics on a decoded request, in place.
+    /// [`Transformer::transform`] of metrics on a decoded request, in place.
     pub fn transform_metrics_request(
         &self,
         request: &mut otlp::ExportMetricsServiceRequest,

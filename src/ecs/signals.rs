@@ -40,8 +40,9 @@ use super::content::Marks;
 use super::record::{ORGANIZATION_MISMATCH_TAG, Tenant};
 use super::tables::{self, Conv, EventClass};
 use super::value::{In, Out, convert, to_bool};
-use super::{Emitter, Transformer, gateway};
+use super::{Emitter, Transformed, Transformer, gateway};
 use crate::error::Result;
+use crate::otlp::wire;
 use crate::otlp::{
     AnyValue, ArrayValue, ExportMetricsServiceRequest, ExportTraceServiceRequest,
     InstrumentationScope, KeyValue, MetricData, Resource, Signal, Value,
@@ -381,20 +382,69 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
     }
 }
 
-/// Transforms a protobuf `ExportTraceServiceRequest`. `None`: nothing
-/// changed (the caller keeps its input).
+/// Transforms a protobuf `ExportTraceServiceRequest` ([`by_resource`]).
 ///
 /// # Errors
-/// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+/// [`crate::Error::Decode`] when `bytes` is not protobuf.
 pub(crate) fn transform_traces(
     t: &Transformer,
     bytes: &[u8],
     tenant: Option<&str>,
-) -> Result<(Option<Vec<u8>>, SignalOutcome)> {
-    let mut request = ExportTraceServiceRequest::decode(bytes)?;
-    let outcome = traces_request(t, &mut request, tenant);
-    let changed = outcome != SignalOutcome::default();
-    Ok((changed.then(|| request.encode_to_vec()), outcome))
+) -> Result<Transformed> {
+    by_resource(bytes, |resource_spans| {
+        let mut request = ExportTraceServiceRequest { resource_spans };
+        let outcome = traces_request(t, &mut request, tenant);
+        (request.resource_spans, outcome)
+    })
+}
+
+/// Decodes each resource of a traces or metrics request (field 1 of both)
+/// on its own, so that one prost refuses (e.g. text that is not UTF-8) is
+/// skipped, copied as it came and reported, instead of failing the batch.
+/// `transform` gets the readable ones as one request's list; the output
+/// keeps every resource in its place. `output` is `None` when nothing
+/// changed.
+fn by_resource<R: Message + Default>(
+    bytes: &[u8],
+    transform: impl FnOnce(Vec<R>) -> (Vec<R>, SignalOutcome),
+) -> Result<Transformed> {
+    const RESOURCES: u32 = 1;
+    let (mut readable, mut unread) = (Vec::new(), Vec::new());
+    // Each top-level field: Ok(readable index) or Err(raw bytes).
+    let mut fields: Vec<std::result::Result<usize, &[u8]>> = Vec::new();
+    for field in wire::fields_of(wire::Message::Request, bytes) {
+        let field = field?;
+        let decoded = match (field.tag, field.payload) {
+            (RESOURCES, wire::Payload::Bytes(body)) => match R::decode(body) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let position = unread.len() + readable.len() + 1;
+                    unread.push(format!("resource {position}: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        fields.push(match decoded {
+            Some(r) => {
+                readable.push(r);
+                Ok(readable.len() - 1)
+            }
+            None => Err(field.raw),
+        });
+    }
+    let (resources, outcome) = transform(readable);
+    let output = (outcome != SignalOutcome::default()).then(|| {
+        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 4);
+        for field in fields {
+            match field {
+                Ok(i) => prost::encoding::message::encode(RESOURCES, &resources[i], &mut out),
+                Err(raw) => out.extend_from_slice(raw),
+            }
+        }
+        out
+    });
+    Ok(Transformed { output, unread })
 }
 
 /// [`transform_traces`] on a decoded request, in place.
@@ -476,20 +526,20 @@ pub(crate) fn traces_request(
     outcome
 }
 
-/// Transforms a protobuf `ExportMetricsServiceRequest`. `None`: nothing
-/// changed (the caller keeps its input).
+/// Transforms a protobuf `ExportMetricsServiceRequest` ([`by_resource`]).
 ///
 /// # Errors
-/// [`crate::Error::Decode`] when `bytes` is not such a protobuf.
+/// [`crate::Error::Decode`] when `bytes` is not protobuf.
 pub(crate) fn transform_metrics(
     t: &Transformer,
     bytes: &[u8],
     tenant: Option<&str>,
-) -> Result<(Option<Vec<u8>>, SignalOutcome)> {
-    let mut request = ExportMetricsServiceRequest::decode(bytes)?;
-    let outcome = metrics_request(t, &mut request, tenant);
-    let changed = outcome != SignalOutcome::default();
-    Ok((changed.then(|| request.encode_to_vec()), outcome))
+) -> Result<Transformed> {
+    by_resource(bytes, |resource_metrics| {
+        let mut request = ExportMetricsServiceRequest { resource_metrics };
+        let outcome = metrics_request(t, &mut request, tenant);
+        (request.resource_metrics, outcome)
+    })
 }
 
 /// The attribute lists of every data point of a metric.

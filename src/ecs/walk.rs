@@ -19,7 +19,7 @@ use super::content::{ContentAction, ContentClass, Marks};
 use super::record::{self, Input, Notes, Record, Tenant};
 use super::tables::Slot;
 use super::value::{In, Out, string};
-use super::{AttributeLookup, Emitter, Outcome, Transformer, gateway};
+use super::{AttributeLookup, Emitter, Outcome, Transformed, Transformer, gateway};
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
@@ -30,17 +30,19 @@ use std::mem::take;
 const INVALID_UTF8: &str =
     "text that is not valid UTF-8 was read with U+FFFD replacement characters";
 
-/// Transforms a protobuf request. Returns the new request bytes, or `None`
-/// when nothing changed (no Claude record, nothing the gateway had to
-/// change: the caller keeps its input), and what was done.
+/// Transforms a protobuf request: the new request bytes (`None` when
+/// nothing changed: no Claude record, nothing the gateway had to change, so
+/// the caller keeps its input), the resources it could not read (each
+/// copied to the output as it came), and what was done.
 ///
 /// # Errors
-/// [`Malformed`] when `input` is not protobuf.
+/// [`Malformed`] when the request itself is not protobuf (its resources
+/// cannot even be told apart).
 pub(crate) fn transform(
     t: &Transformer,
     input: &[u8],
     tenant: Option<&str>,
-) -> Result<(Option<Vec<u8>>, Outcome), Malformed> {
+) -> Result<(Transformed, Outcome), Malformed> {
     let tenant = Tenant::new(tenant);
     let mut walk = Walk {
         t,
@@ -53,11 +55,23 @@ pub(crate) fn transform(
         input_attrs: Vec::new(),
         pieces: Vec::new(),
     };
+    let mut unread = Vec::new();
+    let mut position = 0;
     for field in wire::fields_of(Message::Request, input) {
         let field = field?;
         match (field.tag, field.payload) {
             (tag::REQUEST_RESOURCE_LOGS, Payload::Bytes(body)) => {
-                walk.resource_logs(field.raw, body)?
+                position += 1;
+                let (start, outcome) = (walk.out.len(), walk.outcome);
+                if let Err(why) = walk.resource_logs(field.raw, body) {
+                    // Skipped and reported: the resource goes on as it came,
+                    // and the caller's error policy decides about the batch.
+                    walk.out.truncate(start);
+                    walk.out.extend_from_slice(field.raw);
+                    walk.outcome = outcome;
+                    walk.attrs.clear();
+                    unread.push(format!("resource {position}: {why}"));
+                }
             }
             _ => walk.out.extend_from_slice(field.raw),
         }
@@ -68,7 +82,8 @@ pub(crate) fn transform(
         changed,
         ..
     } = walk;
-    Ok((changed.then_some(out), outcome))
+    let output = changed.then_some(out);
+    Ok((Transformed { output, unread }, outcome))
 }
 
 /// The state of one walk: the output and scratch space reused record after

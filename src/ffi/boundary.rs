@@ -27,7 +27,7 @@ impl Failure {
         match self {
             Failure::NullParameter(_) => cowork_ecs_result::NullParameter,
             Failure::Error(e) => e.into(),
-            Failure::InvalidArgument(_) => cowork_ecs_result::Decode,
+            Failure::InvalidArgument(_) => cowork_ecs_result::InvalidArgument,
         }
     }
 
@@ -55,6 +55,26 @@ where
         Err(payload) => (cowork_ecs_result::Panic, panic_message(payload.as_ref())),
     };
     if !err_out.is_null() {
+        // SAFETY: a non-null `err_out` is writable per every export's contract.
+        unsafe { err_out.write(cowork_ecs_buf::from_vec(message.into_bytes())) };
+    }
+    code
+}
+
+/// [`guard`] for an export whose success may carry a message (a partial
+/// success reports what it skipped): the message, if any, is written to a
+/// non-null `err_out`.
+pub(crate) fn guard_partial<F>(err_out: *mut cowork_ecs_buf, body: F) -> cowork_ecs_result
+where
+    F: FnOnce() -> Result<(cowork_ecs_result, Option<String>), Failure>,
+{
+    let mut report = None;
+    let code = guard(err_out, || {
+        let (code, message) = body()?;
+        report = message;
+        Ok(code)
+    });
+    if let (Some(message), false) = (report, err_out.is_null()) {
         // SAFETY: a non-null `err_out` is writable per every export's contract.
         unsafe { err_out.write(cowork_ecs_buf::from_vec(message.into_bytes())) };
     }

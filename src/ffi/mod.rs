@@ -6,8 +6,9 @@
 //! - Inputs come before outputs. A byte buffer is a pointer followed by its
 //!   length; it is borrowed for the call only. `(NULL, 0)` is an empty
 //!   buffer; `(NULL, n > 0)` is `COWORK_ECS_RESULT_NULL_PARAMETER`.
-//! - Outputs are written only on success (`*out`), error details only on
-//!   failure (`*err_out`, which may be NULL when the caller does not want them).
+//! - Outputs are written only on success (`*out`), messages only on
+//!   failure or a partial success (`*err_out`, which may be NULL when the
+//!   caller does not want them).
 //! - Every buffer this library returns is a [`cowork_ecs_buf`] owned by the
 //!   caller from then on and released only with [`cowork_ecs_buf_free`]
 //!   (never `free()`: it was allocated by Rust's allocator).
@@ -36,14 +37,19 @@ use std::ffi::c_char;
 /// - `COWORK_ECS_RESULT_OK` (9000): success, the outputs were written.
 /// - `COWORK_ECS_RESULT_UNCHANGED` (9001): success, the batch holds no Claude
 ///   record, so nothing changed and no output buffer was written: keep the input.
+/// - `COWORK_ECS_RESULT_PARTIAL` (9002): success, the outputs were written,
+///   but some resources could not be read: they are in the output as they
+///   came, and `err_out` says which and why.
 /// - `COWORK_ECS_RESULT_NULL_PARAMETER` (9010): a required pointer was NULL.
 /// - `COWORK_ECS_RESULT_PANIC` (9011): a bug inside the library was caught;
 ///   the message is in `err_out`. The handle stays usable.
+/// - `COWORK_ECS_RESULT_INVALID_ARGUMENT` (9012): an argument is malformed
+///   (a signal the ABI does not have, a tenant that is not UTF-8).
 /// - `COWORK_ECS_RESULT_CONFIG_SYNTAX` (9100): the configuration is not valid
 ///   JSON or has an unknown or mistyped key.
 /// - `COWORK_ECS_RESULT_CONFIG_INVALID` (9101): a configuration value breaks a rule.
-/// - `COWORK_ECS_RESULT_DECODE` (9200): the input is not a protobuf
-///   `ExportLogsServiceRequest`.
+/// - `COWORK_ECS_RESULT_DECODE` (9200): the input is not a protobuf request
+///   of the signal asked.
 /// - `COWORK_ECS_RESULT_ENCODE` (9201): the output could not be encoded.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +59,15 @@ pub enum cowork_ecs_result {
     Ok = 9000,
     /// Success; no Claude record in the batch, nothing written.
     Unchanged = 9001,
+    /// Success; outputs written, but some resources could not be read (and
+    /// are in the output as they came); `err_out` says which.
+    Partial = 9002,
     /// A required pointer argument was NULL.
     NullParameter = 9010,
     /// A panic was caught at the boundary.
     Panic = 9011,
+    /// An argument is malformed (unknown signal, tenant not UTF-8).
+    InvalidArgument = 9012,
     /// Configuration JSON is malformed or has unknown keys.
     ConfigSyntax = 9100,
     /// Configuration value breaks a rule.
@@ -148,73 +159,96 @@ pub unsafe extern "C" fn cowork_ecs_transformer_new(
     })
 }
 
-/// Normalizes every Claude record of one OTLP logs batch (SPEC sections 1–4).
+/// Which OTLP request a [`cowork_ecs_transform`] call reads. The numbers
+/// are part of the ABI; 0 is no signal.
+///
+/// - `COWORK_ECS_SIGNAL_LOGS` (1): `ExportLogsServiceRequest`. Claude
+///   records become ECS documents (SPEC sections 1–4).
+/// - `COWORK_ECS_SIGNAL_TRACES` (2): `ExportTraceServiceRequest`. Claude
+///   spans get ECS / `gen_ai.*` fields and the gateway's routing
+///   (`traces-<product>.traces-<namespace>`); the content and identity
+///   policy applies to span, span event and resource attributes.
+/// - `COWORK_ECS_SIGNAL_METRICS` (3): `ExportMetricsServiceRequest`. Claude
+///   metrics are routed to `metrics-<product>.metrics-<namespace>` and the
+///   identity policy applies to data point and resource attributes.
+///
+/// In every signal, other senders' items are left as they are, except that
+/// under a tenant their routing is the gateway's.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum cowork_ecs_signal {
+    /// `ExportLogsServiceRequest`.
+    Logs = 1,
+    /// `ExportTraceServiceRequest`.
+    Traces = 2,
+    /// `ExportMetricsServiceRequest`.
+    Metrics = 3,
+}
+
+impl cowork_ecs_signal {
+    /// The signal a caller's number names; a number the ABI does not have
+    /// is an invalid argument (a C enum may hold any value).
+    fn from_raw(raw: u32) -> Result<Signal, boundary::Failure> {
+        Ok(match raw {
+            1 => Signal::Logs,
+            2 => Signal::Traces,
+            3 => Signal::Metrics,
+            _ => {
+                return Err(boundary::Failure::InvalidArgument(format!(
+                    "signal {raw} is not a cowork_ecs_signal (1 logs, 2 traces, 3 metrics)"
+                )));
+            }
+        })
+    }
+}
+
+/// Transforms one OTLP protobuf request of `signal`, whose sender the
+/// receiver authenticated as `tenant`.
 ///
 /// - `transformer`: a handle from [`cowork_ecs_transformer_new`]; borrowed.
-/// - `input`, `input_len`: a protobuf `ExportLogsServiceRequest` (the wire
-///   shape of `LogsData`); borrowed for the call only.
-/// - `out`: on `COWORK_ECS_RESULT_OK`, receives the transformed request as
-///   protobuf bytes, owned by the caller and freed with [`cowork_ecs_buf_free`].
-///   Not written on any other status.
-/// - `err_out`: optional; the message on failure (free with [`cowork_ecs_buf_free`]).
+/// - `signal`: a `cowork_ecs_signal` value: which request `input` is.
+/// - `tenant`, `tenant_len`: the sender's identity as UTF-8 bytes (e.g. the
+///   basic-auth username or the OIDC subject), borrowed for the call;
+///   `(NULL, 0)` or an empty identity means none. Per the configuration's
+///   `tenant` and `tenants` keys the identity sets `data_stream.namespace`
+///   (sanitized to Elasticsearch's naming rules) and `labels.tenant`, and
+///   is checked against the `organization.id` each record claims (`tags:
+///   organization_mismatch`).
+/// - `input`, `input_len`: the protobuf request; borrowed for the call only.
+/// - `out`: on `COWORK_ECS_RESULT_OK` and `_PARTIAL`, receives the
+///   transformed request as protobuf bytes, owned by the caller and freed
+///   with [`cowork_ecs_buf_free`]. Not written on any other status.
+/// - `err_out`: optional; the message on failure, and on `_PARTIAL` the
+///   resources that could not be read (free with [`cowork_ecs_buf_free`]).
 ///
-/// Returns `COWORK_ECS_RESULT_OK`, `_UNCHANGED` (no Claude record: keep the
-/// input, `out` untouched), `_DECODE`, `_NULL_PARAMETER` or `_PANIC`. Problems
-/// inside a record are not failures: the record is marked
-/// `event.kind: pipeline_error` and the call succeeds. No record is dropped.
+/// Returns:
+/// - `COWORK_ECS_RESULT_OK`: `out` holds the new request;
+/// - `_UNCHANGED`: nothing to change (no Claude item, nothing the gateway
+///   owns): keep the input, `out` untouched;
+/// - `_PARTIAL`: some resources could not be read; they are in `out` as
+///   they came, every other one transformed. Whether such a batch may pass
+///   on is the caller's policy (the Go processor fails it closed under a
+///   tenant or a content policy);
+/// - `_DECODE`: the input is not a protobuf request at all;
+/// - `_INVALID_ARGUMENT` (a `signal` the ABI does not have, a tenant that is
+///   not UTF-8), `_NULL_PARAMETER` or `_PANIC`.
 ///
+/// Problems inside a record are not failures: the record is marked
+/// `event.kind: pipeline_error` and the call succeeds. Nothing is dropped.
 /// Thread-safe: any number of threads may call this at once on one handle.
 ///
 /// # Safety
 /// - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+/// - `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
 /// - `input` points to `input_len` readable bytes, or is NULL with `input_len == 0`.
 /// - `out` points to writable memory for one `cowork_ecs_buf`.
 /// - `err_out` is NULL or points to writable memory for one `cowork_ecs_buf`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cowork_ecs_transform_logs(
+#[allow(clippy::too_many_arguments)] // the C shape: buffers as (pointer, length) pairs
+pub unsafe extern "C" fn cowork_ecs_transform(
     transformer: *const cowork_ecs_transformer,
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-    err_out: *mut cowork_ecs_buf,
-) -> cowork_ecs_result {
-    guard(err_out, || {
-        // SAFETY: the caller upholds the contract stated above; (NULL, 0)
-        // is no tenant.
-        unsafe {
-            transform(
-                Signal::Logs,
-                transformer,
-                std::ptr::null(),
-                0,
-                input,
-                input_len,
-                out,
-            )
-        }
-    })
-}
-
-/// [`cowork_ecs_transform_logs`] for a batch whose sender the receiver
-/// authenticated as `tenant` (e.g. the basic-auth username or the OIDC
-/// subject). Per the configuration's `tenant` and `tenants` keys, the
-/// identity sets `data_stream.namespace` (sanitized to Elasticsearch's
-/// naming rules) and `labels.tenant`, and is checked against the
-/// `organization.id` each record claims (`tags: organization_mismatch`).
-///
-/// - `tenant`, `tenant_len`: the identity as UTF-8 bytes, borrowed for the
-///   call. `(NULL, 0)` or an empty identity means "no identity" and behaves
-///   exactly like [`cowork_ecs_transform_logs`]. Bytes that are not UTF-8 are
-///   a `COWORK_ECS_RESULT_DECODE` error.
-/// - Every other parameter, the result codes, ownership and thread safety are
-///   those of [`cowork_ecs_transform_logs`].
-///
-/// # Safety
-/// As [`cowork_ecs_transform_logs`], plus: `tenant` points to `tenant_len`
-/// readable bytes, or is NULL with `tenant_len == 0`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cowork_ecs_transform_logs_as(
-    transformer: *const cowork_ecs_transformer,
+    signal: u32,
     tenant: *const u8,
     tenant_len: usize,
     input: *const u8,
@@ -222,141 +256,42 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs_as(
     out: *mut cowork_ecs_buf,
     err_out: *mut cowork_ecs_buf,
 ) -> cowork_ecs_result {
-    guard(err_out, || {
-        // SAFETY: the caller upholds the contract stated above.
-        unsafe {
-            transform(
-                Signal::Logs,
-                transformer,
-                tenant,
-                tenant_len,
-                input,
-                input_len,
-                out,
+    boundary::guard_partial(err_out, || {
+        let signal = cowork_ecs_signal::from_raw(signal)?;
+        // SAFETY: per this function's contract.
+        let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
+        let tenant = std::str::from_utf8(tenant)
+            .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
+        // SAFETY: the caller passes a live handle (or NULL, refused here).
+        let transformer = unsafe { handle::try_ref(transformer) }?;
+        if out.is_null() {
+            return Err(boundary::Failure::NullParameter("out"));
+        }
+        // SAFETY: the caller upholds the input buffer contract.
+        let input = unsafe { buf::input_slice(input, input_len) }?;
+        let tenant = (!tenant.is_empty()).then_some(tenant);
+        let done = transformer
+            .transform(signal, input, tenant)
+            .map_err(boundary::Failure::from)?;
+        let (code, bytes) = match (done.output, done.unread.is_empty()) {
+            (None, true) => return Ok((cowork_ecs_result::Unchanged, None)),
+            (Some(bytes), true) => (cowork_ecs_result::Ok, bytes),
+            (output, false) => (
+                cowork_ecs_result::Partial,
+                output.unwrap_or_else(|| input.to_vec()),
+            ),
+        };
+        // SAFETY: `out` is non-null and writable per the contract.
+        unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
+        let report = (!done.unread.is_empty()).then(|| {
+            format!(
+                "{} resource(s) could not be read and were passed on as they came: {}",
+                done.unread.len(),
+                done.unread.join("; ")
             )
-        }
+        });
+        Ok((code, report))
     })
-}
-
-/// Transforms one protobuf `ExportTraceServiceRequest` (issue 9): Claude
-/// spans get ECS / `gen_ai.*` fields and the gateway's routing
-/// (`traces-<product>.traces-<namespace>`), and the content and identity
-/// policy applies to span, span event and resource attributes; other
-/// senders' spans are left as they are (under a tenant, their routing is
-/// the gateway's).
-///
-/// - `tenant`, `tenant_len`: as in [`cowork_ecs_transform_logs_as`];
-///   `(NULL, 0)` means no identity.
-/// - Every other parameter, the result codes (`COWORK_ECS_RESULT_UNCHANGED`
-///   when nothing changed), ownership and thread safety are those of
-///   [`cowork_ecs_transform_logs`].
-///
-/// # Safety
-/// As [`cowork_ecs_transform_logs_as`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cowork_ecs_transform_traces(
-    transformer: *const cowork_ecs_transformer,
-    tenant: *const u8,
-    tenant_len: usize,
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-    err_out: *mut cowork_ecs_buf,
-) -> cowork_ecs_result {
-    guard(err_out, || {
-        // SAFETY: the caller upholds the contract stated above.
-        unsafe {
-            transform(
-                Signal::Traces,
-                transformer,
-                tenant,
-                tenant_len,
-                input,
-                input_len,
-                out,
-            )
-        }
-    })
-}
-
-/// Transforms one protobuf `ExportMetricsServiceRequest` (issue 9): Claude
-/// metrics are routed to `metrics-<product>.metrics-<namespace>` and the
-/// identity policy applies to data point and resource attributes; other
-/// senders' metrics are left as they are (under a tenant, their routing is
-/// the gateway's).
-///
-/// Parameters, result codes, ownership and thread safety: as
-/// [`cowork_ecs_transform_traces`].
-///
-/// # Safety
-/// As [`cowork_ecs_transform_logs_as`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cowork_ecs_transform_metrics(
-    transformer: *const cowork_ecs_transformer,
-    tenant: *const u8,
-    tenant_len: usize,
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-    err_out: *mut cowork_ecs_buf,
-) -> cowork_ecs_result {
-    guard(err_out, || {
-        // SAFETY: the caller upholds the contract stated above.
-        unsafe {
-            transform(
-                Signal::Metrics,
-                transformer,
-                tenant,
-                tenant_len,
-                input,
-                input_len,
-                out,
-            )
-        }
-    })
-}
-
-/// The body of every transform export: reads the tenant (`None` for
-/// `(NULL, 0)` or an empty identity; not UTF-8: an invalid argument), runs
-/// the transform of `signal` on the input and hands its output to the
-/// caller.
-///
-/// # Safety
-/// `transformer` is a live handle or NULL (refused); `tenant` and `input`
-/// point to their lengths' readable bytes, or are NULL with length 0; `out`
-/// is NULL (refused) or writable.
-unsafe fn transform(
-    signal: Signal,
-    transformer: *const cowork_ecs_transformer,
-    tenant: *const u8,
-    tenant_len: usize,
-    input: *const u8,
-    input_len: usize,
-    out: *mut cowork_ecs_buf,
-) -> Result<cowork_ecs_result, boundary::Failure> {
-    // SAFETY: per this function's contract.
-    let tenant = unsafe { buf::input_slice(tenant, tenant_len) }?;
-    let tenant = std::str::from_utf8(tenant)
-        .map_err(|e| boundary::Failure::InvalidArgument(format!("tenant is not UTF-8: {e}")))?;
-    // SAFETY: the caller passes a live handle (or NULL, refused here).
-    let transformer = unsafe { handle::try_ref(transformer) }?;
-    if out.is_null() {
-        return Err(boundary::Failure::NullParameter("out"));
-    }
-    // SAFETY: the caller upholds the input buffer contract.
-    let input = unsafe { buf::input_slice(input, input_len) }?;
-    let tenant = (!tenant.is_empty()).then_some(tenant);
-    match transformer
-        .transform_signal(signal, input, tenant)
-        .map_err(boundary::Failure::from)?
-    {
-        None => Ok(cowork_ecs_result::Unchanged),
-        Some(bytes) => {
-            // SAFETY: `out` is non-null and writable per the contract.
-            unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
-            Ok(cowork_ecs_result::Ok)
-        }
-    }
 }
 
 /// Releases a buffer returned by this library. `{NULL, 0}` is accepted and

@@ -184,7 +184,8 @@ fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
 /// The OTLP logs messages the transform walks, for [`fields_of`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
-    /// `ExportLogsServiceRequest`.
+    /// `ExportLogsServiceRequest`, or the traces or metrics request: each
+    /// has one field, 1, its repeated resources.
     Request,
     /// `ResourceLogs`.
     ResourceLogs,

@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
 
   cowork_ecs_buf out = {NULL, 0};
   err = (cowork_ecs_buf){NULL, 0};
-  CHECK(cowork_ecs_transform_logs(t, in, in_len, &out, &err) == COWORK_ECS_RESULT_OK, "transform");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, NULL, 0, in, in_len, &out, &err) == COWORK_ECS_RESULT_OK, "transform");
   CHECK(out.data != NULL && out.len > in_len, "output is the normalized batch (%zu -> %zu bytes)", in_len, out.len);
   CHECK(err.data == NULL, "err_out untouched on success");
   /* The output must contain ECS field names. */
@@ -64,27 +64,50 @@ int main(int argc, char **argv) {
 
   /* Truncated input: a decode error with a message, no output. */
   out = (cowork_ecs_buf){NULL, 0};
-  CHECK(cowork_ecs_transform_logs(t, in, in_len / 2, &out, &err) == COWORK_ECS_RESULT_DECODE, "decode error");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, NULL, 0, in, in_len / 2, &out, &err) == COWORK_ECS_RESULT_DECODE, "decode error");
   CHECK(out.data == NULL, "no output on error");
   CHECK(err.data != NULL, "message on error");
   cowork_ecs_buf_free(err);
 
   /* (NULL, 0) is an empty batch; (NULL, n) is refused. */
-  CHECK(cowork_ecs_transform_logs(t, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty batch");
-  CHECK(cowork_ecs_transform_logs(t, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL input");
-  CHECK(cowork_ecs_transform_logs(NULL, in, in_len, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty batch");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, NULL, 0, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL input");
+  CHECK(cowork_ecs_transform(NULL, COWORK_ECS_SIGNAL_LOGS, NULL, 0, in, in_len, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle");
 
   /* Traces and metrics: the same conventions ((NULL, 0) tenant: none). */
-  CHECK(cowork_ecs_transform_traces(t, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty traces");
-  CHECK(cowork_ecs_transform_metrics(t, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty metrics");
-  CHECK(cowork_ecs_transform_traces(t, NULL, 0, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL traces input");
-  CHECK(cowork_ecs_transform_metrics(NULL, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle (metrics)");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_TRACES, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty traces");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_METRICS, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_UNCHANGED, "empty metrics");
+  CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_TRACES, NULL, 0, NULL, 3, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL traces input");
+  CHECK(cowork_ecs_transform(NULL, COWORK_ECS_SIGNAL_METRICS, NULL, 0, NULL, 0, &out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER, "NULL handle (metrics)");
   {
     const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff};
     cowork_ecs_buf e = {NULL, 0};
-    CHECK(cowork_ecs_transform_traces(t, NULL, 0, garbage, sizeof garbage, &out, &e) == COWORK_ECS_RESULT_DECODE, "garbage traces");
+    CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_TRACES, NULL, 0, garbage, sizeof garbage, &out, &e) == COWORK_ECS_RESULT_DECODE, "garbage traces");
     CHECK(e.data != NULL && e.len > 0, "decode error message");
     cowork_ecs_buf_free(e);
+  }
+  /* A signal the ABI does not have, a tenant that is not UTF-8: invalid arguments. */
+  CHECK(cowork_ecs_transform(t, 42, NULL, 0, in, in_len, &out, NULL) == COWORK_ECS_RESULT_INVALID_ARGUMENT, "unknown signal");
+  {
+    const unsigned char tenant[] = {0xff, 0xfe};
+    CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, tenant, sizeof tenant, in, in_len, &out, NULL) ==
+              COWORK_ECS_RESULT_INVALID_ARGUMENT, "tenant not UTF-8");
+  }
+  /* An unreadable resource after the capture's: PARTIAL, output and message. */
+  {
+    const unsigned char bad_resource[] = {0x0a, 0x04, 0x0a, 0x02, 0x0f, 0x01};
+    uint8_t *partial = malloc(in_len + sizeof bad_resource);
+    memcpy(partial, in, in_len);
+    memcpy(partial + in_len, bad_resource, sizeof bad_resource);
+    cowork_ecs_buf e = {NULL, 0};
+    out = (cowork_ecs_buf){NULL, 0};
+    CHECK(cowork_ecs_transform(t, COWORK_ECS_SIGNAL_LOGS, NULL, 0, partial, in_len + sizeof bad_resource, &out, &e) ==
+              COWORK_ECS_RESULT_PARTIAL, "partial");
+    CHECK(out.data != NULL && out.len > in_len, "partial output");
+    CHECK(e.data != NULL && e.len > 0, "partial report");
+    cowork_ecs_buf_free(out);
+    cowork_ecs_buf_free(e);
+    free(partial);
   }
 
   cowork_ecs_transformer_free(t);

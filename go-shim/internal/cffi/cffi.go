@@ -15,7 +15,6 @@ package cffi // import "github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 #cgo !cowork_ecs_dynamic,linux,arm64 LDFLAGS: ${SRCDIR}/lib/linux_arm64/libcowork_ecs.a
 #cgo !cowork_ecs_dynamic,linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 #cgo cowork_ecs_dynamic LDFLAGS: -lcowork_ecs
-#include <stdlib.h>
 #include "cowork_ecs.h"
 */
 import "C"
@@ -38,6 +37,13 @@ var (
 	ErrConfig = errors.New("cowork-ecs: invalid configuration")
 	// ErrDecode: the batch is not an OTLP protobuf (of the signal asked) Rust can read.
 	ErrDecode = errors.New("cowork-ecs: cannot decode the batch")
+	// ErrPartial: some resources of the batch could not be read; they were
+	// passed on as they came and every other one was transformed. The
+	// error comes with the output: the caller's error policy decides.
+	ErrPartial = errors.New("cowork-ecs: resources could not be read")
+	// ErrInvalidArgument: an argument was malformed (an unknown signal, a
+	// tenant that is not UTF-8).
+	ErrInvalidArgument = errors.New("cowork-ecs: invalid argument")
 	// ErrEncode: the output could not be encoded.
 	ErrEncode = errors.New("cowork-ecs: cannot encode the batch")
 	// ErrClosed: the transformer was used after Close.
@@ -48,8 +54,10 @@ var (
 const (
 	resultOK            = C.COWORK_ECS_RESULT_OK
 	resultUnchanged     = C.COWORK_ECS_RESULT_UNCHANGED
+	resultPartial       = C.COWORK_ECS_RESULT_PARTIAL
 	resultNullParameter = C.COWORK_ECS_RESULT_NULL_PARAMETER
 	resultPanic         = C.COWORK_ECS_RESULT_PANIC
+	resultInvalidArg    = C.COWORK_ECS_RESULT_INVALID_ARGUMENT
 	resultConfigSyntax  = C.COWORK_ECS_RESULT_CONFIG_SYNTAX
 	resultConfigInvalid = C.COWORK_ECS_RESULT_CONFIG_INVALID
 	resultDecode        = C.COWORK_ECS_RESULT_DECODE
@@ -81,6 +89,10 @@ func toError(code C.cowork_ecs_result, errBuf C.cowork_ecs_buf) error {
 		sentinel = ErrNullParameter
 	case resultPanic:
 		sentinel = ErrPanic
+	case resultPartial:
+		sentinel = ErrPartial
+	case resultInvalidArg:
+		sentinel = ErrInvalidArgument
 	case resultConfigSyntax, resultConfigInvalid:
 		sentinel = ErrConfig
 	case resultDecode:
@@ -138,25 +150,27 @@ func New(config []byte) (*Transformer, error) {
 	return &Transformer{handle: handle}, nil
 }
 
-// Signal says which OTLP request a transform reads.
-type Signal int
+// Signal says which OTLP request a transform reads (cowork_ecs_signal).
+type Signal uint32
 
 const (
-	// Logs: ExportLogsServiceRequest (cowork_ecs_transform_logs_as).
-	Logs Signal = iota
-	// Traces: ExportTraceServiceRequest (cowork_ecs_transform_traces).
-	Traces
-	// Metrics: ExportMetricsServiceRequest (cowork_ecs_transform_metrics).
-	Metrics
+	// Logs: ExportLogsServiceRequest.
+	Logs Signal = C.COWORK_ECS_SIGNAL_LOGS
+	// Traces: ExportTraceServiceRequest.
+	Traces Signal = C.COWORK_ECS_SIGNAL_TRACES
+	// Metrics: ExportMetricsServiceRequest.
+	Metrics Signal = C.COWORK_ECS_SIGNAL_METRICS
 )
 
 // TransformInto normalizes one protobuf request of the given signal whose
 // sender the receiver authenticated as tenant ("" means no identity) and,
-// when anything changed, hands the output
-// to use while it is still Rust's memory (no copy into Go's heap), freeing
-// it when use returns: use must not keep b or anything that aliases it
-// (pdata's unmarshaler copies what it reads). It returns use's error, or
-// the transform's; use is not called when the batch is unchanged.
+// when anything changed, hands the output to use while it is still Rust's
+// memory (no copy into Go's heap), freeing it when use returns: use must
+// not keep b or anything that aliases it (pdata's unmarshaler copies what
+// it reads). use is not called when the batch is unchanged. It returns
+// use's error, or the transform's: an error wrapping ErrPartial comes after
+// use was called with the output (the resources Rust could not read are in
+// it as they came).
 func (t *Transformer) TransformInto(signal Signal, tenant string, in []byte, use func(b []byte) error) error {
 	if t == nil || t.handle == nil {
 		return ErrClosed
@@ -164,27 +178,27 @@ func (t *Transformer) TransformInto(signal Signal, tenant string, in []byte, use
 	ptr, n := bytesArg(in)
 	tenantPtr, tenantLen := bytesArg(unsafe.Slice(unsafe.StringData(tenant), len(tenant)))
 	var outBuf, errBuf C.cowork_ecs_buf
-	var code C.cowork_ecs_result
-	switch signal {
-	case Traces:
-		code = C.cowork_ecs_transform_traces(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
-	case Metrics:
-		code = C.cowork_ecs_transform_metrics(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
-	default:
-		code = C.cowork_ecs_transform_logs_as(t.handle, tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
-	}
+	code := C.cowork_ecs_transform(t.handle, C.uint32_t(signal), tenantPtr, tenantLen, ptr, n, &outBuf, &errBuf)
 	// KeepAlive: neither the inputs nor the handle owner may be collected
 	// during the call.
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(tenant)
 	runtime.KeepAlive(t)
 	switch code {
-	case resultOK:
+	case resultOK, resultPartial:
 		defer C.cowork_ecs_buf_free(outBuf)
-		if outBuf.data == nil {
-			return use(nil)
+		var out []byte
+		if outBuf.data != nil {
+			out = unsafe.Slice((*byte)(unsafe.Pointer(outBuf.data)), int(outBuf.len))
 		}
-		return use(unsafe.Slice((*byte)(unsafe.Pointer(outBuf.data)), int(outBuf.len)))
+		if err := use(out); err != nil {
+			takeBuf(errBuf)
+			return err
+		}
+		if code == resultPartial {
+			return toError(code, errBuf)
+		}
+		return nil
 	case resultUnchanged:
 		return nil
 	default:

@@ -264,7 +264,7 @@ fn transform(
     let mut request = read_request(signal)?;
     let summary = match &mut request {
         Request::Logs(r) => {
-            let o = transformer.transform_request_as(r, tenant);
+            let o = transformer.transform_logs_request(r, tenant);
             format!(
                 "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
                 o.claude_records, o.pipeline_errors, o.other_records
