@@ -147,6 +147,19 @@ cowork_ecs_result cowork_ecs_config_validate(const uint8_t *config,
                                              size_t config_len,
                                              struct cowork_ecs_buf *err_out);
 
+// The default configuration as JSON (every key, with its default; the
+// document `cowork_ecs_config_validate` and `cowork_ecs_transformer_new`
+// read), so a caller takes its defaults from here instead of restating them.
+//
+// - `out`: receives the JSON (UTF-8, no NUL), owned by the caller and freed
+//   with [`cowork_ecs_buf_free`].
+//
+// Returns `COWORK_ECS_RESULT_OK`, `_NULL_PARAMETER` or `_PANIC`. Thread-safe.
+//
+// # Safety
+// `out` points to writable memory for one `cowork_ecs_buf`.
+cowork_ecs_result cowork_ecs_config_defaults(struct cowork_ecs_buf *out);
+
 // Creates a transformer from a JSON configuration (validated first).
 //
 // - `config`, `config_len`: as for [`cowork_ecs_config_validate`].

@@ -18,11 +18,19 @@
 //! ```
 //! Every key is optional; the defaults are SPEC sections 1 and 2. Unknown keys
 //! are refused, so a typo fails at collector start instead of being ignored.
+//! A list or map sent as `null` is empty (Go marshals an unset slice so).
+//!
+//! This is the one schema: the Go processor's `Config` carries the same JSON
+//! keys on its own fields (its Go-only settings are `json:"-"`), takes its
+//! defaults from [`Config::default`] through `cowork_ecs_config_defaults`,
+//! and `testdata/config/default.json` pins both sides to the same document.
 
-use crate::ecs::ContentAction;
-use crate::ecs::content::ContentClass;
+use crate::data_stream;
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use crate::policy::{Actions, ContentAction, ContentClass, IdentityAction};
+use serde::de::{self, Deserializer, MapAccess};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -38,7 +46,7 @@ pub const DEFAULT_CLAUDE_CODE_DATASET: &str = "claude_code.events";
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Processor configuration. See the module docs for the JSON shape.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Claude Cowork (Claude Desktop) emitter.
@@ -62,51 +70,127 @@ pub struct Config {
     /// Optional: identity → the `organization.id` values that sender may
     /// claim. A record claiming another one is tagged `organization_mismatch`
     /// (and still delivered). Empty: no check.
+    #[serde(deserialize_with = "null_is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads `null` as the empty value (an unset Go slice or map marshals so).
+fn null_is_empty<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> std::result::Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Minimum HMAC key length for `hash`, in bytes (the SHA-256 block is 64;
 /// below 32 bytes a key is guessable).
 pub const MIN_HMAC_KEY_BYTES: usize = 32;
 
-/// Content policy per class (SPEC section 5). Default: `redact_secrets`.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Content policy: one action per class configured under `content` (its
+/// key is [`ContentClass::name`], its default
+/// [`ContentClass::default_action`]), and the HMAC key of `hash`.
+///
+/// ```json
+/// {"prompts": "redact_secrets", "...": "...", "hmac_key": "...", "hmac_key_file": "..."}
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContentConfig {
-    /// `prompt` / `prompt_text`.
-    pub prompts: ContentAction,
-    /// `response` of `assistant_response`.
-    pub responses: ContentAction,
-    /// `tool_parameters`, `tool_input` and the fields derived from them.
-    pub tool_details: ContentAction,
-    /// `body` of `api_request_body` / `api_response_body`, the system prompt
-    /// and the tool definitions (`system_prompt`, `tool` events and their
-    /// span attributes): all parts of an API request body.
-    pub api_bodies: ContentAction,
-    /// A tool's output (the `output` of the `tool.output` span event).
-    pub tool_output: ContentAction,
+    /// The action of each class (the identity slot is unused: that policy
+    /// is [`Config::identity`]).
+    actions: Actions,
     /// HMAC key for `hash` (at least [`MIN_HMAC_KEY_BYTES`] bytes).
     pub hmac_key: Option<String>,
     /// File holding the HMAC key (trailing newline ignored), instead of `hmac_key`.
     pub hmac_key_file: Option<PathBuf>,
 }
 
+impl Default for ContentConfig {
+    fn default() -> Self {
+        ContentConfig {
+            actions: ContentClass::ALL.map(ContentClass::default_action),
+            hmac_key: None,
+            hmac_key_file: None,
+        }
+    }
+}
+
+const HMAC_KEY: &str = "hmac_key";
+const HMAC_KEY_FILE: &str = "hmac_key_file";
+
+impl<'de> Deserialize<'de> for ContentConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = ContentConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the content policy: a class name or hmac_key / hmac_key_file per key")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut c = ContentConfig::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match (key.as_str(), ContentClass::from_name(&key)) {
+                        (HMAC_KEY, _) => c.hmac_key = map.next_value()?,
+                        (HMAC_KEY_FILE, _) => c.hmac_key_file = map.next_value()?,
+                        (_, Some(class)) => c.actions[class.index()] = map.next_value()?,
+                        (other, None) => {
+                            let mut known: Vec<&str> = (ContentClass::ALL.iter())
+                                .filter(|c| c.in_content())
+                                .map(|c| c.name())
+                                .collect();
+                            known.extend([HMAC_KEY, HMAC_KEY_FILE]);
+                            return Err(de::Error::unknown_field(other, known.leak()));
+                        }
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+impl Serialize for ContentConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for class in ContentClass::ALL.into_iter().filter(|c| c.in_content()) {
+            map.serialize_entry(class.name(), &self.actions[class.index()])?;
+        }
+        if let Some(key) = &self.hmac_key {
+            map.serialize_entry(HMAC_KEY, key)?;
+        }
+        if let Some(path) = &self.hmac_key_file {
+            map.serialize_entry(HMAC_KEY_FILE, path)?;
+        }
+        map.end()
+    }
+}
+
 impl std::fmt::Debug for ContentConfig {
     // Never print the key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContentConfig")
-            .field("prompts", &self.prompts)
-            .field("responses", &self.responses)
-            .field("tool_details", &self.tool_details)
-            .field("api_bodies", &self.api_bodies)
-            .field("tool_output", &self.tool_output)
-            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<set>"))
-            .field("hmac_key_file", &self.hmac_key_file)
+        let mut d = f.debug_struct("ContentConfig");
+        for class in ContentClass::ALL.into_iter().filter(|c| c.in_content()) {
+            d.field(class.name(), &self.actions[class.index()]);
+        }
+        d.field(HMAC_KEY, &self.hmac_key.as_ref().map(|_| "<set>"))
+            .field(HMAC_KEY_FILE, &self.hmac_key_file)
             .finish()
     }
 }
 
 impl ContentConfig {
+    /// The action configured for `class` (a class under `content`).
+    pub fn action(&self, class: ContentClass) -> ContentAction {
+        self.actions[class.index()]
+    }
+
+    /// Sets the action of `class` (a class under `content`).
+    pub fn set_action(&mut self, class: ContentClass, action: ContentAction) {
+        self.actions[class.index()] = action;
+    }
+
     /// The HMAC key, read from `hmac_key` or `hmac_key_file`; `None` when
     /// nothing uses `hash` (`uses_hash`: a class or the identity policy does).
     ///
@@ -157,34 +241,8 @@ impl ContentConfig {
     }
 }
 
-/// What happens to the user's identity (`user.email`, `user.account_uuid`,
-/// `user.account_id`) in every signal; `related.user` follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityAction {
-    /// Stored as sent. The default.
-    #[default]
-    Keep,
-    /// Replaced by its HMAC-SHA256 under `content.hmac_key` (lowercase hex):
-    /// equal users stay joinable, e.g. for cost per person.
-    Hash,
-    /// Removed.
-    Drop,
-}
-
-impl IdentityAction {
-    /// The same action as a content action.
-    pub(crate) fn as_content(self) -> ContentAction {
-        match self {
-            IdentityAction::Keep => ContentAction::Keep,
-            IdentityAction::Hash => ContentAction::Hash,
-            IdentityAction::Drop => ContentAction::Drop,
-        }
-    }
-}
-
 /// What a batch's sender identity sets on its records.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantConfig {
     /// Route to `data_stream.namespace` = the identity, sanitized to
@@ -204,10 +262,11 @@ impl Default for TenantConfig {
 }
 
 /// How one emitter is recognized and where its records are routed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmitterConfig {
     /// Resource `service.name` values that identify this emitter.
+    #[serde(deserialize_with = "null_is_empty")]
     pub service_names: Vec<String>,
     /// `data_stream.dataset` of its records.
     pub dataset: String,
@@ -247,6 +306,13 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration as JSON, every key present (the shape
+    /// [`Config::from_json`] reads; `hmac_key` only when set).
+    pub fn to_json(&self) -> Vec<u8> {
+        // A struct of strings, lists and maps with string keys always serializes.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
     /// [`Config::from_json`] without [`Config::validate`].
     pub(crate) fn parse(bytes: &[u8]) -> Result<Config> {
         Ok(match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -273,6 +339,16 @@ impl Config {
     /// # Errors
     /// [`Error::ConfigInvalid`] naming the first offending key.
     pub fn validate(&self) -> Result<()> {
+        self.validated_hmac_key().map(|_| ())
+    }
+
+    /// [`Config::validate`], returning the HMAC key of `hash` (read once:
+    /// from `content.hmac_key` or `content.hmac_key_file`), `None` when
+    /// none is set.
+    ///
+    /// # Errors
+    /// As [`Config::validate`].
+    pub(crate) fn validated_hmac_key(&self) -> Result<Option<Vec<u8>>> {
         for (name, emitter) in [("cowork", &self.cowork), ("claude_code", &self.claude_code)] {
             if emitter.service_names.is_empty() {
                 return Err(Error::config(
@@ -286,7 +362,7 @@ impl Config {
                     "must not contain an empty name",
                 ));
             }
-            validate_data_stream_part(&format!("{name}.dataset"), &emitter.dataset)?;
+            data_stream::validate_part(&format!("{name}.dataset"), &emitter.dataset)?;
         }
         if let Some(shared) = self
             .cowork
@@ -299,84 +375,54 @@ impl Config {
                 format!("{shared:?} is listed for both cowork and claude_code"),
             ));
         }
-        validate_data_stream_part("namespace", &self.namespace)?;
+        data_stream::validate_part("namespace", &self.namespace)?;
         if let Some(identity) = self.tenants.keys().find(|k| k.trim().is_empty()) {
             return Err(Error::config(
                 "tenants",
                 format!("{identity:?} is not an identity"),
             ));
         }
-        self.hmac_key().map(|_| ())
-    }
-
-    /// The HMAC key of `hash`, for the content classes and the identity
-    /// policy ([`ContentConfig::hmac_key`]).
-    ///
-    /// # Errors
-    /// As [`ContentConfig::hmac_key`].
-    pub(crate) fn hmac_key(&self) -> Result<Option<Vec<u8>>> {
         let uses_hash = (ContentClass::ALL.iter()).any(|&c| self.action(c) == ContentAction::Hash);
         self.content.hmac_key(uses_hash)
     }
 
     /// The configured action of one content class (the identity policy is
     /// the class `identity`): the one place a class meets its key.
-    pub(crate) fn action(&self, class: ContentClass) -> ContentAction {
-        let c = &self.content;
-        match class {
-            ContentClass::Prompts => c.prompts,
-            ContentClass::Responses => c.responses,
-            ContentClass::ToolDetails => c.tool_details,
-            ContentClass::ApiBodies => c.api_bodies,
-            ContentClass::ToolOutput => c.tool_output,
-            ContentClass::Identity => self.identity.as_content(),
+    pub fn action(&self, class: ContentClass) -> ContentAction {
+        if class.in_content() {
+            self.content.action(class)
+        } else {
+            self.identity.as_content()
         }
     }
-}
-
-/// Characters Elasticsearch's data stream naming forbids in a dataset or
-/// namespace (the separator `-` included): the one list that validation,
-/// [`crate::ecs::sanitize_namespace`] and `cowork-ecs setup` use.
-pub const DATA_STREAM_FORBIDDEN: &[char] = &[
-    '-', ' ', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':',
-];
-
-/// Elasticsearch data stream naming rules for one part of
-/// `<type>-<dataset>-<namespace>`.
-/// Checks a `data_stream.dataset` / `namespace` value against
-/// Elasticsearch's data stream naming rules; `field` names it in the error.
-///
-/// # Errors
-/// [`crate::Error::ConfigInvalid`] naming `field` and the broken rule.
-pub fn validate_data_stream_part(field: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::config(field, "must not be empty"));
-    }
-    if value.len() > 100 {
-        return Err(Error::config(field, "must be at most 100 bytes"));
-    }
-    if value.chars().any(|c| c.is_uppercase()) {
-        return Err(Error::config(field, format!("{value:?} must be lowercase")));
-    }
-    if let Some(c) = value.chars().find(|c| DATA_STREAM_FORBIDDEN.contains(c)) {
-        return Err(Error::config(
-            field,
-            format!("{value:?} must not contain {c:?} (Elasticsearch data stream naming)"),
-        ));
-    }
-    if value.starts_with(['_', '+', '.']) {
-        return Err(Error::config(
-            field,
-            format!("{value:?} must not start with '_', '+' or '.'"),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_is_the_shared_document() {
+        // testdata/config/default.json is the one schema's default: the Go
+        // processor's default config marshals to exactly this too
+        // (config_test.go).
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/config/default.json");
+        let shared: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let ours: serde_json::Value = serde_json::from_slice(&Config::default().to_json()).unwrap();
+        assert_eq!(ours, shared);
+        assert_eq!(
+            Config::from_json(&Config::default().to_json()).unwrap(),
+            Config::default()
+        );
+        // null lists and maps (an unset Go slice) are empty, then validated.
+        let nulls = br#"{"tenants":null,"cowork":{"service_names":null,"dataset":"x"}}"#;
+        assert!(matches!(
+            Config::from_json(nulls),
+            Err(Error::ConfigInvalid { field, .. }) if field == "cowork.service_names"
+        ));
+    }
 
     #[test]
     fn empty_and_braces_give_defaults() {
@@ -428,8 +474,11 @@ mod tests {
     fn content_policy_and_hmac_key() {
         let c =
             Config::from_json(br#"{"content":{"prompts":"keep","api_bodies":"drop"}}"#).unwrap();
-        assert_eq!(c.content.prompts, ContentAction::Keep);
-        assert_eq!(c.content.responses, ContentAction::RedactSecrets);
+        assert_eq!(c.content.action(ContentClass::Prompts), ContentAction::Keep);
+        assert_eq!(
+            c.content.action(ContentClass::Responses),
+            ContentAction::RedactSecrets
+        );
         let err = |json: &str| match Config::from_json(json.as_bytes()) {
             Err(Error::ConfigInvalid { field, reason }) => format!("{field}: {reason}"),
             other => panic!("{json}: {other:?}"),
@@ -452,7 +501,11 @@ mod tests {
             dir
         );
         let c = Config::from_json(with_file.as_bytes()).unwrap();
-        assert_eq!(c.hmac_key().unwrap().unwrap().len(), 32, "newline stripped");
+        assert_eq!(
+            c.validated_hmac_key().unwrap().unwrap().len(),
+            32,
+            "newline stripped"
+        );
         std::fs::remove_file(&dir).unwrap();
         assert!(err(&with_file).contains("cannot read"));
         assert!(!format!("{:?}", Config::from_json(ok.as_bytes()).unwrap()).contains("0123456789"));

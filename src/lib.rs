@@ -13,14 +13,19 @@
 //! - [`otlp`]: the only module that imports `opentelemetry-proto`; protobuf and
 //!   OTLP/JSON decoding and encoding.
 //! - [`config`]: the JSON configuration shared with the Go processor and the CLI.
+//! - [`policy`]: the content classes and actions, the vocabulary `config`
+//!   and `ecs` share.
+//! - [`data_stream`]: Elasticsearch data stream naming.
 //! - [`error`]: the crate's single [`Error`] type.
 //! - [`ffi`]: the C ABI (`cowork_ecs_*`), the only module with `unsafe` code.
 
 pub mod config;
+pub mod data_stream;
 pub mod ecs;
 pub mod error;
 pub mod ffi;
 pub mod otlp;
+pub mod policy;
 
 pub use config::Config;
 pub use ecs::{Outcome, Transformer};

@@ -357,7 +357,7 @@ fn telemetry_cannot_choose_its_tenant() {
 
 #[test]
 fn namespace_sanitizing() {
-    use cowork_ecs::ecs::sanitize_namespace;
+    use cowork_ecs::data_stream::sanitize_namespace;
     assert_eq!(sanitize_namespace("Team-A").as_deref(), Some("team_a"));
     assert_eq!(sanitize_namespace("_x:y/z*").as_deref(), Some("x_y_z_"));
     assert_eq!(sanitize_namespace("...").as_deref(), None);

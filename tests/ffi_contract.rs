@@ -517,3 +517,20 @@ fn traces_and_metrics_exports_keep_the_contract() {
     }
     unsafe { cowork_ecs_transformer_free(t) };
 }
+
+#[test]
+fn config_defaults_is_the_default_configuration() {
+    let mut out = empty_buf();
+    assert_eq!(
+        unsafe { cowork_ecs_config_defaults(&mut out) },
+        cowork_ecs_result::Ok
+    );
+    let json = take(out);
+    let parsed = cowork_ecs::Config::from_json(&json).unwrap();
+    assert_eq!(parsed, cowork_ecs::Config::default());
+    assert!(String::from_utf8(json).unwrap().contains("\"tool_output\""));
+    assert_eq!(
+        unsafe { cowork_ecs_config_defaults(ptr::null_mut()) },
+        cowork_ecs_result::NullParameter
+    );
+}

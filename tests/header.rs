@@ -38,6 +38,7 @@ fn every_export_is_declared() {
     for f in [
         "cowork_ecs_version(void)",
         "cowork_ecs_config_validate(",
+        "cowork_ecs_config_defaults(",
         "cowork_ecs_transformer_new(",
         "cowork_ecs_transform(",
         "cowork_ecs_buf_free(",

@@ -12,20 +12,12 @@ import (
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
-// Defaults (SPEC sections 1 and 2).
-const (
-	defaultCoworkServiceName     = "cowork"
-	defaultClaudeCodeServiceName = "claude-code"
-	defaultCoworkDataset         = "claude_cowork.events"
-	defaultClaudeCodeDataset     = "claude_code.events"
-	defaultNamespace             = "default"
-)
-
 var (
 	errUnknownErrorMode    = errors.New("unknown error_mode")
 	errRustConfig          = errors.New("configuration refused by the transform")
 	errUnknownTenantSource = errors.New("unknown tenant.source")
 	errTenantKeyMissing    = errors.New("tenant.key is required")
+	errNoDefaults          = errors.New("the transform library gave no default configuration")
 )
 
 // Content actions (SPEC section 5).
@@ -52,39 +44,55 @@ const (
 	TenantSourceMetadata = "metadata"
 )
 
-// ContentConfig chooses, per content class, keep, redact_secrets, hash or drop.
+// ContentConfig chooses, per content class, keep, redact_secrets, hash or
+// drop (docs/mapping.md, "Content classes").
 type ContentConfig struct {
 	// Prompts: prompt / prompt_text.
-	Prompts string `mapstructure:"prompts"`
+	Prompts string `mapstructure:"prompts" json:"prompts"`
 	// Responses: response of assistant_response.
-	Responses string `mapstructure:"responses"`
+	Responses string `mapstructure:"responses" json:"responses"`
 	// ToolDetails: tool_parameters, tool_input and everything derived from
 	// them (process.command_line, file.path, url.full, gen_ai.tool.call.arguments, ...).
-	ToolDetails string `mapstructure:"tool_details"`
+	ToolDetails string `mapstructure:"tool_details" json:"tool_details"`
 	// APIBodies: body of api_request_body / api_response_body, the system
 	// prompt and the tool definitions (system_prompt and tool events, their
 	// span attributes).
-	APIBodies string `mapstructure:"api_bodies"`
+	APIBodies string `mapstructure:"api_bodies" json:"api_bodies"`
 	// ToolOutput: a tool's output (output of the tool.output span event).
-	ToolOutput string `mapstructure:"tool_output"`
+	ToolOutput string `mapstructure:"tool_output" json:"tool_output"`
 	// HMACKey is the key for hash (at least 32 bytes), e.g. ${env:COWORK_ECS_HMAC_KEY}.
-	HMACKey configopaque.String `mapstructure:"hmac_key"`
+	// Redacted wherever the collector prints its configuration; in clear
+	// only in the JSON the transform reads (MarshalJSON).
+	HMACKey configopaque.String `mapstructure:"hmac_key" json:"hmac_key,omitempty"`
 	// HMACKeyFile is a file holding the key, instead of HMACKey.
-	HMACKeyFile string `mapstructure:"hmac_key_file"`
+	HMACKeyFile string `mapstructure:"hmac_key_file" json:"hmac_key_file,omitempty"`
+}
+
+// MarshalJSON writes the content policy with the HMAC key in clear (a
+// configopaque.String marshals as "[REDACTED]"): this JSON goes to the
+// Rust transform only, never to a log.
+func (c ContentConfig) MarshalJSON() ([]byte, error) {
+	type fields ContentConfig // the same fields and tags, without this method
+	return json.Marshal(struct {
+		fields
+		HMACKey string `json:"hmac_key,omitempty"` // shadows fields.HMACKey
+	}{fields(c), string(c.HMACKey)})
 }
 
 // TenantConfig says where the sender's authenticated identity comes from and
 // what it sets. The identity is never taken from the telemetry itself.
 type TenantConfig struct {
-	// Source: none (default), auth or metadata.
-	Source string `mapstructure:"source"`
-	// Key: the auth attribute (source auth) or metadata key (source metadata).
-	Key string `mapstructure:"key"`
+	// Source: none (default), auth or metadata. Go-only: the processor
+	// reads the identity and hands it to the transform with each batch.
+	Source string `mapstructure:"source" json:"-"`
+	// Key: the auth attribute (source auth) or metadata key (source
+	// metadata). Go-only.
+	Key string `mapstructure:"key" json:"-"`
 	// SetNamespace routes the records to data_stream.namespace = the identity
 	// (sanitized to Elasticsearch's naming rules).
-	SetNamespace bool `mapstructure:"set_namespace"`
+	SetNamespace bool `mapstructure:"set_namespace" json:"set_namespace"`
 	// SetLabel sets labels.tenant = the identity.
-	SetLabel bool `mapstructure:"set_label"`
+	SetLabel bool `mapstructure:"set_label" json:"set_label"`
 }
 
 // ErrorMode says what the processor does when the transform of a batch fails
@@ -123,8 +131,11 @@ type EmitterConfig struct {
 	Dataset string `mapstructure:"dataset" json:"dataset"`
 }
 
-// Config is the processor's configuration. Everything except ErrorMode is
-// handed to the Rust transform as JSON and validated there, at collector start.
+// Config is the processor's configuration: one schema with the Rust
+// transform's (src/config.rs). Its JSON (json tags) is what Rust reads and
+// validates, at collector start; the Go-only settings are json:"-". The
+// defaults are Rust's (cowork_ecs_config_defaults), so they are written
+// once; testdata/config/default.json pins both sides.
 type Config struct {
 	// Cowork identifies Claude Cowork (Claude Desktop) records.
 	Cowork EmitterConfig `mapstructure:"cowork" json:"cowork"`
@@ -137,115 +148,59 @@ type Config struct {
 	PreserveOriginal bool `mapstructure:"preserve_original" json:"preserve_original"`
 	// Content is the content policy (prompts, responses, tool details, API
 	// bodies, tool output).
-	Content ContentConfig `mapstructure:"content" json:"-"`
+	Content ContentConfig `mapstructure:"content" json:"content"`
 	// Identity is the identity policy for user.email, user.account_uuid and
 	// user.account_id in logs, traces and metrics: keep (default), hash
 	// (HMAC-SHA256 under content.hmac_key) or drop.
-	Identity string `mapstructure:"identity" json:"-"`
+	Identity string `mapstructure:"identity" json:"identity"`
 	// Tenant takes the sender's identity from the request context.
-	Tenant TenantConfig `mapstructure:"tenant" json:"-"`
+	Tenant TenantConfig `mapstructure:"tenant" json:"tenant"`
 	// Tenants maps an identity to the organization.id values it may claim;
 	// other claims are tagged organization_mismatch. Empty: no check.
-	Tenants map[string][]string `mapstructure:"tenants" json:"-"`
-	// ErrorMode: ignore (default), silent or propagate. See ErrorMode.
+	Tenants map[string][]string `mapstructure:"tenants" json:"tenants"`
+	// ErrorMode: ignore (default), silent or propagate. See ErrorMode. Go-only.
 	ErrorMode ErrorMode `mapstructure:"error_mode" json:"-"`
 
+	// defaultsErr: the library could not give its defaults (Validate says so).
+	defaultsErr error
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
 var _ component.Config = (*Config)(nil)
 
+// createDefaultConfig is the transform's default configuration (read from
+// the Rust library, which owns the defaults) plus the Go-only defaults.
 func createDefaultConfig() component.Config {
-	return &Config{
-		Cowork: EmitterConfig{
-			ServiceNames: []string{defaultCoworkServiceName},
-			Dataset:      defaultCoworkDataset,
-		},
-		ClaudeCode: EmitterConfig{
-			ServiceNames: []string{defaultClaudeCodeServiceName},
-			Dataset:      defaultClaudeCodeDataset,
-		},
-		Namespace: defaultNamespace,
-		Content: ContentConfig{
-			Prompts:     ContentRedactSecrets,
-			Responses:   ContentRedactSecrets,
-			ToolDetails: ContentRedactSecrets,
-			APIBodies:   ContentRedactSecrets,
-			ToolOutput:  ContentRedactSecrets,
-		},
-		Identity:  ContentKeep,
-		Tenant:    TenantConfig{Source: TenantSourceNone, SetNamespace: true, SetLabel: true},
+	cfg := &Config{
+		Tenant:    TenantConfig{Source: TenantSourceNone},
 		ErrorMode: ErrorModeIgnore,
 	}
+	raw, err := cffi.ConfigDefaults()
+	if err == nil {
+		err = json.Unmarshal(raw, cfg)
+	}
+	if err != nil {
+		cfg.defaultsErr = fmt.Errorf("%w: %w", errNoDefaults, err)
+	}
+	return cfg
 }
 
-// transformConfig is the JSON the Rust library receives (its keys are the
-// Rust Config's; the Go-only settings stay here).
+// transformConfig is the JSON the Rust library receives: the Config's own
+// json tags (Go-only settings excluded).
 func (cfg *Config) transformConfig() ([]byte, error) {
-	type emitter struct {
-		ServiceNames []string `json:"service_names"`
-		Dataset      string   `json:"dataset"`
-	}
-	type content struct {
-		Prompts     string `json:"prompts,omitempty"`
-		Responses   string `json:"responses,omitempty"`
-		ToolDetails string `json:"tool_details,omitempty"`
-		APIBodies   string `json:"api_bodies,omitempty"`
-		ToolOutput  string `json:"tool_output,omitempty"`
-		HMACKey     string `json:"hmac_key,omitempty"`
-		HMACKeyFile string `json:"hmac_key_file,omitempty"`
-	}
-	type tenant struct {
-		SetNamespace bool `json:"set_namespace"`
-		SetLabel     bool `json:"set_label"`
-	}
-	// An unset list is an empty list (JSON [] rather than null), so the Rust
-	// validator can say which list is empty.
-	names := func(n []string) []string {
-		if n == nil {
-			return []string{}
-		}
-		return n
-	}
-	tenants := cfg.Tenants
-	if tenants == nil {
-		tenants = map[string][]string{}
-	}
-	return json.Marshal(struct {
-		Cowork           emitter             `json:"cowork"`
-		ClaudeCode       emitter             `json:"claude_code"`
-		Namespace        string              `json:"namespace"`
-		PreserveOriginal bool                `json:"preserve_original"`
-		Content          content             `json:"content"`
-		Identity         string              `json:"identity,omitempty"`
-		Tenant           tenant              `json:"tenant"`
-		Tenants          map[string][]string `json:"tenants"`
-	}{
-		Cowork:           emitter{names(cfg.Cowork.ServiceNames), cfg.Cowork.Dataset},
-		ClaudeCode:       emitter{names(cfg.ClaudeCode.ServiceNames), cfg.ClaudeCode.Dataset},
-		Namespace:        cfg.Namespace,
-		PreserveOriginal: cfg.PreserveOriginal,
-		Content: content{
-			Prompts: cfg.Content.Prompts, Responses: cfg.Content.Responses,
-			ToolDetails: cfg.Content.ToolDetails, APIBodies: cfg.Content.APIBodies,
-			ToolOutput: cfg.Content.ToolOutput,
-			HMACKey:    string(cfg.Content.HMACKey), HMACKeyFile: cfg.Content.HMACKeyFile,
-		},
-		Identity: cfg.Identity,
-		Tenant:   tenant{cfg.Tenant.SetNamespace, cfg.Tenant.SetLabel},
-		Tenants:  tenants,
-	})
+	return json.Marshal(cfg)
 }
 
 // Validate checks the configuration. The mapping settings are checked by the
 // Rust library itself (cowork_ecs_config_validate), so the rules cannot drift
 // between the two languages.
 func (cfg *Config) Validate() error {
-	switch cfg.ErrorMode {
-	case ErrorModeIgnore, ErrorModeSilent, ErrorModePropagate:
-	default:
-		return fmt.Errorf("error_mode: %w %q: use ignore, silent or propagate", errUnknownErrorMode, cfg.ErrorMode)
+	if cfg.defaultsErr != nil {
+		return cfg.defaultsErr
+	}
+	if err := new(ErrorMode).UnmarshalText([]byte(cfg.ErrorMode)); err != nil {
+		return fmt.Errorf("error_mode: %w", err)
 	}
 	switch cfg.Tenant.Source {
 	case "", TenantSourceNone:

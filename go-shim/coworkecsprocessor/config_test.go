@@ -1,6 +1,7 @@
 package coworkecsprocessor
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -114,4 +115,32 @@ func TestErrorModeUnmarshalText(t *testing.T) {
 	require.NoError(t, m.UnmarshalText([]byte("SILENT")))
 	assert.Equal(t, ErrorModeSilent, m)
 	require.ErrorIs(t, m.UnmarshalText([]byte("drop")), errUnknownErrorMode)
+}
+
+// One schema: the default Config marshals to exactly the Rust library's
+// default configuration (testdata/config/default.json, which the Rust test
+// pins to Config::default), so no key, tag or default differs between the
+// two languages.
+func TestDefaultConfigIsRustsDefault(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(testdata, "config", "default.json"))
+	require.NoError(t, err)
+	got, err := createDefaultConfig().(*Config).transformConfig()
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+	fromRust, err := cffi.ConfigDefaults()
+	require.NoError(t, err)
+	assert.JSONEq(t, string(fromRust), string(got))
+}
+
+// The HMAC key reaches Rust in clear but is redacted wherever the collector
+// prints its configuration.
+func TestHMACKeyIsClearOnlyForRust(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Content.HMACKey = "0123456789abcdef0123456789abcdef"
+	raw, err := cfg.transformConfig()
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"hmac_key":"0123456789abcdef0123456789abcdef"`)
+	conf := confmap.New()
+	require.NoError(t, conf.Marshal(cfg))
+	assert.Equal(t, "[REDACTED]", conf.Get("content::hmac_key"))
 }

@@ -2,6 +2,7 @@ package coworkecsprocessor // import "github.com/cowork-ecs/cowork-ecs/go-shim/c
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -22,6 +23,7 @@ import (
 // failure counter and the error policy.
 type core struct {
 	cfg         *Config
+	keepsAll    bool // cfg.policyKeepsAll(), computed once
 	claudeNames map[string]struct{}
 	logger      *zap.Logger
 	transformer *cffi.Transformer
@@ -37,7 +39,10 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &core{cfg: cfg, claudeNames: cfg.claudeNames(), logger: set.Logger, failures: failures}, nil
+	return &core{
+		cfg: cfg, keepsAll: cfg.policyKeepsAll(), claudeNames: cfg.claudeNames(),
+		logger: set.Logger, failures: failures,
+	}, nil
 }
 
 // logsProcessor calls the Rust transform once per batch, on the resources
@@ -126,11 +131,23 @@ func (p *core) onFailure(ctx context.Context, err error, failClosed bool, items 
 
 // policyKeepsAll says whether every content class and the identity policy
 // are keep (then a Claude batch passed on untransformed stores nothing the
-// policy would have kept out).
+// policy would have kept out). It reads the classes from the configuration
+// the transform gets, so a new class needs no edit here: every string under
+// content but the HMAC key settings is a class's action.
 func (cfg *Config) policyKeepsAll() bool {
-	c := cfg.Content
-	return c.Prompts == ContentKeep && c.Responses == ContentKeep && c.ToolDetails == ContentKeep &&
-		c.APIBodies == ContentKeep && c.ToolOutput == ContentKeep && cfg.Identity == ContentKeep
+	raw, err := json.Marshal(cfg.Content)
+	var classes map[string]any
+	if err != nil || json.Unmarshal(raw, &classes) != nil {
+		return false
+	}
+	delete(classes, "hmac_key")
+	delete(classes, "hmac_key_file")
+	for _, action := range classes {
+		if action != ContentKeep {
+			return false
+		}
+	}
+	return cfg.Identity == ContentKeep
 }
 
 // mustFailClosed says whether a batch the transform could not process may
@@ -141,7 +158,7 @@ func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
 	if tenant != "" {
 		return true
 	}
-	if p.cfg.policyKeepsAll() {
+	if p.keepsAll {
 		return false
 	}
 	for _, rl := range ld.ResourceLogs().All() {

@@ -39,7 +39,7 @@ func (p *signalProcessor[T]) process(ctx context.Context, batch T) (T, error) {
 	if err == nil {
 		return out, nil
 	}
-	failClosed := tenant != "" || (claude && !p.cfg.policyKeepsAll())
+	failClosed := tenant != "" || (claude && !p.keepsAll)
 	return out, p.onFailure(ctx, err, failClosed, p.count(batch), p.unit)
 }
 

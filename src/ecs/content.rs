@@ -8,77 +8,14 @@
 
 use super::value::Out;
 use crate::otlp::{AnyValue, Value};
+pub(crate) use crate::policy::{Actions, ContentAction, ContentClass};
 use hmac::{Hmac, KeyInit, Mac};
 use regex::{Regex, RegexSet};
-use serde::Deserialize;
 use sha2::Sha256;
 use std::borrow::Cow;
 
 /// Literal the emitters put in place of content when capture is off.
 pub(crate) const EMITTER_REDACTED: &str = "<REDACTED>";
-
-/// What to do with the values of one content class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContentAction {
-    /// Keep the value as sent.
-    Keep,
-    /// Mask credentials ([`SECRET_PATTERNS`]) and keep the rest readable. The default.
-    #[default]
-    RedactSecrets,
-    /// Replace the value by its keyed HMAC-SHA256 (lowercase hex), so equal
-    /// values stay joinable without being readable. Needs `hmac_key`.
-    Hash,
-    /// Remove the value (length fields such as `prompt_length` stay).
-    Drop,
-}
-
-/// The content classes of SPEC section 5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ContentClass {
-    /// `prompt` / `prompt_text`.
-    Prompts,
-    /// `response` of `assistant_response`.
-    Responses,
-    /// `tool_parameters`, `tool_input` and the fields derived from them.
-    ToolDetails,
-    /// `body` of `api_request_body` / `api_response_body`, the system prompt
-    /// and the tool definitions (parts of an API request body).
-    ApiBodies,
-    /// A tool's output (`output` of the `tool.output` span event).
-    ToolOutput,
-    /// The user's identity (`user.email`, `user.account_uuid`,
-    /// `user.account_id`), under the `identity` setting.
-    Identity,
-}
-
-impl ContentClass {
-    /// The class name used in configuration and in `<product>.events.redacted`.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ContentClass::Prompts => "prompts",
-            ContentClass::Responses => "responses",
-            ContentClass::ToolDetails => "tool_details",
-            ContentClass::ApiBodies => "api_bodies",
-            ContentClass::ToolOutput => "tool_output",
-            ContentClass::Identity => "identity",
-        }
-    }
-
-    /// Every class, in declaration order (the order of [`ContentPolicy::new`]'s actions).
-    pub(crate) const ALL: [ContentClass; 6] = [
-        ContentClass::Prompts,
-        ContentClass::Responses,
-        ContentClass::ToolDetails,
-        ContentClass::ApiBodies,
-        ContentClass::ToolOutput,
-        ContentClass::Identity,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// Credential patterns: `(name, regex, fake example)`. When the regex has a
 /// group named `secret`, only that group is masked (the key or scheme in
@@ -170,7 +107,7 @@ impl Marks {
 /// The compiled policy: one action per class, the HMAC key, the patterns.
 #[derive(Debug)]
 pub(crate) struct ContentPolicy {
-    actions: [ContentAction; ContentClass::ALL.len()],
+    actions: Actions,
     hmac_key: Option<Vec<u8>>,
     any: RegexSet,
     patterns: Vec<(&'static str, Regex)>,
@@ -181,7 +118,7 @@ impl ContentPolicy {
     /// so compiling them cannot fail at run time; should it ever, the error
     /// is returned rather than panicking.
     pub(crate) fn new(
-        actions: [ContentAction; ContentClass::ALL.len()],
+        actions: Actions,
         hmac_key: Option<Vec<u8>>,
     ) -> Result<ContentPolicy, regex::Error> {
         let any = RegexSet::new(SECRET_PATTERNS.iter().map(|p| p.1))?;

@@ -13,9 +13,13 @@ mod tables;
 mod value;
 mod walk;
 
-pub use content::{ContentAction, SECRET_PATTERNS};
+pub use content::SECRET_PATTERNS;
 
 use crate::config::{Config, TenantConfig};
+use crate::data_stream::{
+    CLAUDE_CODE_METRICS_DATASET, CLAUDE_CODE_TRACES_DATASET, COWORK_METRICS_DATASET,
+    COWORK_TRACES_DATASET,
+};
 use crate::error::{Error, Result};
 use crate::otlp::{self, ExportLogsServiceRequest};
 use content::{ContentClass, ContentPolicy};
@@ -98,7 +102,7 @@ pub(crate) struct Rules {
 }
 
 impl Rules {
-    fn new(config: &Config) -> Result<Rules> {
+    fn new(config: &Config, hmac_key: Option<Vec<u8>>) -> Result<Rules> {
         let mut attributes: HashMap<&'static str, AttributeLookup> = HashMap::new();
         let rules =
             (tables::VENDOR_TYPES.iter()).map(|&(k, conv)| (k, AttributeRule::Vendor(conv)));
@@ -124,7 +128,7 @@ impl Rules {
             attributes.entry(key).or_insert(UNLISTED).routing = true;
         }
         let actions = ContentClass::ALL.map(|c| config.action(c));
-        let content = ContentPolicy::new(actions, config.hmac_key()?)
+        let content = ContentPolicy::new(actions, hmac_key)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
         Ok(Rules {
             events: tables::EVENT_CLASSES.iter().copied().collect(),
@@ -199,7 +203,7 @@ impl Transformer {
     /// # Errors
     /// [`crate::Error::ConfigInvalid`] when [`Config::validate`] refuses it.
     pub fn new(config: &Config) -> Result<Transformer> {
-        config.validate()?;
+        let hmac_key = config.validated_hmac_key()?;
         Ok(Transformer {
             cowork: Emitter {
                 provider: "claude-cowork",
@@ -217,7 +221,7 @@ impl Transformer {
                 metrics_dataset: CLAUDE_CODE_METRICS_DATASET,
                 service_names: config.claude_code.service_names.clone(),
             },
-            rules: Rules::new(config)?,
+            rules: Rules::new(config, hmac_key)?,
         })
     }
 
@@ -288,15 +292,6 @@ pub struct Transformed {
     pub unread: Vec<String>,
 }
 
-/// `data_stream.dataset` of Claude Code spans.
-pub const CLAUDE_CODE_TRACES_DATASET: &str = "claude_code.traces";
-/// `data_stream.dataset` of Claude Code metrics.
-pub const CLAUDE_CODE_METRICS_DATASET: &str = "claude_code.metrics";
-/// `data_stream.dataset` of Cowork spans.
-pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
-/// `data_stream.dataset` of Cowork metrics.
-pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
-
 impl Transformer {
     /// Transforms one protobuf request of `signal` (an
     /// `ExportLogsServiceRequest`, `ExportTraceServiceRequest` or
@@ -339,30 +334,6 @@ impl Transformer {
     ) -> SignalOutcome {
         signals::metrics_request(self, request, tenant)
     }
-}
-
-/// An identity as a `data_stream.namespace`: lowercase, the characters
-/// Elasticsearch forbids (`-`, space, `\ / * ? " < > | , # :`) replaced by
-/// `_`, no leading `_ + .`, at most 100 bytes. `None` if nothing is left.
-pub fn sanitize_namespace(identity: &str) -> Option<String> {
-    let mut s: String = identity
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if crate::config::DATA_STREAM_FORBIDDEN.contains(&c) || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let trimmed = s.trim_start_matches(['_', '+', '.']).len();
-    s.drain(..s.len() - trimmed);
-    while s.len() > 100 {
-        s.pop();
-    }
-    (!s.is_empty()).then_some(s)
 }
 
 /// Claude scopes get `ecs` here ([`gateway::MAPPING_MODE_ATTRIBUTE`]), so

@@ -36,7 +36,7 @@ impl<'a> Tenant<'a> {
             .filter(|t| !t.trim().is_empty())
             .map(|identity| Tenant {
                 identity,
-                namespace: super::sanitize_namespace(identity),
+                namespace: crate::data_stream::sanitize_namespace(identity),
             })
     }
 }

@@ -125,6 +125,30 @@ pub unsafe extern "C" fn cowork_ecs_config_validate(
     })
 }
 
+/// The default configuration as JSON (every key, with its default; the
+/// document `cowork_ecs_config_validate` and `cowork_ecs_transformer_new`
+/// read), so a caller takes its defaults from here instead of restating them.
+///
+/// - `out`: receives the JSON (UTF-8, no NUL), owned by the caller and freed
+///   with [`cowork_ecs_buf_free`].
+///
+/// Returns `COWORK_ECS_RESULT_OK`, `_NULL_PARAMETER` or `_PANIC`. Thread-safe.
+///
+/// # Safety
+/// `out` points to writable memory for one `cowork_ecs_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_config_defaults(out: *mut cowork_ecs_buf) -> cowork_ecs_result {
+    guard(std::ptr::null_mut(), || {
+        if out.is_null() {
+            return Err(boundary::Failure::NullParameter("out"));
+        }
+        let json = crate::config::Config::default().to_json();
+        // SAFETY: `out` is non-null and writable per the contract.
+        unsafe { out.write(cowork_ecs_buf::from_vec(json)) };
+        Ok(cowork_ecs_result::Ok)
+    })
+}
+
 /// Creates a transformer from a JSON configuration (validated first).
 ///
 /// - `config`, `config_len`: as for [`cowork_ecs_config_validate`].

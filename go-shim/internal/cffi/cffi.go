@@ -131,6 +131,15 @@ func ValidateConfig(config []byte) error {
 	return nil
 }
 
+// ConfigDefaults is the Rust library's default configuration, as JSON.
+func ConfigDefaults() ([]byte, error) {
+	var out C.cowork_ecs_buf
+	if code := C.cowork_ecs_config_defaults(&out); code != resultOK {
+		return nil, toError(code, C.cowork_ecs_buf{})
+	}
+	return takeBuf(out), nil
+}
+
 // Transformer owns one Rust transformer handle. It is safe for concurrent
 // use: the handle is immutable and Rust takes no lock.
 type Transformer struct {

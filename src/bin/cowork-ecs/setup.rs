@@ -13,6 +13,7 @@
 //!   `double_metrics` / `summary_metrics` dynamic templates the exporter's
 //!   ECS mode names for metric values.
 
+use cowork_ecs::data_stream;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -68,22 +69,22 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         .collect();
     for (traces, metrics) in [
         (
-            cowork_ecs::ecs::CLAUDE_CODE_TRACES_DATASET,
-            cowork_ecs::ecs::CLAUDE_CODE_METRICS_DATASET,
+            data_stream::CLAUDE_CODE_TRACES_DATASET,
+            data_stream::CLAUDE_CODE_METRICS_DATASET,
         ),
         (
-            cowork_ecs::ecs::COWORK_TRACES_DATASET,
-            cowork_ecs::ecs::COWORK_METRICS_DATASET,
+            data_stream::COWORK_TRACES_DATASET,
+            data_stream::COWORK_METRICS_DATASET,
         ),
     ] {
         streams.push(("traces", traces.to_owned()));
         streams.push(("metrics", metrics.to_owned()));
     }
     for service in &setup.service_names {
-        streams.push(("logs", span_event_dataset(service)));
+        streams.push(("logs", data_stream::span_event_dataset(service)));
     }
     for (kind, dataset) in &streams {
-        if let Err(e) = cowork_ecs::config::validate_data_stream_part("dataset", dataset) {
+        if let Err(e) = data_stream::validate_part("dataset", dataset) {
             return Err(e.to_string());
         }
         let mut template = json!({"lifecycle": lifecycle});
@@ -110,23 +111,6 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         ));
     }
     Ok(out)
-}
-
-/// The dataset the exporter's ECS mode writes a service's span events to
-/// (`apm.app.<service.name>`, sanitized as the exporter does).
-pub fn span_event_dataset(service: &str) -> String {
-    let sanitized: String = service
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if cowork_ecs::config::DATA_STREAM_FORBIDDEN.contains(&c) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    format!("apm.app.{sanitized}")
 }
 
 /// Sends every request of [`requests`]; stops at the first one refused.

@@ -1,0 +1,92 @@
+//! Elasticsearch data stream naming, in one place: a data stream is
+//! `<type>-<dataset>-<namespace>` (`logs`, `traces`, `metrics`), and the
+//! rules below keep every name this project writes or accepts valid:
+//! configuration validation ([`validate_part`]), a tenant identity made a
+//! namespace ([`sanitize_namespace`]), the span event datasets the
+//! exporter derives from a service name ([`span_event_dataset`]), and
+//! `cowork-ecs setup`.
+
+use crate::error::{Error, Result};
+
+/// Characters Elasticsearch's data stream naming forbids in a dataset or
+/// namespace (the separator `-` included).
+pub const FORBIDDEN: &[char] = &[
+    '-', ' ', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':',
+];
+
+/// Longest dataset or namespace, in bytes.
+pub const MAX_PART_BYTES: usize = 100;
+
+/// `data_stream.dataset` of Claude Code spans.
+pub const CLAUDE_CODE_TRACES_DATASET: &str = "claude_code.traces";
+/// `data_stream.dataset` of Claude Code metrics.
+pub const CLAUDE_CODE_METRICS_DATASET: &str = "claude_code.metrics";
+/// `data_stream.dataset` of Cowork spans.
+pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
+/// `data_stream.dataset` of Cowork metrics.
+pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
+
+/// Checks a `data_stream.dataset` / `namespace` value: not empty, at most
+/// [`MAX_PART_BYTES`], lowercase, none of [`FORBIDDEN`], not starting with
+/// `_`, `+` or `.`. `field` names it in the error.
+///
+/// # Errors
+/// [`Error::ConfigInvalid`] naming `field` and the broken rule.
+pub fn validate_part(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::config(field, "must not be empty"));
+    }
+    if value.len() > MAX_PART_BYTES {
+        return Err(Error::config(
+            field,
+            format!("must be at most {MAX_PART_BYTES} bytes"),
+        ));
+    }
+    if value.chars().any(|c| c.is_uppercase()) {
+        return Err(Error::config(field, format!("{value:?} must be lowercase")));
+    }
+    if let Some(c) = value.chars().find(|c| FORBIDDEN.contains(c)) {
+        return Err(Error::config(
+            field,
+            format!("{value:?} must not contain {c:?} (Elasticsearch data stream naming)"),
+        ));
+    }
+    if value.starts_with(['_', '+', '.']) {
+        return Err(Error::config(
+            field,
+            format!("{value:?} must not start with '_', '+' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+/// An identity as a `data_stream.namespace`: lowercase, [`FORBIDDEN`] and
+/// control characters replaced by `_`, no leading `_ + .`, at most
+/// [`MAX_PART_BYTES`]. `None` if nothing is left.
+pub fn sanitize_namespace(identity: &str) -> Option<String> {
+    let mut s: String = (identity.trim().to_lowercase().chars())
+        .map(|c| {
+            if FORBIDDEN.contains(&c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = s.trim_start_matches(['_', '+', '.']).len();
+    s.drain(..s.len() - trimmed);
+    while s.len() > MAX_PART_BYTES {
+        s.pop();
+    }
+    (!s.is_empty()).then_some(s)
+}
+
+/// The dataset the exporter's ECS mode writes a service's span events to
+/// (`apm.app.<service.name>`, [`FORBIDDEN`] characters replaced by `_` as
+/// the exporter does).
+pub fn span_event_dataset(service: &str) -> String {
+    let sanitized: String = (service.to_lowercase().chars())
+        .map(|c| if FORBIDDEN.contains(&c) { '_' } else { c })
+        .collect();
+    format!("apm.app.{sanitized}")
+}
