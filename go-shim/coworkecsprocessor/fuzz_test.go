@@ -16,11 +16,11 @@ import (
 // without crashing the process. `go test` runs the seeds (the real
 // captures); `go test -fuzz FuzzConsumeLogs` explores from them.
 func FuzzConsumeLogs(f *testing.F) {
-	for name, path := range goldenCases(f) {
-		ld := readLogs(f, path)
+	for _, c := range goldenCasesOf(f, signalLogs) {
+		ld := readLogs(f, c.input)
 		raw, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 		if err != nil {
-			f.Fatal(name, err)
+			f.Fatal(c.name, err)
 		}
 		f.Add(raw)
 	}

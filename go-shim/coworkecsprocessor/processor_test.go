@@ -58,50 +58,6 @@ func newProcessor(t testing.TB, cfg *Config, next *consumertest.LogsSink) proces
 	return p
 }
 
-// goldenCases maps a case name to its input file, as tests/golden.rs does.
-func goldenCases(t testing.TB) map[string]string {
-	cases := map[string]string{"cowork": filepath.Join(testdata, "cowork", "events.otlp.json")}
-	dirs, err := os.ReadDir(filepath.Join(testdata, "captures"))
-	require.NoError(t, err)
-	for _, d := range dirs {
-		if !d.IsDir() {
-			continue
-		}
-		for _, f := range []string{"logs.json", "logs.pb"} {
-			p := filepath.Join(testdata, "captures", d.Name(), f)
-			if _, err := os.Stat(p); err == nil {
-				cases[d.Name()] = p
-			}
-		}
-	}
-	return cases
-}
-
-func TestGoldenCaptures(t *testing.T) {
-	cases := goldenCases(t)
-	require.Len(t, cases, 19)
-	cfg := createDefaultConfig().(*Config)
-	for name, input := range cases {
-		t.Run(name, func(t *testing.T) {
-			sink := new(consumertest.LogsSink)
-			p := newProcessor(t, cfg, sink)
-			in := readLogs(t, input)
-			require.NoError(t, p.ConsumeLogs(context.Background(), in))
-			require.Len(t, sink.AllLogs(), 1)
-			got := sink.AllLogs()[0]
-			assert.Equal(t, in.LogRecordCount(), got.LogRecordCount(), "no record dropped")
-			want := readLogs(t, filepath.Join(testdata, "golden", name+".expected.otlp.json"))
-			assert.Equal(t, logsJSON(t, want), logsJSON(t, got))
-			// The ECS fields every Claude record gets.
-			rl := got.ResourceLogs().At(0)
-			rec := rl.ScopeLogs().At(0).LogRecords().At(0)
-			v, ok := rec.Attributes().Get("ecs.version")
-			require.True(t, ok)
-			assert.Equal(t, "9.3.0", v.Str())
-		})
-	}
-}
-
 // resources is a batch of copies of ld's resources at the given indexes.
 func resources(ld plog.Logs, at ...int) plog.Logs {
 	out := plog.NewLogs()
@@ -216,12 +172,12 @@ func TestErrorMode(t *testing.T) {
 }
 
 func TestConcurrentBatchesShareOneTransformer(t *testing.T) {
-	inputs := goldenCases(t)
+	inputs := goldenCasesOf(t, signalLogs)
 	golden := map[string]bool{}
 	batches := make([]plog.Logs, 0, len(inputs))
-	for name, path := range inputs {
-		golden[logsJSON(t, readLogs(t, filepath.Join(testdata, "golden", name+".expected.otlp.json")))] = true
-		batches = append(batches, readLogs(t, path))
+	for _, c := range inputs {
+		golden[logsJSON(t, readLogs(t, c.expected))] = true
+		batches = append(batches, readLogs(t, c.input))
 	}
 	var mu sync.Mutex
 	seen := 0

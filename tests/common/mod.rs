@@ -94,3 +94,58 @@ fn flatten_into(out: &mut Map<String, Json>, prefix: &str, v: Json) {
         }
     }
 }
+
+/// One golden case: an input file and, beside it, its expected output.
+#[allow(dead_code)]
+pub struct GoldenCase {
+    /// `<folder>/<input file>`, e.g. `bash_ok/logs.json`.
+    pub name: String,
+    /// Which request the input is (`.pb` is logs; JSON says by its key).
+    pub signal: cowork_ecs::otlp::Signal,
+    pub input: PathBuf,
+    /// `<input stem>.expected.json` in the same folder.
+    pub expected: PathBuf,
+}
+
+/// Every golden case, discovered: each input file (`*.json` but
+/// `*.expected.json`, `*.pb`) in a capture folder or the Cowork fixture's.
+#[allow(dead_code)]
+pub fn golden_cases() -> Vec<GoldenCase> {
+    let captures = testdata().join("captures");
+    let mut folders: Vec<PathBuf> = (std::fs::read_dir(&captures).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.push(testdata().join("cowork"));
+    folders.sort();
+    let mut cases = Vec::new();
+    for folder in folders {
+        let mut files: Vec<PathBuf> = (std::fs::read_dir(&folder).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for input in files {
+            let file = input.file_name().unwrap().to_string_lossy().into_owned();
+            let (stem, signal) = if let Some(stem) = file.strip_suffix(".pb") {
+                (stem, cowork_ecs::otlp::Signal::Logs)
+            } else if let Some(stem) = file.strip_suffix(".json") {
+                if stem.ends_with(".expected") {
+                    continue;
+                }
+                let json: Map<String, Json> =
+                    serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+                (stem, cowork_ecs::otlp::Signal::of_json(&json).unwrap())
+            } else {
+                continue;
+            };
+            let folder_name = folder.file_name().unwrap().to_string_lossy();
+            cases.push(GoldenCase {
+                name: format!("{folder_name}/{file}"),
+                signal,
+                expected: folder.join(format!("{stem}.expected.json")),
+                input,
+            });
+        }
+    }
+    cases
+}
