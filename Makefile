@@ -19,7 +19,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector bench-collector-traces clean check-static-libs
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 	@echo "make bench-collector-traces  the same for traces"
+	@echo "make generate   regenerate the processor's mdatagen code from metadata.yaml"
 	@echo "make fuzz       coverage-guided fuzzing of the transform for FUZZ_SECONDS (default 600)"
 
 ## lib: the Rust static library and its header where cgo expects them.
@@ -63,6 +64,11 @@ check-static-libs:
 	have="$$(sed -n 's/^#cgo !cowork_ecs_dynamic,linux LDFLAGS: //p' go-shim/internal/cffi/cffi.go)"; \
 	if [ "$$want" != "$$have" ]; then echo "cffi.go links '$$have' but the staticlib needs '$$want'"; exit 1; fi; \
 	echo "static libs: $$want"
+
+## generate: the processor's mdatagen code (metadata, telemetry, lifecycle
+## tests) from go-shim/coworkecsprocessor/metadata.yaml; commit the result.
+generate:
+	cd go-shim/coworkecsprocessor && go generate ./...
 
 test-go: lib check-static-libs
 	cd go-shim && test -z "$$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...

@@ -27,21 +27,17 @@ type core struct {
 	claudeNames map[string]struct{}
 	logger      *zap.Logger
 	transformer *cffi.Transformer
-	failures    metric.Int64Counter
+	telemetry   *metadata.TelemetryBuilder
 }
 
 func newCore(set processor.Settings, cfg *Config) (*core, error) {
-	failures, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
-		"otelcol_processor_cowork_ecs_transform_failures",
-		metric.WithDescription("Batches the cowork_ecs transform could not process (passed on untransformed unless error_mode is propagate)."),
-		metric.WithUnit("{batches}"),
-	)
+	telemetry, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
 	return &core{
 		cfg: cfg, keepsAll: cfg.policyKeepsAll(), claudeNames: cfg.claudeNames(),
-		logger: set.Logger, failures: failures,
+		logger: set.Logger, telemetry: telemetry,
 	}, nil
 }
 
@@ -79,10 +75,12 @@ func (p *core) start(_ context.Context, _ component.Host) error {
 	return nil
 }
 
-// shutdown frees the Rust transformer; safe without a prior start.
+// shutdown frees the Rust transformer and the telemetry; safe without a
+// prior start.
 func (p *core) shutdown(context.Context) error {
 	p.transformer.Close()
 	p.transformer = nil
+	p.telemetry.Shutdown()
 	return nil
 }
 
@@ -105,7 +103,8 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 // error_mode says (it is refused with a retryable error, so the sender
 // keeps it and retries).
 func (p *core) onFailure(ctx context.Context, err error, failClosed bool, items int, unit string) error {
-	p.failures.Add(ctx, 1, metric.WithAttributes(attribute.String("error_mode", string(p.cfg.ErrorMode))))
+	p.telemetry.ProcessorCoworkEcsTransformFailures.Add(ctx, 1,
+		metric.WithAttributes(attribute.String("error_mode", string(p.cfg.ErrorMode))))
 	if failClosed {
 		p.logger.Error("cowork_ecs could not transform a batch it must not pass in clear; refused with a retryable error",
 			zap.Error(err), zap.Int(unit, items))

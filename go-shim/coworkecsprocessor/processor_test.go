@@ -18,8 +18,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadata"
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadatatest"
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
@@ -216,18 +220,6 @@ func TestConcurrentBatchesShareOneTransformer(t *testing.T) {
 	assert.Equal(t, goroutines*len(batches), seen)
 }
 
-func TestLifecycle(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	// Shutdown without Start is safe.
-	require.NoError(t, p.Shutdown(context.Background()))
-	assert.True(t, p.Capabilities().MutatesData)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, p.ConsumeLogs(context.Background(), plog.NewLogs()))
-	require.NoError(t, p.Shutdown(context.Background()))
-}
-
 func processortestSettings() processor.Settings {
 	return processortest.NewNopSettings(metadata.Type)
 }
@@ -372,12 +364,20 @@ func TestAnUnreadableResourceIsSkippedNotRetried(t *testing.T) {
 	assert.Equal(t, logsJSON(t, skipped), logsJSON(t, resources(got, 2)), "the unreadable one as it came")
 
 	// Under the default policy the same batch is a Claude batch that cannot
-	// pass in clear: refused, retryable, nothing delivered.
+	// pass in clear: refused, retryable, nothing delivered, and counted.
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
 	sink = new(consumertest.LogsSink)
-	p = newProcessor(t, createDefaultConfig().(*Config), sink)
+	strict, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), createDefaultConfig(), sink)
+	require.NoError(t, err)
+	require.NoError(t, strict.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, strict.Shutdown(context.Background())) })
 	in = readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
 	unreadableBatch().ResourceLogs().At(0).CopyTo(in.ResourceLogs().AppendEmpty())
-	err := p.ConsumeLogs(context.Background(), in)
+	err = strict.ConsumeLogs(context.Background(), in)
 	require.ErrorIs(t, err, cffi.ErrPartial)
 	assert.Empty(t, sink.AllLogs())
+	metadatatest.AssertEqualProcessorCoworkEcsTransformFailures(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(attribute.String("error_mode", "ignore"))}},
+		metricdatatest.IgnoreTimestamp())
 }
