@@ -74,7 +74,7 @@ typedef uint32_t cowork_ecs_result;
 // are part of the ABI; 0 is no signal.
 //
 // - `COWORK_ECS_SIGNAL_LOGS` (1): `ExportLogsServiceRequest`. Claude
-//   records become ECS documents (SPEC sections 1–4).
+//   records become ECS documents (mapping.md §1–4).
 // - `COWORK_ECS_SIGNAL_TRACES` (2): `ExportTraceServiceRequest`. Claude
 //   spans get ECS / `gen_ai.*` fields and the gateway's routing
 //   (`traces-<product>.traces-<namespace>`); the content and identity

@@ -16,7 +16,7 @@
 //!   "tenants": {"team-a": ["<organization.id>", "..."]}
 //! }
 //! ```
-//! Every key is optional; the defaults are SPEC sections 1 and 2. Unknown keys
+//! Every key is optional; the defaults are mapping.md §1–2. Unknown keys
 //! are refused, so a typo fails at collector start instead of being ignored.
 //! A list or map sent as `null` is empty (Go marshals an unset slice so).
 //!
@@ -34,15 +34,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Default `service.name` of Claude Cowork (SPEC section 1).
+/// Default `service.name` of Claude Cowork (mapping.md §1).
 pub const DEFAULT_COWORK_SERVICE_NAME: &str = "cowork";
-/// Default `service.name` of Claude Code (SPEC section 1).
+/// Default `service.name` of Claude Code (mapping.md §1).
 pub const DEFAULT_CLAUDE_CODE_SERVICE_NAME: &str = "claude-code";
-/// Default `data_stream.dataset` of Cowork records (SPEC section 2).
+/// Default `data_stream.dataset` of Cowork records (mapping.md §2).
 pub const DEFAULT_COWORK_DATASET: &str = "claude_cowork.events";
-/// Default `data_stream.dataset` of Claude Code records (SPEC section 2).
+/// Default `data_stream.dataset` of Claude Code records (mapping.md §2).
 pub const DEFAULT_CLAUDE_CODE_DATASET: &str = "claude_code.events";
-/// Default `data_stream.namespace` (SPEC section 2).
+/// Default `data_stream.namespace` (mapping.md §2).
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Processor configuration. See the module docs for the JSON shape.
@@ -56,9 +56,9 @@ pub struct Config {
     /// `data_stream.namespace` of every Claude record.
     pub namespace: String,
     /// Set `event.original` (the record as OTLP/JSON) on every Claude record,
-    /// not only on records with a mapping error (SPEC section 4).
+    /// not only on records with a mapping error (mapping.md §4).
     pub preserve_original: bool,
-    /// Content policy (SPEC section 5).
+    /// Content policy (mapping.md §5).
     pub content: ContentConfig,
     /// Identity policy: what happens to `user.email`, `user.account_uuid`
     /// and `user.account_id` in logs, traces and metrics (`hash` uses

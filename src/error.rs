@@ -2,7 +2,7 @@
 //! [`crate::ffi`] (`cowork_ecs_result`), and only there.
 
 /// Everything that can fail in this crate. Errors *inside* a record are not
-/// errors of a call: SPEC section 4 turns them into `event.kind:
+/// errors of a call: mapping.md §4 turns them into `event.kind:
 /// pipeline_error` on that record, and the call succeeds.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -4,8 +4,9 @@
 //! Claude Desktop) and **Claude Code** (the CLI) into Elastic Common Schema
 //! (ECS) documents, in place, inside serialized OTLP log batches.
 //!
-//! The mapping contract is the project's `SPEC.md` (sections 1–4 are
-//! implemented here); every rule below names the section it comes from.
+//! The mapping is documented field by field in `docs/mapping.md`, which is
+//! generated from the mapping's own tables ([`ecs::reference`]); every rule
+//! below names the section it comes from (`mapping.md §N`).
 //!
 //! Layers, from the inside out:
 //! - [`ecs`]: the safe, pure OTLP → ECS mapping ([`ecs::Transformer`]), driven

@@ -1,7 +1,7 @@
 //! Conformance with the peer: Elastic's `claude_code` integration pipeline
 //! fixtures (`testdata/conformance/claude_code/`, see its README). Every
 //! expected document is reproduced field for field, except the deviations
-//! SPEC section 6 and the suite's README list, which are asserted too.
+//! mapping.md §6 and the suite's README list, which are asserted too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -65,7 +65,7 @@ fn every_peer_document_is_reproduced() {
                     have => failures.push(format!("{name}: {key}: want {want}, have {have:?}")),
                 }
             }
-            // The deviations, asserted (SPEC 2 and 6).
+            // The deviations, asserted (mapping.md §2 and 6).
             assert_eq!(
                 ours["data_stream.dataset"],
                 json!("claude_code.events"),

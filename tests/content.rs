@@ -1,4 +1,4 @@
-//! Content policy (SPEC section 5) and trusted tenant, on whole records.
+//! Content policy (mapping.md §5) and trusted tenant, on whole records.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -96,4 +96,3 @@ fn protobuf_and_json_captures_of_one_run_map_alike() {
     };
     assert_eq!(shape(&pb), shape(&js));
 }
-

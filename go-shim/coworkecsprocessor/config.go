@@ -20,7 +20,7 @@ var (
 	errNoDefaults          = errors.New("the transform library gave no default configuration")
 )
 
-// Content actions (SPEC section 5).
+// Content actions (mapping.md §5).
 const (
 	// ContentKeep keeps the value as sent.
 	ContentKeep = "keep"

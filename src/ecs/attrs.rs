@@ -166,7 +166,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// Adds `key` unless it is present (the first writer wins) or the value
-    /// is empty (SPEC 2). Returns whether it was added.
+    /// is empty (mapping.md §2). Returns whether it was added.
     pub(crate) fn put(&mut self, key: Key<'a>, mut value: Out<'a>) -> bool {
         let fp = fingerprint(&key);
         if self.find(&key, fp).is_some() || value.prune_empty() {

@@ -1,4 +1,4 @@
-//! Content policy (SPEC section 5): what happens to prompts, responses, tool
+//! Content policy (mapping.md §5): what happens to prompts, responses, tool
 //! details and API bodies before anything is persisted.
 //!
 //! Per class the configuration picks one [`ContentAction`]. A value the

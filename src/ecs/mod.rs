@@ -8,6 +8,7 @@ mod attrs;
 pub(crate) mod content;
 pub mod gateway;
 mod record;
+pub mod reference;
 mod signals;
 mod tables;
 mod value;
@@ -31,7 +32,7 @@ use tables::{Conv, EventClass, Slot, Target};
 pub use record::ECS_VERSION;
 pub use signals::SignalOutcome;
 
-/// A recognized emitter (SPEC section 1, first table).
+/// A recognized emitter (mapping.md §1, first table).
 #[derive(Debug, Clone)]
 pub(crate) struct Emitter {
     /// `event.provider`.
@@ -73,7 +74,7 @@ pub(crate) enum AttributeRule {
 pub(crate) struct AttributeLookup {
     /// Where its value goes.
     pub(crate) rule: AttributeRule,
-    /// Its content class, if it carries content (SPEC 5).
+    /// Its content class, if it carries content (mapping.md §5).
     pub(crate) class: Option<ContentClass>,
     /// Its slot, when a rule reads it by name.
     pub(crate) slot: Option<Slot>,
@@ -177,9 +178,9 @@ impl Rules {
 pub struct Outcome {
     /// Records normalized (those under a Claude resource).
     pub claude_records: usize,
-    /// Of those, records marked `event.kind: pipeline_error` (SPEC section 4).
+    /// Of those, records marked `event.kind: pipeline_error` (mapping.md §4).
     pub pipeline_errors: usize,
-    /// Records not under a Claude resource (SPEC section 3): left as they
+    /// Records not under a Claude resource (mapping.md §3): left as they
     /// are unless the gateway had to re-route or bound them.
     pub other_records: usize,
     /// Of those, records the gateway changed: routing a sender may not set
@@ -234,15 +235,15 @@ impl Transformer {
         Transformer::new(&Config::parse(config)?)
     }
 
-    /// The emitter whose `service.name` this is (SPEC 1).
+    /// The emitter whose `service.name` this is (mapping.md §1).
     fn emitter_named(&self, service_name: &str) -> Option<&Emitter> {
         [&self.cowork, &self.claude_code]
             .into_iter()
             .find(|e| e.service_names.iter().any(|s| s == service_name))
     }
 
-    /// Normalizes every Claude record of a logs request in place (SPEC 2
-    /// and 4) and leaves every other record as it is (SPEC 3), for a batch
+    /// Normalizes every Claude record of a logs request in place (mapping.md §2
+    /// and 4) and leaves every other record as it is (mapping.md §3), for a batch
     /// whose sender was authenticated as `tenant` (`None`: no identity; the
     /// identity the receiver established, never a value from the
     /// telemetry). Per the `tenant` configuration the identity sets

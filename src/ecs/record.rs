@@ -1,4 +1,4 @@
-//! Normalization of one Claude log record (SPEC sections 2 and 4), driven by
+//! Normalization of one Claude log record (mapping.md §2 and §4), driven by
 //! the tables in [`super::tables`].
 
 use super::attrs::{Attr, Attrs, Key};
@@ -12,7 +12,7 @@ use crate::otlp::{self, AnyValue, KeyValue, Value, wire::Malformed};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
 
-/// `ecs.version` written on every Claude record (SPEC section 2).
+/// `ecs.version` written on every Claude record (mapping.md §2).
 pub const ECS_VERSION: &str = "9.3.0";
 /// Tag added when `event.original` is kept (the Elastic convention).
 const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
@@ -115,7 +115,7 @@ struct Output<'r, 'a> {
 }
 
 impl<'a> Output<'_, 'a> {
-    /// [`Output::put`] through the content policy of `class` (SPEC 5).
+    /// [`Output::put`] through the content policy of `class` (mapping.md §5).
     fn put_content(&mut self, class: Option<ContentClass>, key: Key<'a>, v: Out<'a>) {
         if self.attrs.contains(&key) {
             return; // first writer wins, as in put; do not count its secrets twice
@@ -129,7 +129,7 @@ impl<'a> Output<'_, 'a> {
         }
     }
 
-    /// Adds `key` unless the value is empty (SPEC 2) or `key` is already set
+    /// Adds `key` unless the value is empty (mapping.md §2) or `key` is already set
     /// (the first writer wins; the table order makes that deterministic).
     fn put(&mut self, key: &'static str, v: Out<'a>) {
         self.attrs.put(Key::plain(key), v);
@@ -154,7 +154,7 @@ impl<'a> Output<'_, 'a> {
     }
 }
 
-/// SPEC section 1: the record's `event_name`, else the `event.name`
+/// mapping.md §1: the record's `event_name`, else the `event.name`
 /// attribute, else the body with its `claude_code.` prefix removed.
 pub(crate) fn event_name<'a>(
     record_event_name: Cow<'a, str>,
@@ -214,7 +214,7 @@ pub(crate) fn normalize<'a>(
     put_fixed_fields(&mut out, record.name.clone(), class, emitter, rules, tenant);
     for (attr, lookup) in input.attrs.iter().zip(input.lookups) {
         if matches!(attr.value, In::Empty) {
-            continue; // an absent value is an empty value (SPEC 2)
+            continue; // an absent value is an empty value (mapping.md §2)
         }
         map_attribute(&mut out, input, attr, *lookup);
     }
@@ -237,7 +237,7 @@ pub(crate) fn normalize<'a>(
     }
     if failed || rules.preserve_original {
         // The original goes through the same content policy: under hash or
-        // drop its text appears nowhere in the output (SPEC 5).
+        // drop its text appears nowhere in the output (mapping.md §5).
         let mut original = otlp::log_record(record.raw)?;
         original.attributes = original_attributes(input, rules)?;
         out.put("event.original", string(otlp::record_to_json(&original)));
@@ -299,7 +299,7 @@ fn put_tenant_fields<'a>(
     }
 }
 
-/// Fields every Claude record gets (SPEC section 2, first table).
+/// Fields every Claude record gets (mapping.md §2, first table).
 fn put_fixed_fields<'a>(
     out: &mut Output<'_, 'a>,
     name: Cow<'a, str>,
@@ -323,7 +323,7 @@ fn put_fixed_fields<'a>(
 
 /// One input attribute through its table row: renamed, copied, typed, or
 /// kept under the vendor namespace. A failed conversion keeps the value as
-/// it came, under the vendor namespace, and records why (SPEC section 4).
+/// it came, under the vendor namespace, and records why (mapping.md §4).
 fn map_attribute<'a>(
     out: &mut Output<'_, 'a>,
     input: &Input<'_, 'a>,
@@ -365,7 +365,7 @@ fn map_attribute<'a>(
 
 /// Parses one tool-argument attribute (`tool_parameters` / `tool_input`).
 /// `None` when absent, redacted by the emitter, or broken (then an error is
-/// recorded: SPEC section 4, invalid JSON).
+/// recorded: mapping.md §4, invalid JSON).
 fn parse_arguments(
     out: &mut Output<'_, '_>,
     input: &Input<'_, '_>,
@@ -422,7 +422,7 @@ fn json_text<'a>(map: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// The tool rules of SPEC section 2: `gen_ai.tool.name`, the parsed
+/// The tool rules of mapping.md §2: `gen_ai.tool.name`, the parsed
 /// arguments, and the fields extracted from them.
 fn put_tool_fields<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) -> Result<(), Malformed> {
     let params = parse_arguments(out, input, Slot::ToolParameters)?;
@@ -521,7 +521,7 @@ fn within_flattened_depth(
     None
 }
 
-/// Fields derived from tool details carry their content class (SPEC 5).
+/// Fields derived from tool details carry their content class (mapping.md §5).
 const TOOL: Option<ContentClass> = Some(ContentClass::ToolDetails);
 
 /// `related.user`: `user.email` and `user.id`, those present, no duplicates.
@@ -545,7 +545,7 @@ fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
     }
 }
 
-/// `event.outcome` (SPEC section 2).
+/// `event.outcome` (mapping.md §2).
 fn outcome(input: &Input<'_, '_>, class: EventClass) -> &'static str {
     match input.get(Slot::Success).and_then(value::to_bool) {
         Some(true) => return "success",

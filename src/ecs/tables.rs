@@ -1,12 +1,12 @@
-//! The mapping as data (SPEC sections 1 and 2). A new event type or attribute
+//! The mapping as data (mapping.md §1–2). A new event type or attribute
 //! is one line in one of the three tables below; `record.rs` only interprets
 //! them and applies the few rules that combine several attributes.
 
 use super::content::ContentClass;
 
-/// How an attribute value is converted (SPEC section 2, "Typed conversions").
+/// How an attribute value is converted (mapping.md §2).
 /// Every conversion accepts string, int, double and bool inputs; a value that
-/// does not convert is kept as it came and the record is marked (SPEC 4).
+/// does not convert is kept as it came and the record is marked (mapping.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Conv {
     /// Kept with its OTLP type (arrays and maps included).
@@ -28,7 +28,7 @@ pub(crate) enum Conv {
     JsonText,
 }
 
-/// ECS categorization of one event name (SPEC section 1, "Event types").
+/// ECS categorization of one event name (mapping.md §1).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EventClass {
     /// `event.category` (one value) and `event.type` (one value), or `None`
@@ -57,7 +57,7 @@ const KIND_ONLY: EventClass = EventClass {
     failure: false,
 };
 
-/// Categorization of every event name SPEC section 1 lists.
+/// Categorization of every event name mapping.md §1 lists.
 pub(crate) const EVENT_CLASSES: &[(&str, EventClass)] = &[
     ("tool_result", class("process", "info")),
     ("tool_decision", class("iam", "info")),
@@ -144,7 +144,7 @@ pub(crate) const SPAN_RENAMES: &[(&str, &str, Conv)] = &[
 pub(crate) const OTHER_EVENT: EventClass = class("host", "info");
 
 /// Typed conversions of attributes that stay under the vendor namespace
-/// `<product>.events.` (SPEC section 2). Keys not listed here or in
+/// `<product>.events.` (mapping.md §2). Keys not listed here or in
 /// [`RENAMES`] are kept as sent ([`Conv::Keep`]).
 pub(crate) const VENDOR_TYPES: &[(&str, Conv)] = &[
     ("event.sequence", Conv::Long),
@@ -226,7 +226,7 @@ pub(crate) enum Target {
 use Conv::{JsonText, Keep, Keyword, Long, NanosFromMillis};
 use Target::{Ecs, Vendor, VendorAs};
 
-/// Attributes moved out of the vendor namespace or copied (SPEC section 2,
+/// Attributes moved out of the vendor namespace or copied (mapping.md §2,
 /// "Moved to ECS / OTel GenAI fields", and its exceptions). An empty target
 /// list means the attribute is consumed by a rule in `record.rs` only.
 pub(crate) const RENAMES: &[(&str, &[Target])] = &[
@@ -262,7 +262,7 @@ pub(crate) const RENAMES: &[(&str, &[Target])] = &[
     // `prompt` would collide with `prompt.id`; live Claude Code also sends
     // `prompt_text` with the same text, which then wins.
     ("prompt", &[VendorAs(Slot::PromptText, Keyword)]),
-    // SPEC 6: the dashboards read decision_source, the emitters send source.
+    // mapping.md §6: the dashboards read decision_source, the emitters send source.
     (
         "source",
         &[Vendor(Keyword), VendorAs(Slot::DecisionSource, Keyword)],
@@ -294,7 +294,7 @@ pub(crate) const RENAMES: &[(&str, &[Target])] = &[
     ("user.groups", &[Ecs("user.group.name", Keep)]),
 ];
 
-/// Fields extracted from parsed tool arguments (SPEC section 2, "Extracted
+/// Fields extracted from parsed tool arguments (mapping.md §2, "Extracted
 /// from the parsed tool_parameters"): `(argument keys in order of preference,
 /// ECS field)`. From `tool_parameters` first; from `tool_input` when
 /// `tool_parameters` lacks them ([`INPUT_EXTRACTS`]).
@@ -312,7 +312,7 @@ pub(crate) const INPUT_EXTRACTS: &[(&str, &str, Option<&str>)] = &[
     ("command", "process.command_line", Some("Bash")),
 ];
 
-/// Attributes that carry content (SPEC section 5), by class. Their values,
+/// Attributes that carry content (mapping.md §5), by class. Their values,
 /// wherever they end up (vendor field, `event.original`), go through the
 /// content policy; so do the fields derived from tool details (see
 /// `record.rs`).

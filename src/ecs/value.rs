@@ -1,5 +1,5 @@
 //! Attribute values: as read from the wire ([`In`], borrowed), as written
-//! ([`Out`]), their typed conversions (SPEC section 2), and JSON.
+//! ([`Out`]), their typed conversions (mapping.md §2), and JSON.
 
 use super::tables::Conv;
 use crate::otlp::wire::{self, AnyRef, Malformed};
@@ -150,7 +150,7 @@ impl Out<'_> {
         })
     }
 
-    /// SPEC section 2: "Empty values (empty string, empty array, empty
+    /// mapping.md §2: "Empty values (empty string, empty array, empty
     /// object) are removed from the output, wherever they are". Removes
     /// empty members in place, then tells whether what is left is empty.
     pub(crate) fn prune_empty(&mut self) -> bool {

@@ -121,7 +121,7 @@ pub fn key_value(raw: &[u8]) -> std::result::Result<KeyValue, Malformed> {
 }
 
 /// A `LogRecord`'s wire bytes as an owned record, text read lossily (for
-/// `event.original`, SPEC section 4).
+/// `event.original`, mapping.md §4).
 ///
 /// # Errors
 /// As [`value`].
@@ -294,7 +294,7 @@ pub fn to_json(request: &ExportLogsServiceRequest) -> Result<String> {
     serde_json::to_string_pretty(request).map_err(|e| Error::Encode(e.to_string()))
 }
 
-/// One log record as compact OTLP/JSON, for `event.original` (SPEC section 4).
+/// One log record as compact OTLP/JSON, for `event.original` (mapping.md §4).
 pub fn record_to_json(record: &LogRecord) -> String {
     // Serializing these plain data types cannot fail; fall back to a marker
     // rather than panic if a future upstream version ever makes it fail.

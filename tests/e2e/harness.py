@@ -350,6 +350,37 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
     return session_id, proc
 
 
+MAPPING_REFERENCE = ROOT / "docs" / "mapping.md"
+
+
+def event_categories():
+    """{event name: (category, type) or None} from docs/mapping.md §1, the
+    field reference generated from the mapping's tables (a Rust test keeps it
+    current), so the end-to-end tests read the mapping instead of restating it.
+    "*" is the row of any other name."""
+    table, section = {}, None
+    for line in MAPPING_REFERENCE.read_text().splitlines():
+        if line.startswith("## "):
+            section = line
+        if not (section or "").startswith("## 1.") or not line.startswith("| "):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        name = cells[0].strip("`") if cells[0].startswith("`") else ("*" if cells[0] == "any other name" else None)
+        if name:
+            table[name] = None if cells[1] == "—" else (cells[1], cells[2])
+    assert len(table) > 20 and "*" in table, f"no event table in {MAPPING_REFERENCE}"
+    return table
+
+
+def assert_categorized(doc, get):
+    """The document's event.category / event.type are its event's row."""
+    categories = event_categories()
+    action = get(doc, "event.action")
+    want = categories.get(action, categories["*"])
+    got = (get(doc, "event.category"), get(doc, "event.type"))
+    assert got == (([want[0]], [want[1]]) if want else (None, None)), (action, got, want)
+
+
 def tagged_cowork_request(tag):
     """The Cowork fixture with resource attribute e2e.scenario=<tag> on every resource."""
     req = json.loads(COWORK_FIXTURE.read_text())
