@@ -2,7 +2,7 @@
 //! borrowed from the request bytes ([`Attr`]), and an output list
 //! ([`Attrs`]) that is encoded straight into the output message.
 
-use super::value::{In, Out};
+use super::value::{InValue, OutValue};
 use crate::otlp::wire::{self, Malformed};
 use hashbrown::HashTable;
 use std::borrow::Cow;
@@ -13,7 +13,7 @@ pub(crate) struct Attr<'a> {
     /// The key (read lossily when it was not UTF-8).
     pub(crate) key: Cow<'a, str>,
     /// The value.
-    pub(crate) value: In<'a>,
+    pub(crate) value: InValue<'a>,
     /// The `AnyValue` bytes as they came (empty when absent).
     pub(crate) value_raw: &'a [u8],
     /// Whether text in the key or the value was not UTF-8 (the top level is
@@ -29,7 +29,7 @@ impl<'a> Attr<'a> {
     pub(crate) fn read(raw: &'a [u8]) -> Result<Attr<'a>, Malformed> {
         let kv = wire::key_value(raw)?;
         let (key, bad_key) = wire::text(kv.key);
-        let (value, bad_value) = In::read(kv.value, kv.value_raw);
+        let (value, bad_value) = InValue::read(kv.value, kv.value_raw);
         Ok(Attr {
             key,
             value,
@@ -42,9 +42,11 @@ impl<'a> Attr<'a> {
     /// unless its text had to be repaired.
     pub(crate) fn kept(&self) -> Result<AttrOut<'a>, Malformed> {
         let value = match &self.value {
-            _ if !self.repaired => Out::Raw(self.value_raw),
-            In::Str(s) => Out::Str(s.clone()),
-            other => other.to_value()?.map_or(Out::Raw(&[]), Out::Value),
+            _ if !self.repaired => OutValue::Raw(self.value_raw),
+            InValue::Str(s) => OutValue::Str(s.clone()),
+            other => other
+                .to_value()?
+                .map_or(OutValue::Raw(&[]), OutValue::Value),
         };
         Ok(AttrOut {
             key: Key::plain(self.key.clone()),
@@ -53,7 +55,7 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// An output key: `prefix` followed by `name` (the vendor namespace
+/// An output key: `prefix` followed by `name` (the vendor prefix
 /// `<product>.events.` and an input key, or `""` and a whole field name), so
 /// that a prefixed key is written without being built first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,7 +78,7 @@ impl<'a> Key<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AttrOut<'a> {
     pub(crate) key: Key<'a>,
-    pub(crate) value: Out<'a>,
+    pub(crate) value: OutValue<'a>,
 }
 
 /// An output attribute list that finds a key in constant time whatever its
@@ -167,7 +169,7 @@ impl<'a> Attrs<'a> {
 
     /// Adds `key` unless it is present (the first writer wins) or the value
     /// is empty (mapping.md §2). Returns whether it was added.
-    pub(crate) fn put(&mut self, key: Key<'a>, mut value: Out<'a>) -> bool {
+    pub(crate) fn put(&mut self, key: Key<'a>, mut value: OutValue<'a>) -> bool {
         let fp = fingerprint(&key);
         if self.find(&key, fp).is_some() || value.prune_empty() {
             return false;
@@ -177,7 +179,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// Sets `key`, replacing the value of the first attribute with that key.
-    pub(crate) fn set(&mut self, key: Key<'a>, value: Out<'a>) {
+    pub(crate) fn set(&mut self, key: Key<'a>, value: OutValue<'a>) {
         let fp = fingerprint(&key);
         match self.find(&key, fp) {
             Some(i) => self.items[i].value = value,
@@ -186,13 +188,13 @@ impl<'a> Attrs<'a> {
     }
 
     /// The value of `key`.
-    pub(crate) fn get(&self, key: &Key<'_>) -> Option<&Out<'a>> {
+    pub(crate) fn get(&self, key: &Key<'_>) -> Option<&OutValue<'a>> {
         let i = self.find(key, fingerprint(key))?;
         Some(&self.items[i].value)
     }
 
     /// The value of `key`, for changing it in place.
-    pub(crate) fn get_mut(&mut self, key: &Key<'_>) -> Option<&mut Out<'a>> {
+    pub(crate) fn get_mut(&mut self, key: &Key<'_>) -> Option<&mut OutValue<'a>> {
         let i = self.find(key, fingerprint(key))?;
         Some(&mut self.items[i].value)
     }

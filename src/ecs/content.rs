@@ -6,7 +6,7 @@
 //! The secret patterns are one table, [`SECRET_PATTERNS`], each row with a
 //! real-looking but fake example that the tests check.
 
-use super::value::Out;
+use super::value::OutValue;
 use crate::otlp::{AnyValue, Value};
 pub(crate) use crate::policy::{Actions, ContentAction, ContentClass};
 use hmac::{Hmac, KeyInit, Mac};
@@ -85,15 +85,15 @@ pub const SECRET_PATTERNS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Marks of what the policy did to one record (`<product>.events.redacted`).
+/// Redactions of what the policy did to one record (`<product>.events.redacted`).
 #[derive(Debug, Default)]
-pub(crate) struct Marks {
+pub(crate) struct Redactions {
     classes: [bool; ContentClass::ALL.len()],
     /// Credentials masked under `redact_secrets`.
     pub(crate) secrets: usize,
 }
 
-impl Marks {
+impl Redactions {
     /// The class names touched, in a fixed order.
     pub(crate) fn classes(&self) -> Vec<String> {
         ContentClass::ALL
@@ -193,7 +193,7 @@ impl ContentPolicy {
         &self,
         class: ContentClass,
         text: Cow<'a, str>,
-        marks: &mut Marks,
+        marks: &mut Redactions,
     ) -> Option<Cow<'a, str>> {
         if text == EMITTER_REDACTED || text.is_empty() {
             return Some(text);
@@ -223,16 +223,16 @@ impl ContentPolicy {
     pub(crate) fn apply_out<'a>(
         &self,
         class: ContentClass,
-        v: Out<'a>,
-        marks: &mut Marks,
-    ) -> Option<Out<'a>> {
+        v: OutValue<'a>,
+        marks: &mut Redactions,
+    ) -> Option<OutValue<'a>> {
         match v {
             // Text, the common case, without leaving the borrowed input.
-            Out::Str(s) => self.apply_text(class, s, marks).map(Out::Str),
+            OutValue::Str(s) => self.apply_text(class, s, marks).map(OutValue::Str),
             // An unreadable value passes nowhere.
             other => self
                 .apply_value(class, other.into_value()?, marks)
-                .map(Out::Value),
+                .map(OutValue::Value),
         }
     }
 
@@ -241,7 +241,7 @@ impl ContentPolicy {
         &self,
         class: ContentClass,
         v: Value,
-        marks: &mut Marks,
+        marks: &mut Redactions,
     ) -> Option<Value> {
         let emitter_redacted = matches!(&v, Value::StringValue(s) if s == EMITTER_REDACTED);
         match self.action(class) {
@@ -280,7 +280,12 @@ impl ContentPolicy {
         }
     }
 
-    fn apply_any(&self, class: ContentClass, v: AnyValue, marks: &mut Marks) -> Option<AnyValue> {
+    fn apply_any(
+        &self,
+        class: ContentClass,
+        v: AnyValue,
+        marks: &mut Redactions,
+    ) -> Option<AnyValue> {
         match v.value {
             None => Some(v),
             Some(inner) => self
@@ -367,7 +372,7 @@ mod tests {
 
     #[test]
     fn hash_is_keyed_hmac_sha256_hex() {
-        let mut marks = Marks::default();
+        let mut marks = Redactions::default();
         let h = policy(ContentAction::Hash)
             .apply_text(ContentClass::Prompts, "hello".into(), &mut marks)
             .unwrap();
@@ -393,7 +398,7 @@ mod tests {
 
     #[test]
     fn emitter_redacted_literal_is_untouched() {
-        let mut marks = Marks::default();
+        let mut marks = Redactions::default();
         for action in [
             ContentAction::Hash,
             ContentAction::Drop,

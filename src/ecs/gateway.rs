@@ -17,7 +17,7 @@
 //!   one JSON text field, so the document is indexed and marked instead.
 
 use super::attrs::{Attr, Attrs, Key};
-use super::value::{self, In, Out};
+use super::value::{self, InValue, OutValue};
 use crate::otlp::Value;
 use crate::otlp::wire::{self, AnyRef, Malformed};
 use sha2::{Digest, Sha256};
@@ -153,7 +153,7 @@ pub(crate) fn requested_text(level: &str, key: &str, value: &str) -> String {
 }
 
 /// A value as text: scalars as themselves, maps and arrays as JSON.
-fn text_of(v: &In<'_>) -> String {
+fn text_of(v: &InValue<'_>) -> String {
     match v.scalar_text() {
         Some(s) => s.into_owned(),
         None => v
@@ -167,12 +167,12 @@ fn text_of(v: &In<'_>) -> String {
 pub(crate) fn add_tag<'a>(attrs: &mut Attrs<'a>, tag: &'static str) {
     let key = Key::plain("tags");
     let Some(existing) = attrs.get_mut(&key) else {
-        attrs.set(key, Out::Strings(vec![Cow::Borrowed(tag)]));
+        attrs.set(key, OutValue::Strings(vec![Cow::Borrowed(tag)]));
         return;
     };
-    let mut tags: Vec<Cow<'a, str>> = match std::mem::replace(existing, Out::Bool(false)) {
-        Out::Strings(items) => items,
-        Out::Str(s) => vec![s],
+    let mut tags: Vec<Cow<'a, str>> = match std::mem::replace(existing, OutValue::Bool(false)) {
+        OutValue::Strings(items) => items,
+        OutValue::Str(s) => vec![s],
         other => match other.into_value() {
             Some(Value::ArrayValue(a)) => (a.values.iter())
                 .filter_map(|v| v.value.as_ref())
@@ -186,17 +186,20 @@ pub(crate) fn add_tag<'a>(attrs: &mut Attrs<'a>, tag: &'static str) {
     if !tags.iter().any(|t| t == tag) {
         tags.push(Cow::Borrowed(tag));
     }
-    *existing = Out::Strings(tags);
+    *existing = OutValue::Strings(tags);
 }
 
-/// Marks a record the gateway re-routed: [`REQUESTED_ROUTING_FIELD`] and
+/// Redactions a record the gateway re-routed: [`REQUESTED_ROUTING_FIELD`] and
 /// [`ROUTING_OVERRIDDEN_TAG`]. Nothing when `requested` is empty.
 pub(crate) fn mark_overridden<'a>(attrs: &mut Attrs<'a>, requested: &[String]) {
     if requested.is_empty() {
         return;
     }
     let entries = requested.iter().map(|r| Cow::Owned(r.clone())).collect();
-    attrs.set(Key::plain(REQUESTED_ROUTING_FIELD), Out::Strings(entries));
+    attrs.set(
+        Key::plain(REQUESTED_ROUTING_FIELD),
+        OutValue::Strings(entries),
+    );
     add_tag(attrs, ROUTING_OVERRIDDEN_TAG);
 }
 
@@ -216,11 +219,13 @@ pub(crate) fn document_id_base(provider: &str, resource: &[Attr<'_>]) -> Result<
     for a in resource {
         buf.clear();
         let value = match &a.value {
-            In::Str(s) => Out::Str(s.clone()),
-            In::Bool(b) => Out::Bool(*b),
-            In::Int(i) => Out::Int(*i),
-            In::Double(d) => Out::Double(*d),
-            other => other.to_value()?.map_or(Out::Raw(&[]), Out::Value),
+            InValue::Str(s) => OutValue::Str(s.clone()),
+            InValue::Bool(b) => OutValue::Bool(*b),
+            InValue::Int(i) => OutValue::Int(*i),
+            InValue::Double(d) => OutValue::Double(*d),
+            other => other
+                .to_value()?
+                .map_or(OutValue::Raw(&[]), OutValue::Value),
         };
         wire::put_key_value_message(&mut buf, "", &a.key, &value);
         hash.update(&buf);
@@ -310,9 +315,9 @@ const SCALAR: Shape = Shape {
 ///
 /// # Errors
 /// [`Malformed`] when a nested value is not protobuf.
-pub(crate) fn shape(v: &In<'_>) -> Result<Shape, Malformed> {
+pub(crate) fn shape(v: &InValue<'_>) -> Result<Shape, Malformed> {
     match v {
-        In::Array(raw) | In::Kvlist(raw) => shape_any(wire::any(raw)?, 0),
+        InValue::Array(raw) | InValue::Kvlist(raw) => shape_any(wire::any(raw)?, 0),
         _ => Ok(SCALAR),
     }
 }
@@ -414,7 +419,7 @@ impl Overflow {
 /// [`MAX_FIELD_DEPTH`] below a prefix of `prefix_depth` segments (or nest
 /// more than [`MAX_VALUE_MESSAGES`]), and every attribute once the record's
 /// fields exceed [`MAX_FIELDS`]; keys for which `exempt` holds (written as
-/// text by the mapping) are never moved. Order is kept. Marks attributes
+/// text by the mapping) are never moved. Order is kept. Redactions attributes
 /// with text that is not UTF-8 deep inside as `repaired`. Returns what was
 /// moved (empty when all fit).
 ///
@@ -464,7 +469,7 @@ pub(crate) fn bound_attributes(
 ///
 /// # Errors
 /// [`Malformed`] when the body is not protobuf.
-pub(crate) fn bound_body(body: &In<'_>) -> Result<(Option<String>, Shape), Malformed> {
+pub(crate) fn bound_body(body: &InValue<'_>) -> Result<(Option<String>, Shape), Malformed> {
     let s = shape(body)?;
     // A map level is at least one segment, so a body within the depth in
     // segments fits; otherwise count its map levels (keys are not split).
@@ -559,7 +564,7 @@ mod tests {
     fn depth_counts_dots_and_maps() {
         let three = [kv("x", nested(3))];
         assert_eq!(shape(&attrs(&three)[0].value).unwrap().depth, 3);
-        assert_eq!(shape(&In::Int(1)).unwrap(), SCALAR);
+        assert_eq!(shape(&InValue::Int(1)).unwrap(), SCALAR);
         let encoded = [
             kv("ok", nested(17)),
             kv("deep", nested(18)),

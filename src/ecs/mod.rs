@@ -27,7 +27,7 @@ use content::{ContentClass, ContentPolicy};
 use hashbrown::HashMap;
 use record::Tenant;
 use std::collections::BTreeMap;
-use tables::{Conv, EventClass, Slot, Target};
+use tables::{Conversion, EventClass, Slot, Target};
 
 pub use record::ECS_VERSION;
 pub use signals::SignalOutcome;
@@ -37,7 +37,7 @@ pub use signals::SignalOutcome;
 pub(crate) struct Emitter {
     /// `event.provider`.
     provider: &'static str,
-    /// `<product>.events.`: prefix of every attribute left in the vendor namespace.
+    /// `<product>.events.`: prefix of every attribute left in the vendor prefix.
     vendor_prefix: &'static str,
     /// `data_stream.dataset` of its log records.
     dataset: String,
@@ -65,8 +65,8 @@ impl Emitter {
 pub(crate) enum AttributeRule {
     /// A row of [`tables::RENAMES`].
     Targets(&'static [Target]),
-    /// Kept under the vendor namespace with this conversion.
-    Vendor(Conv),
+    /// Kept under the vendor prefix with this conversion.
+    Vendor(Conversion),
 }
 
 /// Everything the tables say about one attribute key, found with one lookup.
@@ -82,19 +82,32 @@ pub(crate) struct AttributeLookup {
     pub(crate) routing: bool,
 }
 
-/// An attribute no table names: kept as sent under the vendor namespace.
+/// An attribute no table names: kept as sent under the vendor prefix.
 const UNLISTED: AttributeLookup = AttributeLookup {
-    rule: AttributeRule::Vendor(Conv::Keep),
+    rule: AttributeRule::Vendor(Conversion::Keep),
     class: None,
     slot: None,
     routing: false,
 };
 
-/// The tables indexed for lookup, plus the per-configuration settings.
+/// The configured mapping: the tables indexed for lookup ([`Lookup`]) and
+/// the per-configuration settings ([`Settings`]).
 #[derive(Debug)]
-pub(crate) struct Rules {
+pub(crate) struct Mapping {
+    lookup: Lookup,
+    settings: Settings,
+}
+
+/// The mapping's tables indexed for lookup: the same for every configuration.
+#[derive(Debug)]
+pub(crate) struct Lookup {
     events: HashMap<&'static str, EventClass>,
     attributes: HashMap<&'static str, AttributeLookup>,
+}
+
+/// What the configuration decides: the content policy and the routing.
+#[derive(Debug)]
+pub(crate) struct Settings {
     content: ContentPolicy,
     namespace: String,
     preserve_original: bool,
@@ -102,13 +115,30 @@ pub(crate) struct Rules {
     tenants: BTreeMap<String, Vec<String>>,
 }
 
-impl Rules {
-    fn new(config: &Config, hmac_key: Option<Vec<u8>>) -> Result<Rules> {
+impl Mapping {
+    fn new(config: &Config, hmac_key: Option<Vec<u8>>) -> Result<Mapping> {
+        let content = ContentPolicy::new(ContentClass::ALL.map(|c| config.action(c)), hmac_key)
+            .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
+        Ok(Mapping {
+            lookup: Lookup::new(),
+            settings: Settings {
+                content,
+                namespace: config.namespace.clone(),
+                preserve_original: config.preserve_original,
+                tenant: config.tenant.clone(),
+                tenants: config.tenants.clone(),
+            },
+        })
+    }
+}
+
+impl Lookup {
+    fn new() -> Lookup {
         let mut attributes: HashMap<&'static str, AttributeLookup> = HashMap::new();
-        let rules =
+        let mapping =
             (tables::VENDOR_TYPES.iter()).map(|&(k, conv)| (k, AttributeRule::Vendor(conv)));
         let renames = (tables::RENAMES.iter()).map(|&(k, t)| (k, AttributeRule::Targets(t)));
-        for (key, rule) in rules.chain(renames) {
+        for (key, rule) in mapping.chain(renames) {
             attributes.insert(
                 key,
                 AttributeLookup {
@@ -128,18 +158,10 @@ impl Rules {
         for &key in gateway::ROUTING_ATTRIBUTES {
             attributes.entry(key).or_insert(UNLISTED).routing = true;
         }
-        let actions = ContentClass::ALL.map(|c| config.action(c));
-        let content = ContentPolicy::new(actions, hmac_key)
-            .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
-        Ok(Rules {
+        Lookup {
             events: tables::EVENT_CLASSES.iter().copied().collect(),
             attributes,
-            content,
-            namespace: config.namespace.clone(),
-            preserve_original: config.preserve_original,
-            tenant: config.tenant.clone(),
-            tenants: config.tenants.clone(),
-        })
+        }
     }
 
     fn event_class(&self, name: &str) -> EventClass {
@@ -152,7 +174,9 @@ impl Rules {
     fn attribute(&self, key: &str) -> AttributeLookup {
         self.attributes.get(key).copied().unwrap_or(UNLISTED)
     }
+}
 
+impl Settings {
     /// The tenant's namespace, when the configuration routes by tenant.
     fn tenant_namespace<'t>(&self, tenant: Option<&'t Tenant<'_>>) -> Option<&'t str> {
         (tenant.filter(|_| self.tenant.set_namespace)).and_then(|t| t.namespace.as_deref())
@@ -195,7 +219,7 @@ pub struct Outcome {
 pub struct Transformer {
     cowork: Emitter,
     claude_code: Emitter,
-    rules: Rules,
+    mapping: Mapping,
 }
 
 impl Transformer {
@@ -222,7 +246,7 @@ impl Transformer {
                 metrics_dataset: CLAUDE_CODE_METRICS_DATASET,
                 service_names: config.claude_code.service_names.clone(),
             },
-            rules: Rules::new(config, hmac_key)?,
+            mapping: Mapping::new(config, hmac_key)?,
         })
     }
 

@@ -2,12 +2,12 @@
 //! the tables in [`super::tables`].
 
 use super::attrs::{Attr, Attrs, Key};
-use super::content::{ContentClass, EMITTER_REDACTED, Marks};
+use super::content::{ContentClass, EMITTER_REDACTED, Redactions};
 use super::tables::{
-    Conv, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Slot, Target,
+    Conversion, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Slot, Target,
 };
-use super::value::{self, In, Out, string, string_array};
-use super::{AttributeLookup, AttributeRule, Emitter, Rules, gateway};
+use super::value::{self, InValue, OutValue, string, string_array};
+use super::{AttributeLookup, AttributeRule, Emitter, Mapping, gateway};
 use crate::otlp::{self, AnyValue, KeyValue, Value, wire::Malformed};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
@@ -91,15 +91,15 @@ impl<'r, 'a> Input<'r, 'a> {
     }
 
     /// Value of the first input attribute of `slot`, if it has one.
-    pub(crate) fn get(&self, slot: Slot) -> Option<&'r In<'a>> {
+    pub(crate) fn get(&self, slot: Slot) -> Option<&'r InValue<'a>> {
         let v = &self.attrs[self.slots[slot as usize]? as usize].value;
-        (!matches!(v, In::Empty)).then_some(v)
+        (!matches!(v, InValue::Empty)).then_some(v)
     }
 
     /// Text of a scalar input attribute (never empty).
     pub(crate) fn get_text(&self, slot: Slot) -> Option<Cow<'a, str>> {
         self.get(slot)
-            .and_then(In::scalar_text)
+            .and_then(InValue::scalar_text)
             .filter(|s| !s.is_empty())
     }
 }
@@ -109,19 +109,23 @@ struct Output<'r, 'a> {
     attrs: &'r mut Attrs<'a>,
     errors: Vec<String>,
     tags: Vec<&'static str>,
-    marks: Marks,
-    rules: &'a Rules,
+    marks: Redactions,
+    mapping: &'a Mapping,
     vendor: &'a str,
 }
 
 impl<'a> Output<'_, 'a> {
     /// [`Output::put`] through the content policy of `class` (mapping.md §5).
-    fn put_content(&mut self, class: Option<ContentClass>, key: Key<'a>, v: Out<'a>) {
+    fn put_content(&mut self, class: Option<ContentClass>, key: Key<'a>, v: OutValue<'a>) {
         if self.attrs.contains(&key) {
             return; // first writer wins, as in put; do not count its secrets twice
         }
         let v = match class {
-            Some(class) => self.rules.content.apply_out(class, v, &mut self.marks),
+            Some(class) => self
+                .mapping
+                .settings
+                .content
+                .apply_out(class, v, &mut self.marks),
             None => Some(v),
         };
         if let Some(v) = v {
@@ -131,11 +135,11 @@ impl<'a> Output<'_, 'a> {
 
     /// Adds `key` unless the value is empty (mapping.md §2) or `key` is already set
     /// (the first writer wins; the table order makes that deterministic).
-    fn put(&mut self, key: &'static str, v: Out<'a>) {
+    fn put(&mut self, key: &'static str, v: OutValue<'a>) {
         self.attrs.put(Key::plain(key), v);
     }
 
-    /// A key in the vendor namespace.
+    /// A key in the vendor prefix.
     fn vendor(&self, name: impl Into<Cow<'a, str>>) -> Key<'a> {
         Key {
             prefix: self.vendor,
@@ -159,7 +163,7 @@ impl<'a> Output<'_, 'a> {
 pub(crate) fn event_name<'a>(
     record_event_name: Cow<'a, str>,
     input: &Input<'_, 'a>,
-    body: &In<'a>,
+    body: &InValue<'a>,
 ) -> Cow<'a, str> {
     if !record_event_name.is_empty() {
         return record_event_name;
@@ -168,8 +172,10 @@ pub(crate) fn event_name<'a>(
         return name;
     }
     match body {
-        In::Str(Cow::Borrowed(b)) => Cow::Borrowed(b.strip_prefix("claude_code.").unwrap_or(b)),
-        In::Str(Cow::Owned(b)) => {
+        InValue::Str(Cow::Borrowed(b)) => {
+            Cow::Borrowed(b.strip_prefix("claude_code.").unwrap_or(b))
+        }
+        InValue::Str(Cow::Owned(b)) => {
             Cow::Owned(b.strip_prefix("claude_code.").unwrap_or(b).to_owned())
         }
         _ => Cow::Borrowed(""),
@@ -196,24 +202,31 @@ pub(crate) struct Record<'r, 'a> {
 pub(crate) fn normalize<'a>(
     record: &Record<'_, 'a>,
     emitter: &'a Emitter,
-    rules: &'a Rules,
+    mapping: &'a Mapping,
     tenant: Option<&'a Tenant<'a>>,
     out: &mut Attrs<'a>,
 ) -> Result<bool, Malformed> {
     let input = record.input;
-    let class = rules.event_class(record.name);
+    let class = mapping.lookup.event_class(record.name);
     let mut out = Output {
         attrs: out,
         errors: Vec::new(),
         tags: Vec::new(),
-        marks: Marks::default(),
-        rules,
+        marks: Redactions::default(),
+        mapping,
         vendor: emitter.vendor_prefix,
     };
 
-    put_fixed_fields(&mut out, record.name.clone(), class, emitter, rules, tenant);
+    put_fixed_fields(
+        &mut out,
+        record.name.clone(),
+        class,
+        emitter,
+        mapping,
+        tenant,
+    );
     for (attr, lookup) in input.attrs.iter().zip(input.lookups) {
-        if matches!(attr.value, In::Empty) {
+        if matches!(attr.value, InValue::Empty) {
             continue; // an absent value is an empty value (mapping.md §2)
         }
         map_attribute(&mut out, input, attr, *lookup);
@@ -235,11 +248,11 @@ pub(crate) fn normalize<'a>(
     } else {
         out.put("event.kind", string("event"));
     }
-    if failed || rules.preserve_original {
+    if failed || mapping.settings.preserve_original {
         // The original goes through the same content policy: under hash or
         // drop its text appears nowhere in the output (mapping.md §5).
         let mut original = otlp::log_record(record.raw)?;
-        original.attributes = original_attributes(input, rules)?;
+        original.attributes = original_attributes(input, mapping)?;
         out.put("event.original", string(otlp::record_to_json(&original)));
         out.tags.insert(0, PRESERVE_ORIGINAL_TAG);
     }
@@ -251,7 +264,7 @@ pub(crate) fn normalize<'a>(
     if out.marks.secrets > 0 {
         let count = i64::try_from(out.marks.secrets).unwrap_or(i64::MAX);
         let key = out.vendor("redacted_secrets");
-        out.attrs.put(key, Out::Int(count));
+        out.attrs.put(key, OutValue::Int(count));
     }
     if !out.tags.is_empty() {
         let tags = std::mem::take(&mut out.tags);
@@ -261,18 +274,23 @@ pub(crate) fn normalize<'a>(
 }
 
 /// The input attributes with the content policy applied, for `event.original`.
-fn original_attributes(input: &Input<'_, '_>, rules: &Rules) -> Result<Vec<KeyValue>, Malformed> {
-    let mut scratch = Marks::default();
+fn original_attributes(
+    input: &Input<'_, '_>,
+    mapping: &Mapping,
+) -> Result<Vec<KeyValue>, Malformed> {
+    let mut scratch = Redactions::default();
     let mut out = Vec::with_capacity(input.attrs.len());
     for (attr, lookup) in input.attrs.iter().zip(input.lookups) {
         let v = attr.value.to_value()?;
         let v = match (lookup.class, v) {
             (None, v) => v,
             (Some(_), None) => continue,
-            (Some(class), Some(v)) => match rules.content.apply_value(class, v, &mut scratch) {
-                Some(v) => Some(v),
-                None => continue,
-            },
+            (Some(class), Some(v)) => {
+                match mapping.settings.content.apply_value(class, v, &mut scratch) {
+                    Some(v) => Some(v),
+                    None => continue,
+                }
+            }
         };
         out.push(KeyValue {
             key: attr.key.clone().into_owned(),
@@ -289,12 +307,12 @@ fn put_tenant_fields<'a>(
     input: &Input<'_, 'a>,
     tenant: Option<&'a Tenant<'a>>,
 ) {
-    let rules = out.rules;
-    if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
+    let mapping = out.mapping;
+    if let Some(t) = tenant.filter(|_| mapping.settings.tenant.set_label) {
         out.put("labels.tenant", string(t.identity));
     }
     let claimed = input.get_text(Slot::OrganizationId);
-    if claimed.is_some_and(|org| !rules.may_claim(tenant, &org)) {
+    if claimed.is_some_and(|org| !mapping.settings.may_claim(tenant, &org)) {
         out.tag(ORGANIZATION_MISMATCH_TAG);
     }
 }
@@ -305,25 +323,28 @@ fn put_fixed_fields<'a>(
     name: Cow<'a, str>,
     class: EventClass,
     emitter: &'a Emitter,
-    rules: &'a Rules,
+    mapping: &'a Mapping,
     tenant: Option<&'a Tenant<'a>>,
 ) {
     out.put("ecs.version", string(ECS_VERSION));
     out.put("event.action", string(name));
-    if let Some((category, kind_type)) = class.category_type {
+    if let Some((category, event_type)) = class.category_type {
         out.put("event.category", string_array([category]));
-        out.put("event.type", string_array([kind_type]));
+        out.put("event.type", string_array([event_type]));
     }
     out.put("event.provider", string(emitter.provider));
     out.put("gen_ai.provider.name", string("anthropic"));
     out.put("data_stream.type", string("logs"));
     out.put("data_stream.dataset", string(emitter.dataset.as_str()));
-    out.put("data_stream.namespace", string(rules.namespace(tenant)));
+    out.put(
+        "data_stream.namespace",
+        string(mapping.settings.namespace(tenant)),
+    );
 }
 
 /// One input attribute through its table row: renamed, copied, typed, or
-/// kept under the vendor namespace. A failed conversion keeps the value as
-/// it came, under the vendor namespace, and records why (mapping.md §4).
+/// kept under the vendor prefix. A failed conversion keeps the value as
+/// it came, under the vendor prefix, and records why (mapping.md §4).
 fn map_attribute<'a>(
     out: &mut Output<'_, 'a>,
     input: &Input<'_, 'a>,
@@ -355,8 +376,8 @@ fn map_attribute<'a>(
             Err(why) => {
                 out.error(&attr.key, why);
                 let key = out.vendor(attr.key.clone());
-                let kept =
-                    value::convert(&attr.value, Conv::Keep).unwrap_or(Out::Raw(attr.value_raw));
+                let kept = value::convert(&attr.value, Conversion::Keep)
+                    .unwrap_or(OutValue::Raw(attr.value_raw));
                 out.put_content(class, key, kept);
             }
         }
@@ -376,8 +397,8 @@ fn parse_arguments(
         return Ok(None);
     };
     Ok(match v {
-        In::Str(s) if s.is_empty() || s == EMITTER_REDACTED => None,
-        In::Str(s) => match serde_json::from_str::<Json>(s) {
+        InValue::Str(s) if s.is_empty() || s == EMITTER_REDACTED => None,
+        InValue::Str(s) => match serde_json::from_str::<Json>(s) {
             Ok(Json::Object(map)) => Some(map),
             Ok(other) => {
                 out.error(
@@ -391,7 +412,7 @@ fn parse_arguments(
                 None
             }
         },
-        kv @ In::Kvlist(_) => match kv.to_json()? {
+        kv @ InValue::Kvlist(_) => match kv.to_json()? {
             Json::Object(map) => Some(map),
             _ => None,
         },
@@ -422,7 +443,7 @@ fn json_text<'a>(map: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// The tool rules of mapping.md §2: `gen_ai.tool.name`, the parsed
+/// The tool mapping of mapping.md §2: `gen_ai.tool.name`, the parsed
 /// arguments, and the fields extracted from them.
 fn put_tool_fields<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) -> Result<(), Malformed> {
     let params = parse_arguments(out, input, Slot::ToolParameters)?;
@@ -469,7 +490,7 @@ fn put_tool_fields<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) -> Resul
     let tool_input = within_flattened_depth(out, Slot::ToolInput, tool_input);
     let params = within_flattened_depth(out, Slot::ToolParameters, params);
     let arguments =
-        |map: &Map<String, Json>| Out::Value(Value::KvlistValue(value::map_from_json(map)));
+        |map: &Map<String, Json>| OutValue::Value(Value::KvlistValue(value::map_from_json(map)));
     match (tool_input.filter(|i| !i.is_empty()), params) {
         (Some(i), params) => {
             out.put_content(
@@ -530,7 +551,7 @@ fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
     // `user.email` as the identity policy left it in the output (hashed,
     // dropped or as sent), so the policy runs once per record.
     let email = match out.attrs.get(&Key::plain("user.email")) {
-        Some(Out::Str(s)) => Some(s.clone()),
+        Some(OutValue::Str(s)) => Some(s.clone()),
         _ => None,
     };
     for user in [email, input.get_text(Slot::UserId)] {
@@ -541,7 +562,7 @@ fn put_related_user<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) {
         }
     }
     if !users.is_empty() {
-        out.put("related.user", Out::Strings(users));
+        out.put("related.user", OutValue::Strings(users));
     }
 }
 

@@ -12,7 +12,7 @@ use super::gateway::{
     BOUNDED_TAG, INVALID_UTF8_TAG, REQUESTED_ROUTING_FIELD, ROUTING_ATTRIBUTES,
     ROUTING_OVERRIDDEN_TAG,
 };
-use super::tables::{self, Conv, EventClass, Target};
+use super::tables::{self, Conversion, EventClass, Target};
 use crate::config::Config;
 use crate::data_stream;
 use crate::policy::ContentClass;
@@ -38,16 +38,16 @@ pub fn event_names() -> Vec<&'static str> {
 }
 
 /// The type a conversion writes, as the reference names it.
-fn conv(c: Conv) -> &'static str {
+fn conv(c: Conversion) -> &'static str {
     match c {
-        Conv::Keep => "as sent",
-        Conv::Keyword => "keyword",
-        Conv::Long => "long",
-        Conv::Double => "double",
-        Conv::Bool => "boolean",
-        Conv::BoolKeyword => "keyword `\"true\"`/`\"false\"`",
-        Conv::NanosFromMillis => "long, nanoseconds (from milliseconds)",
-        Conv::JsonText => "keyword, JSON text",
+        Conversion::Keep => "as sent",
+        Conversion::Keyword => "keyword",
+        Conversion::Long => "long",
+        Conversion::Double => "double",
+        Conversion::Bool => "boolean",
+        Conversion::BoolKeyword => "keyword `\"true\"`/`\"false\"`",
+        Conversion::NanosFromMillis => "long, nanoseconds (from milliseconds)",
+        Conversion::JsonText => "keyword, JSON text",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Traces and metrics (issue 9): Claude Code's spans and metrics go through
 //! the same emitters, content policy, identity policy, tenant and routing
-//! rules as its log records, so a gateway that forwards all three signals
+//! mapping as its log records, so a gateway that forwards all three signals
 //! stores no prompt, command, command output or identity that the policy
 //! keeps out of the logs.
 //!
@@ -36,10 +36,10 @@
 //! authenticated tenant its routing is the gateway's (namespace = the
 //! tenant's), and a mapping mode the exporter would refuse is removed.
 
-use super::content::Marks;
+use super::content::Redactions;
 use super::record::{ORGANIZATION_MISMATCH_TAG, Tenant};
-use super::tables::{self, Conv, EventClass};
-use super::value::{In, Out, convert, to_bool};
+use super::tables::{self, Conversion, EventClass};
+use super::value::{InValue, OutValue, convert, to_bool};
 use super::{Emitter, Transformed, Transformer, gateway};
 use crate::error::Result;
 use crate::otlp::wire;
@@ -88,16 +88,16 @@ impl<'a> Ctx<'a> {
 
     /// The content and identity policy on one attribute list (every key
     /// the tables give a class). Returns what the policy did.
-    fn apply_content(&self, attrs: &mut Vec<KeyValue>, marks: &mut Marks) {
-        let rules = &self.t.rules;
+    fn apply_content(&self, attrs: &mut Vec<KeyValue>, marks: &mut Redactions) {
+        let mapping = &self.t.mapping;
         attrs.retain_mut(|kv| {
-            let Some(class) = rules.attribute(&kv.key).class else {
+            let Some(class) = mapping.lookup.attribute(&kv.key).class else {
                 return true;
             };
             let Some(v) = kv.value.take().and_then(|v| v.value) else {
                 return true;
             };
-            match rules.content.apply_value(class, v, marks) {
+            match mapping.settings.content.apply_value(class, v, marks) {
                 Some(v) => {
                     kv.value = Some(AnyValue { value: Some(v) });
                     true
@@ -135,7 +135,7 @@ impl<'a> Ctx<'a> {
             kv("data_stream.dataset", dataset),
             kv(
                 "data_stream.namespace",
-                self.t.rules.namespace(self.tenant.as_ref()),
+                self.t.mapping.settings.namespace(self.tenant.as_ref()),
             ),
         ]);
     }
@@ -172,7 +172,12 @@ impl<'a> Ctx<'a> {
                 self.take_routing(&mut scope.attributes, "scope", &mut requested);
             }
         }
-        if let Some(ns) = self.t.rules.tenant_namespace(self.tenant.as_ref()) {
+        if let Some(ns) = self
+            .t
+            .mapping
+            .settings
+            .tenant_namespace(self.tenant.as_ref())
+        {
             resource.attributes.push(kv("data_stream.namespace", ns));
         }
         requested
@@ -244,15 +249,15 @@ fn put_gateway_fields(
     emitter: &Emitter,
     attrs: &mut Vec<KeyValue>,
     requested: &[String],
-    marks: &Marks,
+    marks: &Redactions,
 ) {
-    let rules = &ctx.t.rules;
+    let mapping = &ctx.t.mapping;
     let tenant = ctx.tenant.as_ref();
-    if let Some(t) = tenant.filter(|_| rules.tenant.set_label) {
+    if let Some(t) = tenant.filter(|_| mapping.settings.tenant.set_label) {
         attrs.push(kv("labels.tenant", t.identity));
     }
     if let Some(Value::StringValue(claimed)) = find(attrs, "organization.id") {
-        if !rules.may_claim(tenant, claimed) {
+        if !mapping.settings.may_claim(tenant, claimed) {
             add_tag(attrs, ORGANIZATION_MISMATCH_TAG);
         }
     }
@@ -269,7 +274,7 @@ fn put_gateway_fields(
     }
 }
 
-/// Marks a span, span event or data point whose routing the gateway
+/// Redactions a span, span event or data point whose routing the gateway
 /// overrode ([`gateway::mark_overridden`] for these types): the requested
 /// routing and the tag. Nothing when `requested` is empty.
 fn mark_overridden(attrs: &mut Vec<KeyValue>, requested: &[String]) {
@@ -344,9 +349,9 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
         let moved = attrs.remove(at);
         let value = moved.value.and_then(|v| v.value);
         // The mapping's own conversions; a non-scalar is kept as it came.
-        let converted = match value.as_ref().map(|v| (v, In::of_scalar(v))) {
-            Some((_, Some(scalar))) => convert(&scalar, conv).ok().and_then(Out::into_value),
-            Some((v, None)) if conv == Conv::Keep => Some(v.clone()),
+        let converted = match value.as_ref().map(|v| (v, InValue::of_scalar(v))) {
+            Some((_, Some(scalar))) => convert(&scalar, conv).ok().and_then(OutValue::into_value),
+            Some((v, None)) if conv == Conversion::Keep => Some(v.clone()),
             _ => None,
         };
         match converted {
@@ -359,13 +364,13 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
             }),
         }
     }
-    let outcome = (find(attrs, "success").and_then(In::of_scalar)).and_then(|v| to_bool(&v));
+    let outcome = (find(attrs, "success").and_then(InValue::of_scalar)).and_then(|v| to_bool(&v));
     attrs.push(kv("ecs.version", super::ECS_VERSION));
     attrs.push(kv("event.kind", "event"));
     attrs.push(kv("event.action", &span_type));
-    if let Some((category, kind_type)) = class.category_type {
+    if let Some((category, event_type)) = class.category_type {
         attrs.push(kv_strings("event.category", &[category.to_owned()]));
-        attrs.push(kv_strings("event.type", &[kind_type.to_owned()]));
+        attrs.push(kv_strings("event.type", &[event_type.to_owned()]));
     }
     attrs.push(kv("event.provider", emitter.provider));
     if !attrs.iter().any(|kv| kv.key == "gen_ai.provider.name") {
@@ -475,7 +480,7 @@ pub(crate) fn traces_request(
         let mut requested = Vec::new();
         let resource = rs.resource.get_or_insert_with(Resource::default);
         ctx.take_routing(&mut resource.attributes, "resource", &mut requested);
-        let mut resource_marks = Marks::default();
+        let mut resource_marks = Redactions::default();
         ctx.apply_content(&mut resource.attributes, &mut resource_marks);
         for ss in &mut rs.scope_spans {
             let mut scope_requested = requested.clone();
@@ -483,7 +488,7 @@ pub(crate) fn traces_request(
             for span in &mut ss.spans {
                 outcome.claude_items += 1;
                 let mut span_requested = scope_requested.clone();
-                let mut marks = Marks::default();
+                let mut marks = Redactions::default();
                 ctx.take_routing(&mut span.attributes, "span", &mut span_requested);
                 ctx.apply_content(&mut span.attributes, &mut marks);
                 let status_unset = span.status.as_ref().is_none_or(|s| s.code == 0);
@@ -497,7 +502,7 @@ pub(crate) fn traces_request(
                 ]);
                 for (i, event) in span.events.iter_mut().enumerate() {
                     let mut event_requested = Vec::new();
-                    let mut event_marks = Marks::default();
+                    let mut event_marks = Redactions::default();
                     ctx.take_routing(&mut event.attributes, "event", &mut event_requested);
                     ctx.apply_content(&mut event.attributes, &mut event_marks);
                     let event_id = document_id(&[
@@ -602,7 +607,7 @@ pub(crate) fn metrics_request(
         let mut requested = Vec::new();
         let resource = rm.resource.get_or_insert_with(Resource::default);
         ctx.take_routing(&mut resource.attributes, "resource", &mut requested);
-        let mut resource_marks = Marks::default();
+        let mut resource_marks = Redactions::default();
         ctx.apply_content(&mut resource.attributes, &mut resource_marks);
         for sm in &mut rm.scope_metrics {
             let mut scope_requested = requested.clone();
@@ -616,7 +621,7 @@ pub(crate) fn metrics_request(
                 for attrs in data_point_attributes(&mut metric.data) {
                     outcome.claude_items += 1;
                     let mut point_requested = scope_requested.clone();
-                    let mut marks = Marks::default();
+                    let mut marks = Redactions::default();
                     ctx.take_routing(attrs, "data_point", &mut point_requested);
                     ctx.apply_content(attrs, &mut marks);
                     put_related_user(attrs);

@@ -1,6 +1,11 @@
-//! The mapping as data (mapping.md §1–2). A new event type or attribute
-//! is one line in one of the three tables below; `record.rs` only interprets
-//! them and applies the few rules that combine several attributes.
+//! The mapping as data (mapping.md §1–2, §5–6): events and span types
+//! ([`EVENT_CLASSES`], [`SPAN_CLASSES`]), where each attribute goes
+//! ([`RENAMES`], [`VENDOR_TYPES`], [`SPAN_RENAMES`]), the fields extracted
+//! from tool arguments ([`PARAMETER_EXTRACTS`], [`INPUT_EXTRACTS`]) and the
+//! content attributes ([`CONTENT_ATTRIBUTES`]). A new event type or
+//! attribute is one line in one of them; `record.rs` only interprets them
+//! and applies the few rules that combine several attributes, and
+//! `reference.rs` renders them as `docs/mapping.md`.
 
 use super::content::ContentClass;
 
@@ -8,7 +13,7 @@ use super::content::ContentClass;
 /// Every conversion accepts string, int, double and bool inputs; a value that
 /// does not convert is kept as it came and the record is marked (mapping.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conv {
+pub(crate) enum Conversion {
     /// Kept with its OTLP type (arrays and maps included).
     Keep,
     /// A keyword string; ints, doubles and bools become their text.
@@ -38,16 +43,16 @@ pub(crate) struct EventClass {
     pub(crate) failure: bool,
 }
 
-const fn class(category: &'static str, kind_type: &'static str) -> EventClass {
+const fn class(category: &'static str, event_type: &'static str) -> EventClass {
     EventClass {
-        category_type: Some((category, kind_type)),
+        category_type: Some((category, event_type)),
         failure: false,
     }
 }
 
-const fn failure(category: &'static str, kind_type: &'static str) -> EventClass {
+const fn failure(category: &'static str, event_type: &'static str) -> EventClass {
     EventClass {
-        category_type: Some((category, kind_type)),
+        category_type: Some((category, event_type)),
         failure: true,
     }
 }
@@ -123,110 +128,118 @@ pub(crate) const OTHER_SPAN: EventClass = class("host", "info");
 /// Span attributes moved to ECS / OTel GenAI fields: `(attribute, field,
 /// conversion)`. An attribute whose field the span already has stays as it
 /// is (`gen_ai.*` attributes the emitter sets itself win).
-pub(crate) const SPAN_RENAMES: &[(&str, &str, Conv)] = &[
-    ("input_tokens", "gen_ai.usage.input_tokens", Conv::Long),
-    ("output_tokens", "gen_ai.usage.output_tokens", Conv::Long),
+pub(crate) const SPAN_RENAMES: &[(&str, &str, Conversion)] = &[
+    (
+        "input_tokens",
+        "gen_ai.usage.input_tokens",
+        Conversion::Long,
+    ),
+    (
+        "output_tokens",
+        "gen_ai.usage.output_tokens",
+        Conversion::Long,
+    ),
     (
         "cache_read_tokens",
         "gen_ai.usage.cache_read.input_tokens",
-        Conv::Long,
+        Conversion::Long,
     ),
     (
         "cache_creation_tokens",
         "gen_ai.usage.cache_creation.input_tokens",
-        Conv::Long,
+        Conversion::Long,
     ),
-    ("full_command", "process.command_line", Conv::Keep),
-    ("duration_ms", "event.duration", Conv::NanosFromMillis),
+    ("full_command", "process.command_line", Conversion::Keep),
+    ("duration_ms", "event.duration", Conversion::NanosFromMillis),
 ];
 
 /// Any other event name: never dropped, categorized `host` / `info`.
 pub(crate) const OTHER_EVENT: EventClass = class("host", "info");
 
-/// Typed conversions of attributes that stay under the vendor namespace
+/// Typed conversions of attributes that stay under the vendor prefix
 /// `<product>.events.` (mapping.md §2). Keys not listed here or in
-/// [`RENAMES`] are kept as sent ([`Conv::Keep`]).
-pub(crate) const VENDOR_TYPES: &[(&str, Conv)] = &[
-    ("event.sequence", Conv::Long),
-    ("tool_input_size_bytes", Conv::Long),
-    ("tool_result_size_bytes", Conv::Long),
-    ("cost_usd_micros", Conv::Long),
-    ("prompt_length", Conv::Long),
-    ("response_length", Conv::Long),
-    ("num_hooks", Conv::Long),
-    ("num_success", Conv::Long),
-    ("num_blocking", Conv::Long),
-    ("num_non_blocking_error", Conv::Long),
-    ("num_cancelled", Conv::Long),
-    ("total_duration_ms", Conv::Long),
-    ("agent_path_count", Conv::Long),
-    ("command_path_count", Conv::Long),
-    ("skill_path_count", Conv::Long),
-    ("status_code", Conv::Long),
-    ("attempt", Conv::Long),
-    ("ttft_ms", Conv::Long),
-    ("cache_creation_5m_tokens", Conv::Long),
-    ("cache_creation_1h_tokens", Conv::Long),
-    ("body_length", Conv::Long),
-    ("stdout_chars", Conv::Long),
-    ("additional_context_chars", Conv::Long),
-    ("system_message_chars", Conv::Long),
-    ("total_attempts", Conv::Long),
-    ("total_retry_duration_ms", Conv::Long),
-    ("total_tokens", Conv::Long),
-    ("total_tool_uses", Conv::Long),
-    ("cost_usd", Conv::Double),
-    ("is_plugin", Conv::Bool),
-    ("has_hooks", Conv::Bool),
-    ("has_mcp", Conv::Bool),
-    ("host_owned_mcp", Conv::Bool),
-    ("is_built_in", Conv::Bool),
-    ("is_async", Conv::Bool),
-    ("model_swapped", Conv::Bool),
-    ("server_fallback_hop", Conv::Bool),
-    ("has_category", Conv::Bool),
-    ("has_explanation", Conv::Bool),
-    ("anthropic.custom_base_url", Conv::Bool),
-    ("sandbox_violation_count", Conv::Long),
-    ("sandbox_enabled", Conv::Bool),
-    ("system_prompt_length", Conv::Long),
-    ("user_prompt_length", Conv::Long),
-    ("classifier_category", Conv::Keyword),
-    ("tool_hash", Conv::Keyword),
-    ("system_prompt_hash", Conv::Keyword),
-    ("message.uuid", Conv::Keyword),
-    ("ccr.session.id", Conv::Keyword),
-    ("client_request_id", Conv::Keyword),
-    ("identity.source", Conv::Keyword),
-    ("app.entrypoint", Conv::Keyword),
+/// [`RENAMES`] are kept as sent ([`Conversion::Keep`]).
+pub(crate) const VENDOR_TYPES: &[(&str, Conversion)] = &[
+    ("event.sequence", Conversion::Long),
+    ("tool_input_size_bytes", Conversion::Long),
+    ("tool_result_size_bytes", Conversion::Long),
+    ("cost_usd_micros", Conversion::Long),
+    ("prompt_length", Conversion::Long),
+    ("response_length", Conversion::Long),
+    ("num_hooks", Conversion::Long),
+    ("num_success", Conversion::Long),
+    ("num_blocking", Conversion::Long),
+    ("num_non_blocking_error", Conversion::Long),
+    ("num_cancelled", Conversion::Long),
+    ("total_duration_ms", Conversion::Long),
+    ("agent_path_count", Conversion::Long),
+    ("command_path_count", Conversion::Long),
+    ("skill_path_count", Conversion::Long),
+    ("status_code", Conversion::Long),
+    ("attempt", Conversion::Long),
+    ("ttft_ms", Conversion::Long),
+    ("cache_creation_5m_tokens", Conversion::Long),
+    ("cache_creation_1h_tokens", Conversion::Long),
+    ("body_length", Conversion::Long),
+    ("stdout_chars", Conversion::Long),
+    ("additional_context_chars", Conversion::Long),
+    ("system_message_chars", Conversion::Long),
+    ("total_attempts", Conversion::Long),
+    ("total_retry_duration_ms", Conversion::Long),
+    ("total_tokens", Conversion::Long),
+    ("total_tool_uses", Conversion::Long),
+    ("cost_usd", Conversion::Double),
+    ("is_plugin", Conversion::Bool),
+    ("has_hooks", Conversion::Bool),
+    ("has_mcp", Conversion::Bool),
+    ("host_owned_mcp", Conversion::Bool),
+    ("is_built_in", Conversion::Bool),
+    ("is_async", Conversion::Bool),
+    ("model_swapped", Conversion::Bool),
+    ("server_fallback_hop", Conversion::Bool),
+    ("has_category", Conversion::Bool),
+    ("has_explanation", Conversion::Bool),
+    ("anthropic.custom_base_url", Conversion::Bool),
+    ("sandbox_violation_count", Conversion::Long),
+    ("sandbox_enabled", Conversion::Bool),
+    ("system_prompt_length", Conversion::Long),
+    ("user_prompt_length", Conversion::Long),
+    ("classifier_category", Conversion::Keyword),
+    ("tool_hash", Conversion::Keyword),
+    ("system_prompt_hash", Conversion::Keyword),
+    ("message.uuid", Conversion::Keyword),
+    ("ccr.session.id", Conversion::Keyword),
+    ("client_request_id", Conversion::Keyword),
+    ("identity.source", Conversion::Keyword),
+    ("app.entrypoint", Conversion::Keyword),
     // Attribution of an api_request. ECS `agent.*` is the shipper, so
     // Claude's agent stays under the vendor prefix.
-    ("agent.name", Conv::Keyword),
-    ("skill.name", Conv::Keyword),
-    ("plugin.name", Conv::Keyword),
-    ("marketplace.name", Conv::Keyword),
-    ("final_model", Conv::Keyword),
-    ("success", Conv::BoolKeyword),
-    ("managed_only", Conv::BoolKeyword),
-    ("safe_mode", Conv::BoolKeyword),
+    ("agent.name", Conversion::Keyword),
+    ("skill.name", Conversion::Keyword),
+    ("plugin.name", Conversion::Keyword),
+    ("marketplace.name", Conversion::Keyword),
+    ("final_model", Conversion::Keyword),
+    ("success", Conversion::BoolKeyword),
+    ("managed_only", Conversion::BoolKeyword),
+    ("safe_mode", Conversion::BoolKeyword),
 ];
 
 /// Where one input attribute goes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Target {
     /// A top-level ECS / OTel GenAI field.
-    Ecs(&'static str, Conv),
+    Ecs(&'static str, Conversion),
     /// `<product>.events.<the same key>`.
-    Vendor(Conv),
+    Vendor(Conversion),
     /// `<product>.events.<slot's key>`, unless the record already has that
     /// attribute of its own (which then wins and this copy is skipped).
-    VendorAs(Slot, Conv),
+    VendorAs(Slot, Conversion),
 }
 
-use Conv::{JsonText, Keep, Keyword, Long, NanosFromMillis};
+use Conversion::{JsonText, Keep, Keyword, Long, NanosFromMillis};
 use Target::{Ecs, Vendor, VendorAs};
 
-/// Attributes moved out of the vendor namespace or copied (mapping.md §2,
+/// Attributes moved out of the vendor prefix or copied (mapping.md §2,
 /// "Moved to ECS / OTel GenAI fields", and its exceptions). An empty target
 /// list means the attribute is consumed by a rule in `record.rs` only.
 pub(crate) const RENAMES: &[(&str, &[Target])] = &[

@@ -1,7 +1,7 @@
-//! Attribute values: as read from the wire ([`In`], borrowed), as written
-//! ([`Out`]), their typed conversions (mapping.md §2), and JSON.
+//! Attribute values: as read from the wire ([`InValue`], borrowed), as written
+//! ([`OutValue`]), their typed conversions (mapping.md §2), and JSON.
 
-use super::tables::Conv;
+use super::tables::Conversion;
 use crate::otlp::wire::{self, AnyRef, Malformed};
 use crate::otlp::{AnyValue, ArrayValue, KeyValue, KeyValueList, Value};
 use std::borrow::Cow;
@@ -10,7 +10,7 @@ use std::borrow::Cow;
 /// already read (lossily when it was not UTF-8); arrays and maps stay as
 /// their wire bytes until a rule needs them.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum In<'a> {
+pub(crate) enum InValue<'a> {
     /// No value (an absent or empty `AnyValue`).
     Empty,
     /// A string.
@@ -29,34 +29,34 @@ pub(crate) enum In<'a> {
     Bytes(&'a [u8]),
 }
 
-impl<'a> In<'a> {
+impl<'a> InValue<'a> {
     /// An owned scalar value seen as input, so the mapping's conversions
     /// ([`convert`], [`to_bool`]) read it (`None` for arrays, maps and bytes).
-    pub(crate) fn of_scalar(v: &'a Value) -> Option<In<'a>> {
+    pub(crate) fn of_scalar(v: &'a Value) -> Option<InValue<'a>> {
         Some(match v {
-            Value::StringValue(s) => In::Str(Cow::Borrowed(s)),
-            Value::BoolValue(b) => In::Bool(*b),
-            Value::IntValue(i) => In::Int(*i),
-            Value::DoubleValue(d) => In::Double(*d),
+            Value::StringValue(s) => InValue::Str(Cow::Borrowed(s)),
+            Value::BoolValue(b) => InValue::Bool(*b),
+            Value::IntValue(i) => InValue::Int(*i),
+            Value::DoubleValue(d) => InValue::Double(*d),
             _ => return None,
         })
     }
 
     /// Reads a value, given its `AnyValue` bytes; the `bool` tells whether
     /// its text (this level only) was not UTF-8.
-    pub(crate) fn read(any: AnyRef<'a>, raw: &'a [u8]) -> (In<'a>, bool) {
+    pub(crate) fn read(any: AnyRef<'a>, raw: &'a [u8]) -> (InValue<'a>, bool) {
         match any {
-            AnyRef::Empty => (In::Empty, false),
+            AnyRef::Empty => (InValue::Empty, false),
             AnyRef::Str(b) => {
                 let (s, repaired) = wire::text(b);
-                (In::Str(s), repaired)
+                (InValue::Str(s), repaired)
             }
-            AnyRef::Bool(b) => (In::Bool(b), false),
-            AnyRef::Int(i) => (In::Int(i), false),
-            AnyRef::Double(d) => (In::Double(d), false),
-            AnyRef::Array(_) => (In::Array(raw), false),
-            AnyRef::Kvlist(_) => (In::Kvlist(raw), false),
-            AnyRef::Bytes(b) => (In::Bytes(b), false),
+            AnyRef::Bool(b) => (InValue::Bool(b), false),
+            AnyRef::Int(i) => (InValue::Int(i), false),
+            AnyRef::Double(d) => (InValue::Double(d), false),
+            AnyRef::Array(_) => (InValue::Array(raw), false),
+            AnyRef::Kvlist(_) => (InValue::Kvlist(raw), false),
+            AnyRef::Bytes(b) => (InValue::Bytes(b), false),
         }
     }
 
@@ -66,27 +66,27 @@ impl<'a> In<'a> {
     /// [`Malformed`] when a nested value is not protobuf.
     pub(crate) fn to_value(&self) -> Result<Option<Value>, Malformed> {
         Ok(Some(match self {
-            In::Empty => return Ok(None),
-            In::Str(s) => Value::StringValue(s.clone().into_owned()),
-            In::Bool(b) => Value::BoolValue(*b),
-            In::Int(i) => Value::IntValue(*i),
-            In::Double(d) => Value::DoubleValue(*d),
-            In::Bytes(b) => Value::BytesValue(b.to_vec()),
-            In::Array(raw) | In::Kvlist(raw) => return crate::otlp::value(raw),
+            InValue::Empty => return Ok(None),
+            InValue::Str(s) => Value::StringValue(s.clone().into_owned()),
+            InValue::Bool(b) => Value::BoolValue(*b),
+            InValue::Int(i) => Value::IntValue(*i),
+            InValue::Double(d) => Value::DoubleValue(*d),
+            InValue::Bytes(b) => Value::BytesValue(b.to_vec()),
+            InValue::Array(raw) | InValue::Kvlist(raw) => return crate::otlp::value(raw),
         }))
     }
 
     /// The OTLP type name, for error messages.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
-            In::Empty => "empty",
-            In::Str(_) => "string",
-            In::Bool(_) => "bool",
-            In::Int(_) => "int",
-            In::Double(_) => "double",
-            In::Array(_) => "array",
-            In::Kvlist(_) => "map",
-            In::Bytes(_) => "bytes",
+            InValue::Empty => "empty",
+            InValue::Str(_) => "string",
+            InValue::Bool(_) => "bool",
+            InValue::Int(_) => "int",
+            InValue::Double(_) => "double",
+            InValue::Array(_) => "array",
+            InValue::Kvlist(_) => "map",
+            InValue::Bytes(_) => "bytes",
         }
     }
 
@@ -94,10 +94,10 @@ impl<'a> In<'a> {
     /// their canonical text. `None` for arrays, maps, bytes and nothing.
     pub(crate) fn scalar_text(&self) -> Option<Cow<'a, str>> {
         match self {
-            In::Str(s) => Some(s.clone()),
-            In::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-            In::Int(i) => Some(Cow::Owned(i.to_string())),
-            In::Double(d) => Some(Cow::Owned(d.to_string())),
+            InValue::Str(s) => Some(s.clone()),
+            InValue::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            InValue::Int(i) => Some(Cow::Owned(i.to_string())),
+            InValue::Double(d) => Some(Cow::Owned(d.to_string())),
             _ => None,
         }
     }
@@ -112,7 +112,7 @@ impl<'a> In<'a> {
 
 /// An output attribute value.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Out<'a> {
+pub(crate) enum OutValue<'a> {
     /// A string (borrowed from the input or the configuration when it can be).
     Str(Cow<'a, str>),
     /// A bool.
@@ -129,24 +129,24 @@ pub(crate) enum Out<'a> {
     Raw(&'a [u8]),
 }
 
-impl Out<'_> {
+impl OutValue<'_> {
     /// The value as an owned OTLP value (`None`: an `AnyValue` that holds
     /// nothing or cannot be read).
     pub(crate) fn into_value(self) -> Option<Value> {
         Some(match self {
-            Out::Str(s) => Value::StringValue(s.into_owned()),
-            Out::Bool(b) => Value::BoolValue(b),
-            Out::Int(i) => Value::IntValue(i),
-            Out::Double(d) => Value::DoubleValue(d),
-            Out::Strings(items) => Value::ArrayValue(ArrayValue {
+            OutValue::Str(s) => Value::StringValue(s.into_owned()),
+            OutValue::Bool(b) => Value::BoolValue(b),
+            OutValue::Int(i) => Value::IntValue(i),
+            OutValue::Double(d) => Value::DoubleValue(d),
+            OutValue::Strings(items) => Value::ArrayValue(ArrayValue {
                 values: (items.into_iter())
                     .map(|s| AnyValue {
                         value: Some(Value::StringValue(s.into_owned())),
                     })
                     .collect(),
             }),
-            Out::Value(v) => v,
-            Out::Raw(raw) => crate::otlp::value(raw).ok()??,
+            OutValue::Value(v) => v,
+            OutValue::Raw(raw) => crate::otlp::value(raw).ok()??,
         })
     }
 
@@ -155,13 +155,13 @@ impl Out<'_> {
     /// empty members in place, then tells whether what is left is empty.
     pub(crate) fn prune_empty(&mut self) -> bool {
         match self {
-            Out::Str(s) => s.is_empty(),
-            Out::Strings(items) => {
+            OutValue::Str(s) => s.is_empty(),
+            OutValue::Strings(items) => {
                 items.retain(|s| !s.is_empty());
                 items.is_empty()
             }
-            Out::Value(v) => prune_empty(v),
-            Out::Bool(_) | Out::Int(_) | Out::Double(_) | Out::Raw(_) => false,
+            OutValue::Value(v) => prune_empty(v),
+            OutValue::Bool(_) | OutValue::Int(_) | OutValue::Double(_) | OutValue::Raw(_) => false,
         }
     }
 }
@@ -171,29 +171,29 @@ fn field_len(n: usize) -> usize {
     1 + wire::varint_len(n) + n
 }
 
-impl wire::AnyValueBytes for Out<'_> {
+impl wire::AnyValueBytes for OutValue<'_> {
     fn encoded_len(&self) -> usize {
         match self {
-            Out::Str(s) => field_len(s.len()),
-            Out::Bool(_) => 2,
-            Out::Int(i) => 1 + prost::encoding::encoded_len_varint(*i as u64),
-            Out::Double(_) => 9,
-            Out::Strings(items) => {
+            OutValue::Str(s) => field_len(s.len()),
+            OutValue::Bool(_) => 2,
+            OutValue::Int(i) => 1 + prost::encoding::encoded_len_varint(*i as u64),
+            OutValue::Double(_) => 9,
+            OutValue::Strings(items) => {
                 field_len(items.iter().map(|s| field_len(field_len(s.len()))).sum())
             }
-            Out::Value(v) => v.encoded_len(),
-            Out::Raw(raw) => raw.len(),
+            OutValue::Value(v) => v.encoded_len(),
+            OutValue::Raw(raw) => raw.len(),
         }
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
         use wire::tag;
         match self {
-            Out::Str(s) => wire::put_bytes(out, tag::ANY_STRING, s.as_bytes()),
-            Out::Bool(b) => wire::put_varint(out, tag::ANY_BOOL, u64::from(*b)),
-            Out::Int(i) => wire::put_varint(out, tag::ANY_INT, *i as u64),
-            Out::Double(d) => wire::put_fixed64(out, tag::ANY_DOUBLE, d.to_le_bytes()),
-            Out::Strings(items) => {
+            OutValue::Str(s) => wire::put_bytes(out, tag::ANY_STRING, s.as_bytes()),
+            OutValue::Bool(b) => wire::put_varint(out, tag::ANY_BOOL, u64::from(*b)),
+            OutValue::Int(i) => wire::put_varint(out, tag::ANY_INT, *i as u64),
+            OutValue::Double(d) => wire::put_fixed64(out, tag::ANY_DOUBLE, d.to_le_bytes()),
+            OutValue::Strings(items) => {
                 let len = items
                     .iter()
                     .map(|s| field_len(field_len(s.len())))
@@ -214,28 +214,28 @@ impl wire::AnyValueBytes for Out<'_> {
                     wire::put_bytes(out, tag::ANY_STRING, s.as_bytes());
                 }
             }
-            Out::Value(v) => v.encode(out),
-            Out::Raw(raw) => out.extend_from_slice(raw),
+            OutValue::Value(v) => v.encode(out),
+            OutValue::Raw(raw) => out.extend_from_slice(raw),
         }
     }
 }
 
 /// A string value.
-pub(crate) fn string<'a>(s: impl Into<Cow<'a, str>>) -> Out<'a> {
-    Out::Str(s.into())
+pub(crate) fn string<'a>(s: impl Into<Cow<'a, str>>) -> OutValue<'a> {
+    OutValue::Str(s.into())
 }
 
 /// An array of strings.
-pub(crate) fn string_array<'a, I, S>(items: I) -> Out<'a>
+pub(crate) fn string_array<'a, I, S>(items: I) -> OutValue<'a>
 where
     I: IntoIterator<Item = S>,
     S: Into<Cow<'a, str>>,
 {
-    Out::Strings(items.into_iter().map(Into::into).collect())
+    OutValue::Strings(items.into_iter().map(Into::into).collect())
 }
 
 /// Text of a scalar owned value: strings as they are, numbers and bools as
-/// their canonical text ([`In::scalar_text`] for input values).
+/// their canonical text ([`InValue::scalar_text`] for input values).
 pub(crate) fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::StringValue(s) => Some(s.clone()),
@@ -246,7 +246,7 @@ pub(crate) fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// [`Out::prune_empty`] of an owned value.
+/// [`OutValue::prune_empty`] of an owned value.
 pub(crate) fn prune_empty(v: &mut Value) -> bool {
     match v {
         Value::StringValue(s) => s.is_empty(),
@@ -273,11 +273,11 @@ pub(crate) fn prune_empty(v: &mut Value) -> bool {
 }
 
 /// Parses a long from text or a double without a fraction.
-fn to_long(v: &In<'_>) -> Option<i64> {
+fn to_long(v: &InValue<'_>) -> Option<i64> {
     match v {
-        In::Int(i) => Some(*i),
-        In::Double(d) => double_to_long(*d),
-        In::Str(s) => {
+        InValue::Int(i) => Some(*i),
+        InValue::Double(d) => double_to_long(*d),
+        InValue::Str(s) => {
             let s = s.trim();
             s.parse::<i64>()
                 .ok()
@@ -293,25 +293,25 @@ fn double_to_long(d: f64) -> Option<i64> {
     (d.is_finite() && d.fract() == 0.0 && (-LIMIT..LIMIT).contains(&d)).then_some(d as i64)
 }
 
-fn to_double(v: &In<'_>) -> Option<f64> {
+fn to_double(v: &InValue<'_>) -> Option<f64> {
     match v {
-        In::Int(i) => Some(*i as f64),
-        In::Double(d) => d.is_finite().then_some(*d),
-        In::Str(s) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
+        InValue::Int(i) => Some(*i as f64),
+        InValue::Double(d) => d.is_finite().then_some(*d),
+        InValue::Str(s) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
         _ => None,
     }
 }
 
 /// A value read as a boolean (`true`, `"true"`, `"TRUE"`, `1` / `false`,
 /// `"false"`, `0`).
-pub(crate) fn to_bool(v: &In<'_>) -> Option<bool> {
+pub(crate) fn to_bool(v: &InValue<'_>) -> Option<bool> {
     match v {
-        In::Bool(b) => Some(*b),
-        In::Int(0) => Some(false),
-        In::Int(1) => Some(true),
-        In::Double(d) if *d == 0.0 => Some(false),
-        In::Double(d) if *d == 1.0 => Some(true),
-        In::Str(s) => {
+        InValue::Bool(b) => Some(*b),
+        InValue::Int(0) => Some(false),
+        InValue::Int(1) => Some(true),
+        InValue::Double(d) if *d == 0.0 => Some(false),
+        InValue::Double(d) if *d == 1.0 => Some(true),
+        InValue::Str(s) => {
             let s = s.trim();
             if s.eq_ignore_ascii_case("true") {
                 Some(true)
@@ -326,45 +326,49 @@ pub(crate) fn to_bool(v: &In<'_>) -> Option<bool> {
 }
 
 /// Converts a value as `conv` asks. `Err` carries a reason for `error.message`.
-pub(crate) fn convert<'a>(v: &In<'a>, conv: Conv) -> Result<Out<'a>, String> {
+pub(crate) fn convert<'a>(v: &InValue<'a>, conv: Conversion) -> Result<OutValue<'a>, String> {
     let fail = |what: &str| format!("{} value cannot be read as {what}", v.type_name());
     let malformed = |e: Malformed| format!("{} value is not protobuf: {e}", v.type_name());
     match conv {
-        Conv::Keep => match v {
-            In::Str(s) => Ok(Out::Str(s.clone())),
-            In::Bool(b) => Ok(Out::Bool(*b)),
-            In::Int(i) => Ok(Out::Int(*i)),
-            In::Double(d) => Ok(Out::Double(*d)),
-            In::Empty => Ok(Out::Str(Cow::Borrowed(""))),
+        Conversion::Keep => match v {
+            InValue::Str(s) => Ok(OutValue::Str(s.clone())),
+            InValue::Bool(b) => Ok(OutValue::Bool(*b)),
+            InValue::Int(i) => Ok(OutValue::Int(*i)),
+            InValue::Double(d) => Ok(OutValue::Double(*d)),
+            InValue::Empty => Ok(OutValue::Str(Cow::Borrowed(""))),
             _ => Ok(v
                 .to_value()
                 .map_err(malformed)?
-                .map_or(Out::Str(Cow::Borrowed("")), Out::Value)),
+                .map_or(OutValue::Str(Cow::Borrowed("")), OutValue::Value)),
         },
-        Conv::Keyword => v
+        Conversion::Keyword => v
             .scalar_text()
-            .map(Out::Str)
+            .map(OutValue::Str)
             .ok_or_else(|| fail("a keyword")),
-        Conv::Long => to_long(v).map(Out::Int).ok_or_else(|| fail("a long")),
-        Conv::Double => to_double(v)
-            .map(Out::Double)
+        Conversion::Long => to_long(v).map(OutValue::Int).ok_or_else(|| fail("a long")),
+        Conversion::Double => to_double(v)
+            .map(OutValue::Double)
             .ok_or_else(|| fail("a double")),
-        Conv::Bool => to_bool(v).map(Out::Bool).ok_or_else(|| fail("a boolean")),
-        Conv::BoolKeyword => to_bool(v)
+        Conversion::Bool => to_bool(v)
+            .map(OutValue::Bool)
+            .ok_or_else(|| fail("a boolean")),
+        Conversion::BoolKeyword => to_bool(v)
             .map(|b| string(if b { "true" } else { "false" }))
             .ok_or_else(|| fail("\"true\" or \"false\"")),
-        Conv::NanosFromMillis => {
+        Conversion::NanosFromMillis => {
             let nanos = match v {
-                In::Double(_) | In::Str(_) if to_long(v).is_none() => to_double(v)
+                InValue::Double(_) | InValue::Str(_) if to_long(v).is_none() => to_double(v)
                     .map(|ms| ms * 1e6)
                     .and_then(|ns| double_to_long(ns.round())),
                 _ => to_long(v).and_then(|ms| ms.checked_mul(1_000_000)),
             };
-            nanos.map(Out::Int).ok_or_else(|| fail("milliseconds"))
+            nanos.map(OutValue::Int).ok_or_else(|| fail("milliseconds"))
         }
-        Conv::JsonText => match v {
-            In::Str(s) => Ok(Out::Str(s.clone())),
-            In::Kvlist(_) | In::Array(_) => Ok(string(v.to_json().map_err(malformed)?.to_string())),
+        Conversion::JsonText => match v {
+            InValue::Str(s) => Ok(OutValue::Str(s.clone())),
+            InValue::Kvlist(_) | InValue::Array(_) => {
+                Ok(string(v.to_json().map_err(malformed)?.to_string()))
+            }
             _ => Err(fail("JSON text")),
         },
     }
@@ -442,68 +446,87 @@ pub(crate) fn to_json(v: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn s(x: &str) -> In<'_> {
-        In::Str(Cow::Borrowed(x))
+    fn s(x: &str) -> InValue<'_> {
+        InValue::Str(Cow::Borrowed(x))
     }
 
-    fn out(x: &str) -> Out<'_> {
+    fn out(x: &str) -> OutValue<'_> {
         string(x)
     }
 
     #[test]
     fn long_accepts_every_scalar_type() {
-        for v in [s("62"), s(" 62 "), In::Int(62), In::Double(62.0), s("62.0")] {
-            assert_eq!(convert(&v, Conv::Long), Ok(Out::Int(62)), "{v:?}");
+        for v in [
+            s("62"),
+            s(" 62 "),
+            InValue::Int(62),
+            InValue::Double(62.0),
+            s("62.0"),
+        ] {
+            assert_eq!(
+                convert(&v, Conversion::Long),
+                Ok(OutValue::Int(62)),
+                "{v:?}"
+            );
         }
-        for v in [s("6x"), In::Double(1.5), In::Bool(true), s("")] {
-            assert!(convert(&v, Conv::Long).is_err(), "{v:?}");
+        for v in [s("6x"), InValue::Double(1.5), InValue::Bool(true), s("")] {
+            assert!(convert(&v, Conversion::Long).is_err(), "{v:?}");
         }
-        assert!(convert(&In::Double(1e300), Conv::Long).is_err());
+        assert!(convert(&InValue::Double(1e300), Conversion::Long).is_err());
     }
 
     #[test]
     fn bool_and_bool_keyword() {
-        for v in [s("true"), s("TRUE"), In::Bool(true), In::Int(1)] {
-            assert_eq!(convert(&v, Conv::Bool), Ok(Out::Bool(true)));
-            assert_eq!(convert(&v, Conv::BoolKeyword), Ok(out("true")));
+        for v in [s("true"), s("TRUE"), InValue::Bool(true), InValue::Int(1)] {
+            assert_eq!(convert(&v, Conversion::Bool), Ok(OutValue::Bool(true)));
+            assert_eq!(convert(&v, Conversion::BoolKeyword), Ok(out("true")));
         }
         assert_eq!(
-            convert(&In::Bool(false), Conv::BoolKeyword),
+            convert(&InValue::Bool(false), Conversion::BoolKeyword),
             Ok(out("false"))
         );
-        assert!(convert(&s("yes"), Conv::Bool).is_err());
+        assert!(convert(&s("yes"), Conversion::Bool).is_err());
     }
 
     #[test]
     fn double_and_keyword() {
-        assert_eq!(convert(&s("0.25"), Conv::Double), Ok(Out::Double(0.25)));
-        assert_eq!(convert(&In::Int(2), Conv::Double), Ok(Out::Double(2.0)));
-        assert!(convert(&s("NaN"), Conv::Double).is_err());
-        assert_eq!(convert(&In::Int(7), Conv::Keyword), Ok(out("7")));
-        assert_eq!(convert(&In::Bool(false), Conv::Keyword), Ok(out("false")));
-        assert!(convert(&In::Kvlist(&[]), Conv::Keyword).is_err());
+        assert_eq!(
+            convert(&s("0.25"), Conversion::Double),
+            Ok(OutValue::Double(0.25))
+        );
+        assert_eq!(
+            convert(&InValue::Int(2), Conversion::Double),
+            Ok(OutValue::Double(2.0))
+        );
+        assert!(convert(&s("NaN"), Conversion::Double).is_err());
+        assert_eq!(convert(&InValue::Int(7), Conversion::Keyword), Ok(out("7")));
+        assert_eq!(
+            convert(&InValue::Bool(false), Conversion::Keyword),
+            Ok(out("false"))
+        );
+        assert!(convert(&InValue::Kvlist(&[]), Conversion::Keyword).is_err());
     }
 
     #[test]
     fn duration_millis_to_nanos() {
         assert_eq!(
-            convert(&s("62"), Conv::NanosFromMillis),
-            Ok(Out::Int(62_000_000))
+            convert(&s("62"), Conversion::NanosFromMillis),
+            Ok(OutValue::Int(62_000_000))
         );
         assert_eq!(
-            convert(&In::Int(2), Conv::NanosFromMillis),
-            Ok(Out::Int(2_000_000))
+            convert(&InValue::Int(2), Conversion::NanosFromMillis),
+            Ok(OutValue::Int(2_000_000))
         );
         assert_eq!(
-            convert(&In::Double(1.5), Conv::NanosFromMillis),
-            Ok(Out::Int(1_500_000))
+            convert(&InValue::Double(1.5), Conversion::NanosFromMillis),
+            Ok(OutValue::Int(1_500_000))
         );
         assert_eq!(
-            convert(&s("0.25"), Conv::NanosFromMillis),
-            Ok(Out::Int(250_000))
+            convert(&s("0.25"), Conversion::NanosFromMillis),
+            Ok(OutValue::Int(250_000))
         );
-        assert!(convert(&In::Int(i64::MAX), Conv::NanosFromMillis).is_err());
-        assert!(convert(&s("soon"), Conv::NanosFromMillis).is_err());
+        assert!(convert(&InValue::Int(i64::MAX), Conversion::NanosFromMillis).is_err());
+        assert!(convert(&s("soon"), Conversion::NanosFromMillis).is_err());
     }
 
     #[test]

@@ -15,10 +15,10 @@
 //! output attribute list is indexed ([`Attrs`]).
 
 use super::attrs::{Attr, Attrs, Key};
-use super::content::{ContentAction, ContentClass, Marks};
+use super::content::{ContentAction, ContentClass, Redactions};
 use super::record::{self, Input, Notes, Record, Tenant};
 use super::tables::Slot;
-use super::value::{In, Out, string};
+use super::value::{InValue, OutValue, string};
 use super::{AttributeLookup, Emitter, Outcome, Transformed, Transformer, gateway};
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
@@ -246,7 +246,7 @@ fn read_record<'a>(
                 // oneof), so the transform reads and writes only that one;
                 // each must still read as the decoders read it (a record
                 // may be copied as it came).
-                gateway::shape(&In::read(wire::any(b)?, b).0)?;
+                gateway::shape(&InValue::read(wire::any(b)?, b).0)?;
                 pieces.retain(|p| !matches!(p, Piece::Body(_)));
                 head.body = b;
                 Piece::Body(f.raw)
@@ -286,10 +286,10 @@ fn read_record<'a>(
 /// with text that was not UTF-8 (`bad`: at its top level) is written
 /// repaired. Either is noted.
 fn rewrite_body<'a>(
-    body: &In<'a>,
+    body: &InValue<'a>,
     bad: bool,
     notes: &mut Notes,
-) -> Result<Option<Out<'a>>, Malformed> {
+) -> Result<Option<OutValue<'a>>, Malformed> {
     let (text, shape) = gateway::bound_body(body)?;
     if let Some(text) = text {
         let why = format!(
@@ -297,13 +297,15 @@ fn rewrite_body<'a>(
             gateway::MAX_FIELD_DEPTH
         );
         notes.add(why, BOUNDED_TAG);
-        return Ok(Some(Out::Str(Cow::Owned(text))));
+        return Ok(Some(OutValue::Str(Cow::Owned(text))));
     }
     if !(bad || shape.bad_text) {
         return Ok(None);
     }
     notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
-    Ok(Some(body.to_value()?.map_or(Out::Raw(&[]), Out::Value)))
+    Ok(Some(
+        body.to_value()?.map_or(OutValue::Raw(&[]), OutValue::Value),
+    ))
 }
 
 impl<'a> Walk<'a> {
@@ -316,7 +318,7 @@ impl<'a> Walk<'a> {
         let mut attrs = read_attrs(Message::Resource, &resource, tag::RESOURCE_ATTRIBUTES)?;
         let service = attrs.iter().find(|a| a.key == "service.name");
         let emitter = match service.map(|a| &a.value) {
-            Some(In::Str(name)) => self.t.emitter_named(name),
+            Some(InValue::Str(name)) => self.t.emitter_named(name),
             _ => None,
         };
         // A tenant's routing applies to the resource it has.
@@ -342,7 +344,8 @@ impl<'a> Walk<'a> {
                 *slot = string(v);
             }
         }
-        let namespace = (self.t.rules.tenant_namespace(tenant)).filter(|_| emitter.is_none());
+        let namespace =
+            (self.t.mapping.settings.tenant_namespace(tenant)).filter(|_| emitter.is_none());
         if let Some(ns) = namespace {
             self.attrs
                 .set(Key::plain("data_stream.namespace"), string(ns));
@@ -496,10 +499,12 @@ impl<'a> Walk<'a> {
     /// The identity attributes among `attrs` with what the identity policy
     /// makes of each (`None`: dropped); those it keeps as sent are left out.
     fn identity_of(&self, attrs: &[Attr<'a>]) -> Vec<(Cow<'a, str>, Option<String>)> {
-        let content = &self.t.rules.content;
-        let mut marks = Marks::default();
+        let content = &self.t.mapping.settings.content;
+        let mut marks = Redactions::default();
         (attrs.iter())
-            .filter(|a| self.t.rules.attribute(&a.key).class == Some(ContentClass::Identity))
+            .filter(|a| {
+                self.t.mapping.lookup.attribute(&a.key).class == Some(ContentClass::Identity)
+            })
             .filter_map(|a| {
                 if content.action(ContentClass::Identity) == ContentAction::Drop {
                     return Some((a.key.clone(), None));
@@ -563,9 +568,9 @@ impl<'a> Walk<'a> {
     /// Looks every input attribute up in the tables, once.
     fn look_up(&mut self, attrs: &[Attr<'_>]) {
         self.lookups.clear();
-        let rules = &self.t.rules;
+        let mapping = &self.t.mapping;
         self.lookups
-            .extend(attrs.iter().map(|a| rules.attribute(&a.key)));
+            .extend(attrs.iter().map(|a| mapping.lookup.attribute(&a.key)));
     }
 
     fn claude_record(
@@ -579,7 +584,7 @@ impl<'a> Walk<'a> {
         let (mut attrs, mut pieces) = (take(&mut self.input_attrs), take(&mut self.pieces));
         let head = read_record(bytes, &mut attrs, &mut pieces)?;
         let mut notes = level.notes.clone();
-        let (body, body_bad) = In::read(wire::any(head.body)?, head.body);
+        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
 
         self.look_up(&attrs);
         let mut requested = level.requested.clone();
@@ -598,9 +603,10 @@ impl<'a> Walk<'a> {
         let id = gateway::document_id(id_base, &identity, &name)?;
 
         let t: &'a Transformer = self.t;
-        let rules = &t.rules;
-        let overflow =
-            gateway::bound_attributes(&mut attrs, 2, |k| rules.attribute(k).class.is_some())?;
+        let mapping = &t.mapping;
+        let overflow = gateway::bound_attributes(&mut attrs, 2, |k| {
+            mapping.lookup.attribute(k).class.is_some()
+        })?;
         if !overflow.is_empty() {
             let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
             notes.add(overflow.reason(&field), BOUNDED_TAG);
@@ -619,7 +625,7 @@ impl<'a> Walk<'a> {
             notes: &notes,
         };
         self.attrs.clear();
-        if record::normalize(&record, emitter, rules, self.tenant, &mut self.attrs)? {
+        if record::normalize(&record, emitter, mapping, self.tenant, &mut self.attrs)? {
             self.outcome.pipeline_errors += 1;
         }
         if !overflow.is_empty() {
@@ -655,7 +661,7 @@ impl<'a> Walk<'a> {
         if !overflow.is_empty() {
             notes.add(overflow.reason(&field), BOUNDED_TAG);
         }
-        let (body, body_bad) = In::read(wire::any(head.body)?, head.body);
+        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
         let new_body = rewrite_body(&body, body_bad, &mut notes)?;
         if head.bad_text || attrs.iter().any(|a| a.repaired) {
             notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
@@ -683,7 +689,7 @@ impl<'a> Walk<'a> {
     /// Writes a record (`input_len` bytes as it came): its fields as they came (`pieces`: text repaired
     /// where needed), `body` in place of the one it had when given, and
     /// [`Walk::attrs`] as its attributes.
-    fn put_record(&mut self, input_len: usize, pieces: &[Piece<'a>], body: Option<&Out<'_>>) {
+    fn put_record(&mut self, input_len: usize, pieces: &[Piece<'a>], body: Option<&OutValue<'_>>) {
         // A Claude record gains about 20 attributes.
         let expected = 2 * input_len + 512;
         let open = wire::begin(&mut self.out, tag::SCOPE_LOGS_LOG_RECORDS, expected);
