@@ -408,6 +408,11 @@ mod tests {
         // processor's default config marshals to exactly this too
         // (config_test.go).
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/config/default.json");
+        if std::env::var_os("COWORK_ECS_UPDATE_GOLDEN").is_some() {
+            assert!(std::env::var_os("CI").is_none(), "not rewritten under CI");
+            let pretty = serde_json::to_value(Config::default()).unwrap();
+            std::fs::write(path, serde_json::to_string_pretty(&pretty).unwrap() + "\n").unwrap();
+        }
         let shared: serde_json::Value =
             serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let ours: serde_json::Value = serde_json::from_slice(&Config::default().to_json()).unwrap();

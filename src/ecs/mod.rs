@@ -16,7 +16,7 @@ mod walk;
 
 pub use content::SECRET_PATTERNS;
 
-use crate::config::{Config, TenantConfig};
+use crate::config::Config;
 use crate::data_stream::{
     CLAUDE_CODE_METRICS_DATASET, CLAUDE_CODE_TRACES_DATASET, COWORK_METRICS_DATASET,
     COWORK_TRACES_DATASET,
@@ -26,7 +26,6 @@ use crate::otlp::{self, ExportLogsServiceRequest};
 use content::{ContentClass, ContentPolicy};
 use hashbrown::HashMap;
 use record::Tenant;
-use std::collections::BTreeMap;
 use tables::{Conversion, EventClass, Slot, Target};
 
 pub use record::ECS_VERSION;
@@ -105,14 +104,13 @@ pub(crate) struct Lookup {
     attributes: HashMap<&'static str, AttributeLookup>,
 }
 
-/// What the configuration decides: the content policy and the routing.
+/// What the configuration decides: the compiled content policy, and the
+/// configuration itself (read where a rule uses a key, so a new key is no
+/// edit here).
 #[derive(Debug)]
 pub(crate) struct Settings {
     content: ContentPolicy,
-    namespace: String,
-    preserve_original: bool,
-    tenant: TenantConfig,
-    tenants: BTreeMap<String, Vec<String>>,
+    config: Config,
 }
 
 impl Mapping {
@@ -123,10 +121,7 @@ impl Mapping {
             lookup: Lookup::new(),
             settings: Settings {
                 content,
-                namespace: config.namespace.clone(),
-                preserve_original: config.preserve_original,
-                tenant: config.tenant.clone(),
-                tenants: config.tenants.clone(),
+                config: config.clone(),
             },
         })
     }
@@ -179,20 +174,22 @@ impl Lookup {
 impl Settings {
     /// The tenant's namespace, when the configuration routes by tenant.
     fn tenant_namespace<'t>(&self, tenant: Option<&'t Tenant<'_>>) -> Option<&'t str> {
-        (tenant.filter(|_| self.tenant.set_namespace)).and_then(|t| t.namespace.as_deref())
+        (tenant.filter(|_| self.config.tenant.set_namespace)).and_then(|t| t.namespace.as_deref())
     }
 
     /// `data_stream.namespace` of a Claude record: the tenant's, else the
     /// configured one.
     fn namespace<'s>(&'s self, tenant: Option<&'s Tenant<'_>>) -> &'s str {
-        self.tenant_namespace(tenant).unwrap_or(&self.namespace)
+        self.tenant_namespace(tenant)
+            .unwrap_or(&self.config.namespace)
     }
 
     /// Whether `tenant` may claim `organization.id` `claimed` (always, when
     /// `tenants` is empty: no check).
     fn may_claim(&self, tenant: Option<&Tenant<'_>>, claimed: &str) -> bool {
-        self.tenants.is_empty()
-            || (tenant.and_then(|t| self.tenants.get(t.identity)))
+        let tenants = &self.config.tenants;
+        tenants.is_empty()
+            || (tenant.and_then(|t| tenants.get(t.identity)))
                 .is_some_and(|orgs| orgs.iter().any(|o| o == claimed))
     }
 }

@@ -248,7 +248,7 @@ pub(crate) fn normalize<'a>(
     } else {
         out.put("event.kind", string("event"));
     }
-    if failed || mapping.settings.preserve_original {
+    if failed || mapping.settings.config.preserve_original {
         // The original goes through the same content policy: under hash or
         // drop its text appears nowhere in the output (mapping.md §5).
         let mut original = otlp::log_record(record.raw)?;
@@ -308,7 +308,7 @@ fn put_tenant_fields<'a>(
     tenant: Option<&'a Tenant<'a>>,
 ) {
     let mapping = out.mapping;
-    if let Some(t) = tenant.filter(|_| mapping.settings.tenant.set_label) {
+    if let Some(t) = tenant.filter(|_| mapping.settings.config.tenant.set_label) {
         out.put("labels.tenant", string(t.identity));
     }
     let claimed = input.get_text(Slot::OrganizationId);

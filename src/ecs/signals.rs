@@ -253,7 +253,7 @@ fn put_gateway_fields(
 ) {
     let mapping = &ctx.t.mapping;
     let tenant = ctx.tenant.as_ref();
-    if let Some(t) = tenant.filter(|_| mapping.settings.tenant.set_label) {
+    if let Some(t) = tenant.filter(|_| mapping.settings.config.tenant.set_label) {
         attrs.push(kv("labels.tenant", t.identity));
     }
     if let Some(Value::StringValue(claimed)) = find(attrs, "organization.id") {
