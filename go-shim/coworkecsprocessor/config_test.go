@@ -15,6 +15,24 @@ import (
 	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
+// customConfig is testdata/config.yaml's "custom": the defaults (so a class
+// or key the file does not set keeps its default) with what the file sets.
+func customConfig() *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Cowork = EmitterConfig{ServiceNames: []string{"cowork", "claude-desktop"}, Dataset: "cowork.audit"}
+	cfg.ClaudeCode = EmitterConfig{ServiceNames: []string{"claude-code"}, Dataset: "claude_code.events"}
+	cfg.Namespace = "security"
+	cfg.PreserveOriginal = true
+	cfg.Content.Prompts, cfg.Content.Responses = ContentHash, ContentDrop
+	cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentRedactSecrets, ContentKeep
+	cfg.Content.ToolOutput, cfg.Content.HMACKey = ContentDrop, "0123456789abcdef0123456789abcdef"
+	cfg.Identity = ContentHash
+	cfg.Tenant = TenantConfig{Source: TenantSourceAuth, Key: "username", SetNamespace: true, SetLabel: false}
+	cfg.Tenants = map[string][]string{"team-a": {"org-1", "org-2"}}
+	cfg.ErrorMode = ErrorModePropagate
+	return cfg
+}
+
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
@@ -27,23 +45,7 @@ func TestLoadConfig(t *testing.T) {
 		notRust     bool // refused by the Go validation, before Rust sees it
 	}{
 		{id: component.NewID(metadata.Type), expected: createDefaultConfig().(*Config)},
-		{
-			id: component.NewIDWithName(metadata.Type, "custom"),
-			expected: &Config{
-				Cowork:           EmitterConfig{ServiceNames: []string{"cowork", "claude-desktop"}, Dataset: "cowork.audit"},
-				ClaudeCode:       EmitterConfig{ServiceNames: []string{"claude-code"}, Dataset: "claude_code.events"},
-				Namespace:        "security",
-				PreserveOriginal: true,
-				Content: ContentConfig{
-					Prompts: ContentHash, Responses: ContentDrop, ToolDetails: ContentRedactSecrets, APIBodies: ContentKeep,
-					ToolOutput: ContentDrop, HMACKey: "0123456789abcdef0123456789abcdef",
-				},
-				Identity:  ContentHash,
-				Tenant:    TenantConfig{Source: TenantSourceAuth, Key: "username", SetNamespace: true, SetLabel: false},
-				Tenants:   map[string][]string{"team-a": {"org-1", "org-2"}},
-				ErrorMode: ErrorModePropagate,
-			},
-		},
+		{id: component.NewIDWithName(metadata.Type, "custom"), expected: customConfig()},
 		{id: component.NewIDWithName(metadata.Type, "bad_namespace"), expectedErr: "namespace"},
 		{id: component.NewIDWithName(metadata.Type, "bad_error_mode"), unmarshal: "unknown error_mode"},
 		{id: component.NewIDWithName(metadata.Type, "shared_service_name"), expectedErr: "listed for both"},

@@ -128,19 +128,31 @@ func (p *core) onFailure(ctx context.Context, err error, failClosed bool, items 
 	}
 }
 
-// policyKeepsAll says whether every content class and the identity policy
-// are keep (then a Claude batch passed on untransformed stores nothing the
-// policy would have kept out). It reads the classes from the configuration
-// the transform gets, so a new class needs no edit here: every string under
-// content but the HMAC key settings is a class's action.
-func (cfg *Config) policyKeepsAll() bool {
-	raw, err := json.Marshal(cfg.Content)
-	var classes map[string]any
-	if err != nil || json.Unmarshal(raw, &classes) != nil {
-		return false
+// contentActions is the action of every content class, by its key under
+// content: every string the transform's JSON has there but the HMAC key
+// settings, so a new class needs no edit here.
+func contentActions(c ContentConfig) (map[string]string, error) {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var classes map[string]string
+	if err := json.Unmarshal(raw, &classes); err != nil {
+		return nil, err
 	}
 	delete(classes, "hmac_key")
 	delete(classes, "hmac_key_file")
+	return classes, nil
+}
+
+// policyKeepsAll says whether every content class and the identity policy
+// are keep (then a Claude batch passed on untransformed stores nothing the
+// policy would have kept out).
+func (cfg *Config) policyKeepsAll() bool {
+	classes, err := contentActions(cfg.Content)
+	if err != nil {
+		return false
+	}
 	for _, action := range classes {
 		if action != ContentKeep {
 			return false

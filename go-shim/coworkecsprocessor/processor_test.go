@@ -2,6 +2,7 @@ package coworkecsprocessor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,6 +61,22 @@ func newProcessor(t testing.TB, cfg *Config, next *consumertest.LogsSink) proces
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 	return p
+}
+
+// keepEverything sets every content class and the identity policy to keep
+// (the classes as contentActions reads them, so a new class needs no edit).
+func keepEverything(t testing.TB, cfg *Config) {
+	t.Helper()
+	classes, err := contentActions(cfg.Content)
+	require.NoError(t, err)
+	for class := range classes {
+		classes[class] = ContentKeep
+	}
+	raw, err := json.Marshal(classes)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cfg.Content))
+	cfg.Identity = ContentKeep
+	require.True(t, cfg.policyKeepsAll())
 }
 
 // resources is a batch of copies of ld's resources at the given indexes.
@@ -152,9 +169,7 @@ func TestErrorMode(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.ErrorMode = tt.mode
 			if tt.keep {
-				cfg.Content.Prompts, cfg.Content.Responses = ContentKeep, ContentKeep
-				cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentKeep, ContentKeep
-				cfg.Content.ToolOutput = ContentKeep
+				keepEverything(t, cfg)
 			}
 			sink := new(consumertest.LogsSink)
 			p := newProcessor(t, cfg, sink)
@@ -352,9 +367,7 @@ func TestAnUnreadableResourceIsSkippedNotRetried(t *testing.T) {
 	skipped := resources(in, 2)
 
 	cfg := createDefaultConfig().(*Config)
-	cfg.Content.Prompts, cfg.Content.Responses = ContentKeep, ContentKeep
-	cfg.Content.ToolDetails, cfg.Content.APIBodies = ContentKeep, ContentKeep
-	cfg.Content.ToolOutput = ContentKeep
+	keepEverything(t, cfg)
 	sink := new(consumertest.LogsSink)
 	p := newProcessor(t, cfg, sink)
 	require.NoError(t, p.ConsumeLogs(context.Background(), in))

@@ -125,8 +125,7 @@ func TestTracesTheTransformCannotReadFailClosed(t *testing.T) {
 	assert.Empty(t, sink.AllTraces())
 
 	keep := createDefaultConfig().(*Config)
-	keep.Content = ContentConfig{Prompts: ContentKeep, Responses: ContentKeep, ToolDetails: ContentKeep,
-		APIBodies: ContentKeep, ToolOutput: ContentKeep}
+	keepEverything(t, keep)
 	consume = startedTraces(t, keep, sink)
 	require.NoError(t, consume(context.Background(), in))
 	require.Len(t, sink.AllTraces(), 1)
