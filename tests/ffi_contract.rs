@@ -12,6 +12,18 @@ use std::ptr;
 
 const LOGS: u32 = cowork_ecs_signal::Logs as u32;
 
+/// `cowork_ecs_transform` of logs without a tenant, every pointer as given
+/// (the NULL cases).
+unsafe fn raw_logs(
+    t: *const cowork_ecs_transformer,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    err: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    unsafe { cowork_ecs_transform(t, LOGS, ptr::null(), 0, input, input_len, out, err) }
+}
+
 fn empty_buf() -> cowork_ecs_buf {
     cowork_ecs_buf {
         data: ptr::null_mut(),
@@ -52,18 +64,7 @@ fn transform(
 ) -> (cowork_ecs_result, Vec<u8>, String) {
     let mut out = empty_buf();
     let mut err = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform(
-            t,
-            LOGS,
-            ptr::null(),
-            0,
-            input.as_ptr(),
-            input.len(),
-            &mut out,
-            &mut err,
-        )
-    };
+    let code = unsafe { raw_logs(t, input.as_ptr(), input.len(), &mut out, &mut err) };
     (code, take(out), String::from_utf8(take(err)).unwrap())
 }
 
@@ -124,34 +125,12 @@ fn no_claude_record_is_unchanged_and_writes_nothing() {
     req.resource_logs.remove(0); // keep only the billing-api resource
     let bytes = otlp::encode(&req);
     let mut out = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform(
-            t,
-            LOGS,
-            ptr::null(),
-            0,
-            bytes.as_ptr(),
-            bytes.len(),
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
+    let code = unsafe { raw_logs(t, bytes.as_ptr(), bytes.len(), &mut out, ptr::null_mut()) };
     assert_eq!(code, cowork_ecs_result::Unchanged);
     assert!(out.data.is_null(), "out must not be written on UNCHANGED");
     // (NULL, 0) is the empty batch: nothing to change either.
     let mut out = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform(
-            t,
-            LOGS,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
+    let code = unsafe { raw_logs(t, ptr::null(), 0, &mut out, ptr::null_mut()) };
     assert_eq!(code, cowork_ecs_result::Unchanged);
     unsafe { cowork_ecs_transformer_free(t) };
 }
@@ -161,49 +140,16 @@ fn null_parameters_are_errors_not_crashes() {
     let t = new_transformer(b"{}").unwrap();
     let mut out = empty_buf();
     let mut err = empty_buf();
-    let code = unsafe {
-        cowork_ecs_transform(
-            ptr::null(),
-            LOGS,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut out,
-            &mut err,
-        )
-    };
+    let code = unsafe { raw_logs(ptr::null(), ptr::null(), 0, &mut out, &mut err) };
     assert_eq!(code, cowork_ecs_result::NullParameter);
     assert!(
         String::from_utf8(take(err))
             .unwrap()
             .contains("transformer")
     );
-    let code = unsafe {
-        cowork_ecs_transform(
-            t,
-            LOGS,
-            ptr::null(),
-            0,
-            ptr::null(),
-            5,
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
+    let code = unsafe { raw_logs(t, ptr::null(), 5, &mut out, ptr::null_mut()) };
     assert_eq!(code, cowork_ecs_result::NullParameter);
-    let code = unsafe {
-        cowork_ecs_transform(
-            t,
-            LOGS,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
+    let code = unsafe { raw_logs(t, ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
     assert_eq!(code, cowork_ecs_result::NullParameter);
     let code =
         unsafe { cowork_ecs_transformer_new(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
