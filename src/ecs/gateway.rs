@@ -9,10 +9,10 @@
 //!   processor removes what the sender set there and writes its own; what
 //!   the sender asked for is kept in [`REQUESTED_ROUTING_FIELD`] and the
 //!   record tagged [`ROUTING_OVERRIDDEN_TAG`].
-//! - **Document id.** [`document_id`] derives `elasticsearch.document_id`
+//! - **Document id.** `document_id` derives `elasticsearch.document_id`
 //!   from the record's identity, so a replayed record is a conflict on the
 //!   existing document, never a second one.
-//! - **Bounds.** [`bound_attributes`] moves attributes Elasticsearch would
+//! - **Bounds.** `bound_attributes` moves attributes Elasticsearch would
 //!   refuse (deeper than [`MAX_FIELD_DEPTH`], or beyond [`MAX_FIELDS`]) into
 //!   one JSON text field, so the document is indexed and marked instead.
 
@@ -79,7 +79,7 @@ pub const MAX_FIELD_DEPTH: usize = 20;
 pub const MAX_FIELDS: usize = 1000;
 
 /// Key of the attribute that holds, as one JSON object text, the attributes
-/// [`bound_attributes`] moved (under the vendor prefix on Claude records).
+/// `bound_attributes` moved (under the vendor prefix on Claude records).
 pub const OVERFLOW_ATTRIBUTE: &str = "attributes_overflow";
 
 /// Message levels an attribute value may nest below its `AnyValue` (a map
@@ -203,7 +203,7 @@ pub(crate) fn mark_overridden<'a>(attrs: &mut Attrs<'a>, requested: &[String]) {
     add_tag(attrs, ROUTING_OVERRIDDEN_TAG);
 }
 
-/// The part of every [`document_id`] of one resource: the emitter
+/// The part of every `document_id` of one resource: the emitter
 /// (`event.provider`) and the resource's attributes as the gateway keeps
 /// them, each as its canonical protobuf encoding (so the id does not depend
 /// on the sender's encoder), hashed once per resource.
@@ -234,7 +234,7 @@ pub(crate) fn document_id_base(provider: &str, resource: &[Attr<'_>]) -> Result<
     Ok(hash)
 }
 
-/// What [`document_id`] reads of a record.
+/// What `document_id` reads of a record.
 pub(crate) struct RecordIdentity<'r> {
     /// `session.id` and `event.sequence` as text, when both are there.
     pub(crate) session_sequence: Option<(&'r str, &'r str)>,
@@ -384,7 +384,7 @@ pub(crate) fn json_messages(j: &serde_json::Value) -> usize {
     }
 }
 
-/// What [`bound_attributes`] moved.
+/// What `bound_attributes` moved.
 #[derive(Debug, Default)]
 pub(crate) struct Overflow {
     /// The moved attributes as a JSON object (key → value as JSON).

@@ -320,7 +320,7 @@ impl Transformer {
     /// `ExportMetricsServiceRequest`) from a sender authenticated as
     /// `tenant` (`None`: no identity). A resource that cannot be read is
     /// skipped (copied as it came) and reported in
-    /// [`Transformed::unread`]; see [`walk`] for logs and [`signals`] for
+    /// [`Transformed::unread`]; see `walk` for logs and `signals` for
     /// what a Claude span or data point gets.
     ///
     /// # Errors

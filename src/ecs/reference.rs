@@ -1,5 +1,5 @@
 //! The field reference, `docs/mapping.md`, rendered from the mapping's own
-//! tables ([`super::tables`], [`crate::policy`], [`super::gateway`]) so it
+//! tables (`tables`, [`crate::policy`], [`super::gateway`]) so it
 //! cannot drift from the code: a test fails when the committed file differs
 //! from [`markdown`]. Code comments cite its sections as `mapping.md §N`.
 //!
