@@ -140,7 +140,10 @@ impl<'de> Deserialize<'de> for ContentConfig {
                                 .map(|c| c.name())
                                 .collect();
                             known.extend([HMAC_KEY, HMAC_KEY_FILE]);
-                            return Err(de::Error::unknown_field(other, known.leak()));
+                            return Err(de::Error::custom(format_args!(
+                                "unknown field `{other}`, expected one of {}",
+                                known.join(", ")
+                            )));
                         }
                     }
                 }
@@ -499,6 +502,16 @@ mod tests {
             Config::from_json(br#"{"content":{"prompts":"shred"}}"#),
             Err(Error::ConfigSyntax(_))
         ));
+        match Config::from_json(br#"{"content":{"prompt":"keep"}}"#) {
+            Err(Error::ConfigSyntax(e)) => {
+                assert!(e.to_string().contains("unknown field `prompt`"), "{e}");
+                assert!(
+                    e.to_string().contains("tool_output"),
+                    "names the classes: {e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let dir = std::env::temp_dir().join(format!("cowork-ecs-key-{}", std::process::id()));
         std::fs::write(&dir, "0123456789abcdef0123456789abcdef\n").unwrap();
         let with_file = format!(

@@ -64,15 +64,7 @@ pub fn validate_part(field: &str, value: &str) -> Result<()> {
 /// control characters replaced by `_`, no leading `_ + .`, at most
 /// [`MAX_PART_BYTES`]. `None` if nothing is left.
 pub fn sanitize_namespace(identity: &str) -> Option<String> {
-    let mut s: String = (identity.trim().to_lowercase().chars())
-        .map(|c| {
-            if FORBIDDEN.contains(&c) || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mut s = underscored(identity.trim(), |c| c.is_control());
     let trimmed = s.trim_start_matches(['_', '+', '.']).len();
     s.drain(..s.len() - trimmed);
     while s.len() > MAX_PART_BYTES {
@@ -85,8 +77,19 @@ pub fn sanitize_namespace(identity: &str) -> Option<String> {
 /// (`apm.app.<service.name>`, [`FORBIDDEN`] characters replaced by `_` as
 /// the exporter does).
 pub fn span_event_dataset(service: &str) -> String {
-    let sanitized: String = (service.to_lowercase().chars())
-        .map(|c| if FORBIDDEN.contains(&c) { '_' } else { c })
-        .collect();
-    format!("apm.app.{sanitized}")
+    format!("apm.app.{}", underscored(service, |_| false))
+}
+
+/// `text` lowercased, with [`FORBIDDEN`] characters (and those `also`
+/// picks) replaced by `_`.
+fn underscored(text: &str, also: impl Fn(char) -> bool) -> String {
+    (text.to_lowercase().chars())
+        .map(|c| {
+            if FORBIDDEN.contains(&c) || also(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }

@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_identity_default_is_its_own_setting_s() {
+    fn identity_is_a_class_with_its_own_setting() {
         assert_eq!(
             ContentClass::Identity.default_action(),
             IdentityAction::default().as_content()

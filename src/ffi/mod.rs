@@ -214,10 +214,11 @@ impl cowork_ecs_signal {
     /// The signal a caller's number names; a number the ABI does not have
     /// is an invalid argument (a C enum may hold any value).
     fn from_raw(raw: u32) -> Result<Signal, boundary::Failure> {
+        use cowork_ecs_signal as S;
         Ok(match raw {
-            1 => Signal::Logs,
-            2 => Signal::Traces,
-            3 => Signal::Metrics,
+            _ if raw == S::Logs as u32 => Signal::Logs,
+            _ if raw == S::Traces as u32 => Signal::Traces,
+            _ if raw == S::Metrics as u32 => Signal::Metrics,
             _ => {
                 return Err(boundary::Failure::InvalidArgument(format!(
                     "signal {raw} is not a cowork_ecs_signal (1 logs, 2 traces, 3 metrics)"
