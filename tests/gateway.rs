@@ -23,6 +23,12 @@ fn attr(k: &str, v: Json) -> Json {
     json!({"key": k, "value": value})
 }
 
+/// The transform of protobuf logs bytes that it changes, decoded.
+fn transformed(t: &Transformer, bytes: &[u8]) -> ExportLogsServiceRequest {
+    let done = t.transform(Signal::Logs, bytes, None).unwrap();
+    otlp::decode(&done.output.expect("changed")).unwrap()
+}
+
 /// One request: a resource of `service` with `resource_attrs`, one scope with
 /// `scope_attrs`, one record per entry of `records`.
 fn request(
@@ -368,12 +374,7 @@ fn deep_values_of_other_senders_are_bounded_not_refused() {
     );
     let rec = &mut req.resource_logs[0].scope_logs[0].log_records[0];
     rec.attributes.insert(0, kv("deep", v));
-    let out = t
-        .transform(Signal::Logs, &req.encode_to_vec(), None)
-        .unwrap()
-        .output
-        .expect("bounded: changed");
-    let out = otlp::decode(&out).unwrap();
+    let out = transformed(&t, &req.encode_to_vec());
     let doc = flat_attributes(records(&out)[0]);
     assert!(!doc.contains_key("deep"));
     assert_eq!(doc["k"], json!("v"));
@@ -421,12 +422,7 @@ fn text_that_is_not_utf8_is_read_lossily_and_its_content_policy_applied() {
             bytes[at] = 0xC3; // a lead byte without its continuation
         }
         assert!(otlp::decode(&bytes).is_err(), "prost refuses it");
-        let out = t
-            .transform(Signal::Logs, &bytes, None)
-            .unwrap()
-            .output
-            .unwrap();
-        let out = otlp::decode(&out).unwrap();
+        let out = transformed(&t, &bytes);
         let text = format!("{out:?}");
         assert!(
             !text.contains("CanarySecretPass77"),
@@ -474,13 +470,7 @@ fn field_order_does_not_matter() {
     prost::encoding::message::encode(1, rl.resource.as_ref().unwrap(), &mut body);
     let mut bytes = Vec::new();
     prost::encoding::bytes::encode(1, &body, &mut bytes);
-    let out = otlp::decode(
-        &t.transform(Signal::Logs, &bytes, None)
-            .unwrap()
-            .output
-            .unwrap(),
-    )
-    .unwrap();
+    let out = transformed(&t, &bytes);
     let resource = out.resource_logs[0].resource.as_ref().unwrap();
     let keys: Vec<_> = resource
         .attributes
@@ -529,13 +519,7 @@ fn a_resource_or_scope_sent_twice_is_one_and_the_gateways() {
     let mut bytes = Vec::new();
     prost::encoding::bytes::encode(1, &body, &mut bytes);
 
-    let out = otlp::decode(
-        &t.transform(Signal::Logs, &bytes, None)
-            .unwrap()
-            .output
-            .unwrap(),
-    )
-    .unwrap();
+    let out = transformed(&t, &bytes);
     let resource = out.resource_logs[0].resource.as_ref().unwrap();
     assert!(
         !resource

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json, json};
 type Doc = Map<String, Json>;
 
 /// How many distinct `event.action` values the documents have.
-fn by_distinct_action(docs: &[Doc]) -> usize {
+fn distinct_actions(docs: &[Doc]) -> usize {
     let actions: std::collections::BTreeSet<String> = (docs.iter())
         .filter_map(|d| d.get("event.action").map(Json::to_string))
         .collect();
@@ -277,7 +277,7 @@ fn cowork_fixture_every_event_type() {
     ];
     assert_eq!(
         expect.len(),
-        by_distinct_action(&d),
+        distinct_actions(&d),
         "every event of the fixture"
     );
     for (action, outcome) in expect {

@@ -5,6 +5,7 @@ and whoever starts a process stops it.
 """
 
 import contextlib
+import functools
 import json
 import os
 import pwd
@@ -353,6 +354,7 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
 MAPPING_REFERENCE = ROOT / "docs" / "mapping.md"
 
 
+@functools.cache
 def event_categories():
     """{event name: (category, type) or None} from docs/mapping.md §1, the
     field reference generated from the mapping's tables (a Rust test keeps it
