@@ -90,7 +90,15 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 	if err == nil {
 		return out, nil
 	}
-	if err := p.onFailure(ctx, err, p.mustFailClosed(tenant, ld), ld.LogRecordCount(), "log_records"); err != nil {
+	hasClaude := func() bool {
+		for _, rl := range ld.ResourceLogs().All() {
+			if p.isClaude(rl.Resource()) {
+				return true
+			}
+		}
+		return false
+	}
+	if err := p.onFailure(ctx, err, p.mustFailClosed(tenant, hasClaude), ld.LogRecordCount(), "log_records"); err != nil {
 		return ld, err
 	}
 	return out, nil
@@ -163,21 +171,11 @@ func (cfg *Config) policyKeepsAll() bool {
 
 // mustFailClosed says whether a batch the transform could not process may
 // not pass on untransformed: it comes from an authenticated tenant (whose
-// routing is the gateway's), or it holds a Claude record and some content
-// class is not keep.
-func (p *logsProcessor) mustFailClosed(tenant string, ld plog.Logs) bool {
-	if tenant != "" {
-		return true
-	}
-	if p.keepsAll {
-		return false
-	}
-	for _, rl := range ld.ResourceLogs().All() {
-		if p.isClaude(rl.Resource()) {
-			return true
-		}
-	}
-	return false
+// routing is the gateway's), or it holds a Claude resource (hasClaude,
+// asked only when it matters) and some content class is not keep. The one
+// rule for every signal.
+func (p *core) mustFailClosed(tenant string, hasClaude func() bool) bool {
+	return tenant != "" || (!p.keepsAll && hasClaude())
 }
 
 // tenant is the sender's identity as the receiver's authenticator (or a

@@ -39,19 +39,25 @@ func (p *signalProcessor[T]) process(ctx context.Context, batch T) (T, error) {
 	if err == nil {
 		return out, nil
 	}
-	failClosed := tenant != "" || (claude && !p.keepsAll)
+	failClosed := p.mustFailClosed(tenant, func() bool { return claude })
 	return out, p.onFailure(ctx, err, failClosed, p.count(batch), p.unit)
 }
 
-func newTracesProcessor(set processor.Settings, cfg *Config) (*signalProcessor[ptrace.Traces], error) {
+// newSignalProcessor completes p (everything but its core) with a core.
+func newSignalProcessor[T any](set processor.Settings, cfg *Config, p *signalProcessor[T]) (*signalProcessor[T], error) {
 	c, err := newCore(set, cfg)
 	if err != nil {
 		return nil, err
 	}
+	p.core = c
+	return p, nil
+}
+
+func newTracesProcessor(set processor.Settings, cfg *Config) (*signalProcessor[ptrace.Traces], error) {
 	var m ptrace.ProtoMarshaler
 	var u ptrace.ProtoUnmarshaler
-	return &signalProcessor[ptrace.Traces]{
-		core: c, signal: cffi.Traces, unit: "spans",
+	return newSignalProcessor(set, cfg, &signalProcessor[ptrace.Traces]{
+		signal: cffi.Traces, unit: "spans",
 		marshal: m.MarshalTraces, unmarshal: u.UnmarshalTraces, count: ptrace.Traces.SpanCount,
 		scan: func(p *core, td ptrace.Traces) (claude, mappingMode bool) {
 			for _, rs := range td.ResourceSpans().All() {
@@ -62,18 +68,14 @@ func newTracesProcessor(set processor.Settings, cfg *Config) (*signalProcessor[p
 			}
 			return claude, mappingMode
 		},
-	}, nil
+	})
 }
 
 func newMetricsProcessor(set processor.Settings, cfg *Config) (*signalProcessor[pmetric.Metrics], error) {
-	c, err := newCore(set, cfg)
-	if err != nil {
-		return nil, err
-	}
 	var m pmetric.ProtoMarshaler
 	var u pmetric.ProtoUnmarshaler
-	return &signalProcessor[pmetric.Metrics]{
-		core: c, signal: cffi.Metrics, unit: "data_points",
+	return newSignalProcessor(set, cfg, &signalProcessor[pmetric.Metrics]{
+		signal: cffi.Metrics, unit: "data_points",
 		marshal: m.MarshalMetrics, unmarshal: u.UnmarshalMetrics, count: pmetric.Metrics.DataPointCount,
 		scan: func(p *core, md pmetric.Metrics) (claude, mappingMode bool) {
 			for _, rm := range md.ResourceMetrics().All() {
@@ -84,5 +86,5 @@ func newMetricsProcessor(set processor.Settings, cfg *Config) (*signalProcessor[
 			}
 			return claude, mappingMode
 		},
-	}, nil
+	})
 }
