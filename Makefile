@@ -2,8 +2,9 @@
 #
 # Pinned versions (change them together: ocb's strict versioning wants the
 # collector components, go-shim/go.mod and the builder on one release).
-OCB_VERSION      := 0.156.0
-ES_VERSION       := 8.19.21
+OCB_VERSION      := 0.157.0
+ES_VERSION       := 9.5.2
+ES8_VERSION      := 8.19.21
 GOOS             := $(shell go env GOOS)
 GOARCH           := $(shell go env GOARCH)
 
@@ -51,7 +52,7 @@ collector: lib $(OCB)
 
 ## deps: Elasticsearch and the Claude Code CLI for the end-to-end tests.
 deps:
-	ES_VERSION=$(ES_VERSION) scripts/install-deps.sh
+	ES_VERSION=$(ES_VERSION) ES8_VERSION=$(ES8_VERSION) scripts/install-deps.sh
 
 test-rust:
 	cargo fmt --all -- --check
@@ -95,7 +96,7 @@ test-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=45
 
 test-e2e: collector cli deps
-	python3 -m pytest -v tests/e2e
+	ES_VERSION=$(ES_VERSION) ES8_VERSION=$(ES8_VERSION) python3 -m pytest -v tests/e2e
 
 ## test: every test; this is the command CI runs.
 test: test-rust test-go test-c test-fuzz test-e2e

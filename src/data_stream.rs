@@ -17,12 +17,20 @@ pub const FORBIDDEN: &[char] = &[
 /// Longest dataset or namespace, in bytes.
 pub const MAX_PART_BYTES: usize = 100;
 
-/// `data_stream.dataset` of Claude Code spans.
-pub const CLAUDE_CODE_TRACES_DATASET: &str = "claude_code.traces";
+/// `data_stream.dataset` of Claude Code spans, as the processor writes it:
+/// spans are written in the exporter's OTel mapping mode, which appends
+/// [`OTEL_SUFFIX`], so they land in `traces-claude_code.otel-<namespace>`
+/// (where Elastic's "[Claude Code] Traces Overview" reads them) and their
+/// span events in `logs-claude_code.otel-<namespace>`.
+pub const CLAUDE_CODE_TRACES_DATASET: &str = "claude_code";
 /// `data_stream.dataset` of Claude Code metrics.
 pub const CLAUDE_CODE_METRICS_DATASET: &str = "claude_code.metrics";
-/// `data_stream.dataset` of Cowork spans.
-pub const COWORK_TRACES_DATASET: &str = "claude_cowork.traces";
+/// `data_stream.dataset` of Cowork spans (OTel mode, as
+/// [`CLAUDE_CODE_TRACES_DATASET`]): `traces-claude_cowork.otel-<namespace>`.
+pub const COWORK_TRACES_DATASET: &str = "claude_cowork";
+/// What the exporter's OTel mapping mode appends to every dataset
+/// (`logs-*.otel-*`, `traces-*.otel-*`: Elasticsearch's OTel templates).
+pub const OTEL_SUFFIX: &str = ".otel";
 /// `data_stream.dataset` of Cowork metrics.
 pub const COWORK_METRICS_DATASET: &str = "claude_cowork.metrics";
 

@@ -38,8 +38,13 @@ fn capture(path: &str) -> Vec<u8> {
 fn json_signals_are_told_by_their_top_level_key() {
     let (code, out, err) = run(&[], &capture("captures/traces/traces.json"));
     assert_eq!(code, 0, "{err}");
-    let out = String::from_utf8(out).unwrap();
-    assert!(out.contains("resourceSpans") && out.contains("claude_code.traces"));
+    // Spans are routed in the exporter's OTel mode, which appends `.otel`.
+    let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let scope = &out["resourceSpans"][0]["scopeSpans"][0]["scope"]["attributes"];
+    assert!(
+        scope.to_string().contains(r#"{"key":"elastic.mapping.mode","value":{"stringValue":"otel"}}"#),
+        "{scope}"
+    );
     assert!(err.contains("6 Claude span(s)"), "{err}");
     let (code, out, err) = run(
         &["--tenant", "team-a"],

@@ -75,7 +75,10 @@ fn bash_ok_tool_decision_and_result() {
     assert!(!result.contains_key("claude_code.events.tool_name"));
     assert!(result["claude_code.events.tool_input_size_bytes"].is_i64());
     assert_eq!(result["event.provider"], json!("claude-code"));
-    assert_eq!(result["data_stream.dataset"], json!("claude_code.events"));
+    assert_eq!(
+        result["data_stream.dataset"],
+        json!("claude_code.events.otel")
+    );
     assert_eq!(result["data_stream.namespace"], json!("default"));
     assert_eq!(result["ecs.version"], json!("9.3.0"));
     // API-key auth: no email, so related.user is just the user.id hash.
@@ -296,7 +299,7 @@ fn cowork_fixture_every_event_type() {
         assert_eq!(r["event.provider"], json!("claude-cowork"), "{action}");
         assert_eq!(
             r["data_stream.dataset"],
-            json!("claude_cowork.events"),
+            json!("claude_cowork.events.otel"),
             "{action}"
         );
         assert_eq!(

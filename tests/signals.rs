@@ -67,7 +67,7 @@ fn span<'a>(all: &'a [(String, Map<String, Json>)], kind: &str) -> &'a Map<Strin
 }
 
 #[test]
-fn claude_spans_get_ecs_fields_and_the_gateways_routing() {
+fn claude_spans_keep_what_the_traces_dashboard_reads_and_get_ecs_fields_and_the_gateways_routing() {
     let mut req = traces("content_all");
     let outcome = Transformer::new(&Config::default())
         .unwrap()
@@ -75,8 +75,10 @@ fn claude_spans_get_ecs_fields_and_the_gateways_routing() {
     assert_eq!(outcome.claude_items, 6);
     let scope = req.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
     let scope = attrs(&scope.attributes);
-    assert_eq!(scope["elastic.mapping.mode"], json!("ecs"));
-    assert_eq!(scope["data_stream.dataset"], json!("claude_code.traces"));
+    // The exporter's OTel mode: traces-claude_code.otel-<namespace>, where
+    // Elastic's Traces Overview reads `attributes.*`.
+    assert_eq!(scope["elastic.mapping.mode"], json!("otel"));
+    assert_eq!(scope["data_stream.dataset"], json!("claude_code"));
     assert_eq!(scope["data_stream.namespace"], json!("default"));
     let all = spans(&req);
     let interaction = span(&all, "interaction");
@@ -88,7 +90,11 @@ fn claude_spans_get_ecs_fields_and_the_gateways_routing() {
     assert_eq!(llm["gen_ai.usage.cache_read.input_tokens"], json!(30));
     assert_eq!(llm["event.duration"], json!(47_000_000));
     assert_eq!(llm["event.outcome"], json!("success"));
-    assert!(!llm.contains_key("input_tokens"));
+    // The source attributes stay, typed, for the Traces Overview.
+    assert_eq!(llm["input_tokens"], json!(120));
+    assert_eq!(llm["duration_ms"], json!(47));
+    assert_eq!(llm["success"], json!(true));
+    assert_eq!(llm["gen_ai.conversation.id"], llm["session.id"]);
     let tool = span(&all, "tool");
     assert_eq!(tool["event.category"], json!(["process"]));
     assert_eq!(tool["process.command_line"], json!("echo hello-from-mock"));

@@ -131,7 +131,7 @@ impl<'a> Ctx<'a> {
         self.take_routing(&mut scope.attributes, "scope", requested);
         let dataset = emitter.dataset(signal);
         scope.attributes.extend([
-            kv(gateway::MAPPING_MODE_ATTRIBUTE, "ecs"),
+            kv(gateway::MAPPING_MODE_ATTRIBUTE, mapping_mode(signal)),
             kv("data_stream.dataset", dataset),
             kv(
                 "data_stream.namespace",
@@ -181,6 +181,17 @@ impl<'a> Ctx<'a> {
             resource.attributes.push(kv("data_stream.namespace", ns));
         }
         requested
+    }
+}
+
+/// The exporter's mapping mode for a Claude scope of `signal`: spans in
+/// the OTel-native shape (attributes under `attributes.*`, `name`,
+/// `duration` in ns), which is what Elastic's "[Claude Code] Traces
+/// Overview" reads from `traces-<product>.otel-*`; metrics as ECS documents.
+fn mapping_mode(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otel",
+        _ => "ecs",
     }
 }
 
@@ -340,28 +351,22 @@ fn put_span_fields(attrs: &mut Vec<KeyValue>, name: &str, status_unset: bool, em
         .find(|(t, _)| *t == span_type)
         .map_or(tables::OTHER_SPAN, |(_, c)| *c);
     for &(from, to, conv) in tables::SPAN_RENAMES {
-        let Some(at) = attrs.iter().position(|kv| kv.key == from) else {
-            continue;
-        };
         if attrs.iter().any(|kv| kv.key == to) {
             continue;
         }
-        let moved = attrs.remove(at);
-        let value = moved.value.and_then(|v| v.value);
-        // The mapping's own conversions; a non-scalar is kept as it came.
-        let converted = match value.as_ref().map(|v| (v, InValue::of_scalar(v))) {
-            Some((_, Some(scalar))) => convert(&scalar, conv).ok().and_then(OutValue::into_value),
-            Some((v, None)) if conv == Conversion::Keep => Some(v.clone()),
-            _ => None,
+        // The source attribute stays as it came (the Traces Overview reads
+        // `attributes.<source name>`); the ECS / GenAI field is a copy.
+        let Some(value) = find(attrs, from) else {
+            continue;
         };
-        match converted {
-            Some(v) => attrs.push(kv_value(to, v)),
-            // Not convertible: kept as it came, under its own name.
-            None => attrs.push(KeyValue {
-                key: from.to_owned(),
-                value: value.map(|v| AnyValue { value: Some(v) }),
-                ..KeyValue::default()
-            }),
+        // The mapping's own conversions; a non-scalar is copied only as is.
+        let converted = match InValue::of_scalar(value) {
+            Some(scalar) => convert(&scalar, conv).ok().and_then(OutValue::into_value),
+            None if conv == Conversion::Keep => Some(value.clone()),
+            None => None,
+        };
+        if let Some(v) = converted {
+            attrs.push(kv_value(to, v));
         }
     }
     let outcome = (find(attrs, "success").and_then(InValue::of_scalar)).and_then(|v| to_bool(&v));

@@ -256,6 +256,13 @@ pub(crate) const RENAMES: &[(&str, &[Target])] = &[
         ],
     ),
     ("request_id", &[Ecs("gen_ai.response.id", Keyword)]),
+    // OTel GenAI semantic conventions (ECS RFC 0058; elastic/integrations
+    // #20741): the session is the conversation. Kept under the vendor
+    // prefix too, where Elastic's package has it.
+    (
+        "session.id",
+        &[Vendor(Keyword), Ecs("gen_ai.conversation.id", Keyword)],
+    ),
     ("input_tokens", &[Ecs("gen_ai.usage.input_tokens", Long)]),
     ("output_tokens", &[Ecs("gen_ai.usage.output_tokens", Long)]),
     (

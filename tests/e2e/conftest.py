@@ -46,6 +46,9 @@ def stack(request):
     workdir = tempfile.mkdtemp(prefix="cowork-ecs-e2e-")
     s = Stack(workdir)
     try:
+        # A cluster where the user also installed Elastic's integrations
+        # (for their dashboards): their templates and pipelines come first.
+        s.es.before_setup = h.install_package_standins
         s.es.start()
         s.collector = h.Collector(workdir, s.es.url, TOKEN).start()
         s.api = MessagesApiStandIn().start()

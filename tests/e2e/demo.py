@@ -49,7 +49,7 @@ def main():
 
         def complete():
             # Every run's key events and all 29 Cowork records are searchable.
-            hits = es.search({"match_all": {}}, index="logs-claude_*.events-*", size=1000)
+            hits = es.search({"match_all": {}}, index="logs-claude_*.events.otel-*", size=1000)
             scenarios = {field(x["_source"], "e2e.scenario") for x in hits}
             actions = [field(x["_source"], "event.action") for x in hits]
             cowork = sum(1 for x in hits if field(x["_source"], "e2e.scenario") == "cowork")
@@ -59,7 +59,7 @@ def main():
 
         docs = h.wait_until("all documents to be searchable", complete, timeout=90, interval=1)
         time.sleep(2)  # stragglers of the last export
-        docs = es.search({"match_all": {}}, index="logs-claude_*.events-*", size=1000)
+        docs = es.search({"match_all": {}}, index="logs-claude_*.events.otel-*", size=1000)
         columns = [("index", 24), ("event.action", 26), ("event.category", 15), ("event.outcome", 8),
                    ("event.kind", 14), ("detail", 48)]
         print()

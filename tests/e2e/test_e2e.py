@@ -9,8 +9,8 @@ import time
 from conftest import TOKEN, by_action, dump, get
 import harness as h
 
-CLAUDE_CODE_INDEX = ".ds-logs-claude_code.events-default-"
-COWORK_INDEX = ".ds-logs-claude_cowork.events-default-"
+CLAUDE_CODE_INDEX = ".ds-logs-claude_code.events.otel-default-"
+COWORK_INDEX = ".ds-logs-claude_cowork.events.otel-default-"
 
 
 def assert_claude_code_common(doc):
@@ -18,7 +18,7 @@ def assert_claude_code_common(doc):
     assert get(doc, "ecs.version") == "9.3.0"
     assert get(doc, "event.provider") == "claude-code"
     assert get(doc, "event.kind") == "event", dump(doc)
-    assert get(doc, "data_stream.dataset") == "claude_code.events"
+    assert get(doc, "data_stream.dataset") == "claude_code.events.otel"
     assert get(doc, "data_stream.namespace") == "default"
     assert get(doc, "gen_ai.provider.name") == "anthropic"
     user_id = get(doc, "user.id")
@@ -147,7 +147,7 @@ def check_cowork_docs(docs):
         if outcome:
             assert get(d, "event.outcome") == outcome, dump(d)
         assert get(d, "event.provider") == "claude-cowork"
-        assert get(d, "data_stream.dataset") == "claude_cowork.events"
+        assert get(d, "data_stream.dataset") == "claude_cowork.events.otel"
         assert get(d, "user.email") == "dana@example.org"
         assert get(d, "organization.id") == "c0ffee00-1111-4222-8333-444455556666"
         assert get(d, "related.user") == ["dana@example.org", get(d, "user.id")]

@@ -71,7 +71,7 @@ def test_content_policy_canaries(stack, policy):
         docs = stack.docs(tag, 4, ["user_prompt", "assistant_response", "tool_result", "api_request_body"])
     finally:
         collector.stop()
-    assert all(d["_index"].startswith(".ds-logs-claude_code.events-policy_") for d in docs)
+    assert all(d["_index"].startswith(".ds-logs-claude_code.events.otel-policy_") for d in docs)
     stored = json.dumps(docs)  # every stored field of every document
     prompt_canary, response_canary = f"canary-prompt-{p}", f"canary-response-{p}"
     found = lambda phrase: stack.es.search(  # noqa: E731  full-text search of the indices
@@ -131,11 +131,11 @@ def test_two_senders_land_in_two_namespaces(stack):
         b = stack.docs("tenant_team-b", 30)
     finally:
         collector.stop()
-    claude_a = [d for d in a if d["_index"].startswith(".ds-logs-claude_cowork.events-")]
-    claude_b = [d for d in b if d["_index"].startswith(".ds-logs-claude_cowork.events-")]
+    claude_a = [d for d in a if d["_index"].startswith(".ds-logs-claude_cowork.events.otel-")]
+    claude_b = [d for d in b if d["_index"].startswith(".ds-logs-claude_cowork.events.otel-")]
     assert len(claude_a) == len(claude_b) == 29
-    assert {d["_index"].rsplit("-", 2)[0] for d in claude_a} == {".ds-logs-claude_cowork.events-team_a"}
-    assert {d["_index"].rsplit("-", 2)[0] for d in claude_b} == {".ds-logs-claude_cowork.events-team_b"}
+    assert {d["_index"].rsplit("-", 2)[0] for d in claude_a} == {".ds-logs-claude_cowork.events.otel-team_a"}
+    assert {d["_index"].rsplit("-", 2)[0] for d in claude_b} == {".ds-logs-claude_cowork.events.otel-team_b"}
     assert {get(d, "labels.tenant") for d in claude_a} == {"team-a"}
     assert {get(d, "data_stream.namespace") for d in claude_b} == {"team_b"}
     # The fixture claims organization c0ffee00-…: allowed for team-a, not for team-b.

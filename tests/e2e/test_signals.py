@@ -23,13 +23,20 @@ PROMPT_SECRET = "password=CanaryTracePass{p}"
 PROMPT = "canary-trace-prompt-{p} say hello using bash " + PROMPT_SECRET
 EMAIL = "canary.{p}@example.com"
 
-# Where each signal lands (the exporter's ECS mode; see README "Traces and metrics").
+# Where each signal lands (README "Traces and metrics"): log records and
+# metrics as ECS documents, spans and their span events in the exporter's
+# OTel mode (attributes under `attributes`), where Elastic's Traces Overview reads them.
 STREAMS = {
-    "logs": "logs-claude_code.events-*",
-    "spans": "traces-claude_code.traces-*",
-    "span_events": "logs-apm.app.claude_code-*",
+    "logs": "logs-claude_code.events.otel-*",
+    "spans": "traces-claude_code.otel-*",
+    "span_events": "logs-claude_code.otel-*",
     "metrics": "metrics-claude_code.metrics-*",
 }
+
+
+def attr(doc, key):
+    """A span attribute of an OTel-mode document."""
+    return (doc.get("attributes") or {}).get(key)
 
 
 def scenario_docs(stack, tag, index):
@@ -58,7 +65,7 @@ def test_all_three_signals_follow_the_content_and_identity_policy(stack, policy)
 
         def landed():
             seen.update({name: scenario_docs(stack, tag, index) for name, index in STREAMS.items()})
-            spans = {d.get("span", {}).get("type") for d in seen["spans"]}
+            spans = {attr(d, "span.type") for d in seen["spans"]}
             ok = (len(seen["logs"]) >= 5 and {"interaction", "llm_request", "tool"} <= spans
                   and seen["span_events"] and seen["metrics"])
             return dict(seen) if ok else None
@@ -77,12 +84,16 @@ def test_all_three_signals_follow_the_content_and_identity_policy(stack, policy)
     # Never stored, whatever the signal: the credentials.
     for secret in (GITHUB_TOKEN, PROMPT_SECRET.format(p=p).split("=")[1]):
         assert secret not in stored, f"{secret} stored under {policy}"
-    spans = {d["span"]["type"]: d for d in found["spans"] if d.get("span", {}).get("type")}
+    spans = {attr(d, "span.type"): d for d in found["spans"] if attr(d, "span.type")}
     tool, interaction = spans["tool"], spans["interaction"]
-    assert tool["event"]["category"] == ["process"]
-    assert interaction["event"]["category"] == ["session"]
+    assert attr(tool, "event.category") == ["process"]
+    assert attr(interaction, "event.category") == ["session"]
     llm = spans["llm_request"]
-    assert llm["gen_ai"]["usage"]["input_tokens"] == 120
+    assert attr(llm, "gen_ai.usage.input_tokens") == 120
+    # What Elastic's Traces Overview reads: the span name, its duration in
+    # ns, and the source attributes, typed.
+    assert llm["name"] == "claude_code.llm_request" and llm["duration"] > 0
+    assert attr(llm, "input_tokens") == 120 and attr(llm, "success") is True
     metric_names = {k for d in found["metrics"] for k in d.get("claude_code", {})}
     assert {"cost", "token"} <= metric_names, metric_names
 
@@ -90,16 +101,17 @@ def test_all_three_signals_follow_the_content_and_identity_policy(stack, policy)
     if policy == "redact_secrets":
         assert f"canary-trace-prompt-{p}" in stored, "the rest of the prompt stays readable"
         assert "[REDACTED:github_token]" in json.dumps(found["span_events"]), "the output, masked"
-        assert "[REDACTED:github_token]" in tool["process"]["command_line"]
+        assert "[REDACTED:github_token]" in attr(tool, "process.command_line")
         assert email in json.dumps(found["spans"]) and email in json.dumps(found["metrics"]), "identity: keep"
         return
     for canary in (f"canary-trace-prompt-{p}", "echo ghp_", email):
         assert canary not in stored, f"{canary} stored under {policy}"
     if policy == "hash":
-        assert len(tool["process"]["command_line"]) == 64
+        assert len(attr(tool, "process.command_line")) == 64
         hashed = hmac.new(HMAC_KEY.encode(), email.encode(), hashlib.sha256).hexdigest()
         for name in ("spans", "metrics"):
-            users = {u for d in found[name] for u in d.get("related", {}).get("user", [])}
+            users = {u for d in found[name] for u in (attr(d, "related.user") if name == "spans"
+                                                         else d.get("related", {}).get("user", [])) or []}
             assert hashed in users, f"{name}: the hashed email, joinable across signals"
     else:
-        assert "command_line" not in tool.get("process", {})
+        assert attr(tool, "process.command_line") is None and attr(tool, "full_command") is None

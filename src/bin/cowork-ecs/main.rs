@@ -67,8 +67,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
     },
-    /// Install (idempotently) the index and component templates for both
-    /// datasets in Elasticsearch, with a data stream lifecycle.
+    /// Install (idempotently) the index and component templates of every
+    /// data stream the processor routes to, with a data stream lifecycle,
+    /// above Elastic's package and built-in templates; report what else
+    /// matches those data streams.
     Setup {
         /// Elasticsearch URL, e.g. https://es.example.com:9200.
         #[arg(long, env = "ELASTICSEARCH_ENDPOINT")]
@@ -82,12 +84,12 @@ enum Command {
         /// Password for basic auth.
         #[arg(long, env = "ELASTICSEARCH_PASSWORD", hide_env_values = true)]
         password: Option<String>,
-        /// Datasets (the processor's cowork.dataset and claude_code.dataset).
-        #[arg(long = "dataset", default_values_t = ["claude_code.events".to_owned(), "claude_cowork.events".to_owned()])]
-        datasets: Vec<String>,
-        /// The emitters' service.name values (their span events go to logs-apm.app.<service>-*).
-        #[arg(long = "service-name", default_values_t = ["claude-code".to_owned(), "cowork".to_owned()])]
-        service_names: Vec<String>,
+        /// The processor's claude_code.dataset (Claude Code log records).
+        #[arg(long, default_value = cowork_ecs::config::DEFAULT_CLAUDE_CODE_DATASET)]
+        claude_code_dataset: String,
+        /// The processor's cowork.dataset (Cowork log records).
+        #[arg(long, default_value = cowork_ecs::config::DEFAULT_COWORK_DATASET)]
+        cowork_dataset: String,
         /// Data stream lifecycle retention, e.g. 365d (default: keep until deleted).
         #[arg(long)]
         retention: Option<String>,
@@ -302,8 +304,8 @@ fn main() -> ExitCode {
             api_key,
             username,
             password,
-            datasets,
-            service_names,
+            claude_code_dataset,
+            cowork_dataset,
             retention,
         } => setup::run(&setup::Setup {
             url: elasticsearch.clone(),
@@ -312,8 +314,8 @@ fn main() -> ExitCode {
                 username.as_deref(),
                 password.as_deref(),
             ),
-            datasets: datasets.clone(),
-            service_names: service_names.clone(),
+            claude_code_dataset: claude_code_dataset.clone(),
+            cowork_dataset: cowork_dataset.clone(),
             retention: retention.clone(),
         }),
     };

@@ -1,17 +1,35 @@
 //! `cowork-ecs setup`: installs, idempotently, what Elasticsearch needs to
 //! take every document the processor writes (as `filebeat setup` does for
-//! Beats): two component templates (`cowork-ecs@settings`,
-//! `cowork-ecs@mappings`, from `collector-config/elasticsearch/`) and one
-//! index template per data stream the processor routes to, composed of
-//! them, with a priority above the built-in `logs-*-*` / `traces-*-*` /
-//! `metrics-*-*` templates (100) and a data stream lifecycle:
-//! - `logs-<dataset>-*` for the log records of each configured dataset;
-//! - `traces-<product>.traces-*` for Claude spans;
-//! - `logs-apm.app.<service>-*` for their span events (the exporter's ECS
-//!   mode writes each span event as a log document there);
-//! - `metrics-<product>.metrics-*` for Claude metrics, with the
-//!   `double_metrics` / `summary_metrics` dynamic templates the exporter's
-//!   ECS mode names for metric values.
+//! Beats), in a cluster that may also hold Elastic's `claude_code` /
+//! `claude_cowork` integration assets and Elasticsearch's built-in OTel
+//! templates:
+//! - three component templates (files in `collector-config/elasticsearch/`):
+//!   `cowork-ecs@settings`, `cowork-ecs@mappings` (the ECS documents) and
+//!   `cowork-ecs@otel-mappings` (spans and span events, written in the
+//!   exporter's OTel mode);
+//! - one index template per data stream the processor routes to, named
+//!   `cowork-ecs-<type>-<dataset>` (never the name Fleet gives the
+//!   package's own, `<type>-<dataset>`), at [`PRIORITY`]: above the
+//!   package's templates (Fleet installs them at 200, with the package's
+//!   ingest pipeline as `index.default_pipeline`) and the built-in
+//!   `logs-*.otel-*` / `traces-*.otel-*` (120) and `logs-*-*` (100) ones, so
+//!   that neither the package's pipeline nor another template's mappings
+//!   touch the already normalized documents:
+//!   - `logs-<dataset>-*` for the log records of each emitter, with the
+//!     emitter's vendor object (`claude_code.events`, `claude_cowork.events`)
+//!     as a `passthrough` object, so that the bare attribute names Elastic's
+//!     dashboards filter on (`decision_source`, `success`, `session.id`, …)
+//!     answer as they do in an OTel data stream's `attributes`;
+//!   - `traces-<product>.otel-*` for Claude spans and `logs-<product>.otel-*`
+//!     for their span events;
+//!   - `metrics-<product>.metrics-*` for Claude metrics, with the
+//!     `double_metrics` / `summary_metrics` dynamic templates the exporter's
+//!     ECS mode names for metric values.
+//!
+//! After installing, [`report`] asks Elasticsearch which other index
+//! templates match each data stream and says what it found (the package's
+//! templates and their default pipelines); a template that would win over
+//! this one is an error.
 
 use cowork_ecs::data_stream;
 use serde_json::{Value, json};
@@ -20,13 +38,20 @@ use std::time::Duration;
 /// The settings component template (shipped file).
 const SETTINGS: &str =
     include_str!("../../../collector-config/elasticsearch/cowork-ecs@settings.json");
-/// The mappings component template (shipped file).
+/// The ECS mappings component template (shipped file).
 const MAPPINGS: &str =
     include_str!("../../../collector-config/elasticsearch/cowork-ecs@mappings.json");
+/// The OTel-shape mappings component template (shipped file).
+const OTEL_MAPPINGS: &str =
+    include_str!("../../../collector-config/elasticsearch/cowork-ecs@otel-mappings.json");
 
-/// Priority of the index templates: above Elasticsearch's built-in
-/// `logs-*-*` (100) and `logs@*` templates.
-pub const PRIORITY: u64 = 200;
+/// Priority of the index templates: above the templates Fleet installs for
+/// Elastic's integration packages (200), Elasticsearch's built-in OTel
+/// templates (120) and `logs-*-*` (100).
+pub const PRIORITY: u64 = 250;
+
+/// Prefix of every index template `setup` installs.
+pub const TEMPLATE_PREFIX: &str = "cowork-ecs-";
 
 /// What to install and where.
 pub struct Setup {
@@ -34,18 +59,107 @@ pub struct Setup {
     pub url: String,
     /// `Authorization` header value (`ApiKey …` or `Basic …`), if any.
     pub authorization: Option<String>,
-    /// Log datasets to create index templates for.
-    pub datasets: Vec<String>,
-    /// Emitters' `service.name` values: their span events go to
-    /// `logs-apm.app.<service>-*`.
-    pub service_names: Vec<String>,
+    /// The processor's `claude_code.dataset`.
+    pub claude_code_dataset: String,
+    /// The processor's `cowork.dataset`.
+    pub cowork_dataset: String,
     /// Data stream lifecycle retention (e.g. `90d`); `None` keeps data until
     /// deleted by hand (an audit trail's default).
     pub retention: Option<String>,
 }
 
+/// One data stream pattern `setup` installs an index template for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// `logs`, `traces` or `metrics`.
+    pub kind: &'static str,
+    /// The full dataset of the data stream names (`claude_code.otel` for
+    /// spans: the exporter's OTel mode appends `.otel`).
+    pub dataset: String,
+    /// The component templates it is composed of.
+    pub composed_of: &'static [&'static str],
+    /// The emitter's vendor object made `passthrough` (ECS log records).
+    pub passthrough: Option<(&'static str, u64)>,
+}
+
+impl Stream {
+    /// The index template's name.
+    pub fn template_name(&self) -> String {
+        format!("{TEMPLATE_PREFIX}{}-{}", self.kind, self.dataset)
+    }
+
+    /// A data stream this template applies to (namespace `default`).
+    pub fn example_data_stream(&self) -> String {
+        format!("{}-{}-default", self.kind, self.dataset)
+    }
+}
+
+const ECS: &[&str] = &["cowork-ecs@settings", "cowork-ecs@mappings"];
+const OTEL: &[&str] = &["cowork-ecs@settings", "cowork-ecs@otel-mappings"];
+
+/// Every data stream pattern the processor routes to.
+pub fn streams(setup: &Setup) -> Vec<Stream> {
+    let mut out = Vec::new();
+    for (dataset, vendor, traces, metrics) in [
+        (
+            &setup.claude_code_dataset,
+            "claude_code",
+            data_stream::CLAUDE_CODE_TRACES_DATASET,
+            data_stream::CLAUDE_CODE_METRICS_DATASET,
+        ),
+        (
+            &setup.cowork_dataset,
+            "claude_cowork",
+            data_stream::COWORK_TRACES_DATASET,
+            data_stream::COWORK_METRICS_DATASET,
+        ),
+    ] {
+        out.push(Stream {
+            kind: "logs",
+            dataset: dataset.clone(),
+            composed_of: ECS,
+            // Distinct priorities: Elasticsearch refuses two passthrough
+            // objects of one priority in one mapping.
+            passthrough: Some((vendor, if vendor == "claude_code" { 10 } else { 11 })),
+        });
+        let otel = format!("{traces}{}", data_stream::OTEL_SUFFIX);
+        out.push(Stream {
+            kind: "traces",
+            dataset: otel.clone(),
+            composed_of: OTEL,
+            passthrough: None,
+        });
+        out.push(Stream {
+            kind: "logs",
+            dataset: otel,
+            composed_of: OTEL,
+            passthrough: None,
+        });
+        out.push(Stream {
+            kind: "metrics",
+            dataset: metrics.to_owned(),
+            composed_of: ECS,
+            passthrough: None,
+        });
+    }
+    out
+}
+
 /// The requests `setup` makes, in order: `(path, body)`, each a `PUT`.
+///
+/// # Errors
+/// A dataset that breaks Elasticsearch's data stream naming, or a shipped
+/// template that is not JSON.
 pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
+    for (field, dataset) in [
+        ("claude_code.dataset", &setup.claude_code_dataset),
+        ("cowork.dataset", &setup.cowork_dataset),
+    ] {
+        data_stream::validate_part(field, dataset).map_err(|e| e.to_string())?;
+    }
+    if setup.claude_code_dataset == setup.cowork_dataset {
+        return Err("the Claude Code and Cowork datasets must differ".to_owned());
+    }
     let parse = |name: &str, text: &str| {
         serde_json::from_str::<Value>(text)
             .map_err(|e| format!("shipped template {name} is not JSON: {e}"))
@@ -59,36 +173,18 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
             "_component_template/cowork-ecs@mappings".to_owned(),
             parse("mappings", MAPPINGS)?,
         ),
+        (
+            "_component_template/cowork-ecs@otel-mappings".to_owned(),
+            parse("otel-mappings", OTEL_MAPPINGS)?,
+        ),
     ];
     let mut lifecycle = json!({"enabled": true});
     if let Some(r) = &setup.retention {
         lifecycle["data_retention"] = json!(r);
     }
-    let mut streams: Vec<(&str, String)> = (setup.datasets.iter())
-        .map(|d| ("logs", d.clone()))
-        .collect();
-    for (traces, metrics) in [
-        (
-            data_stream::CLAUDE_CODE_TRACES_DATASET,
-            data_stream::CLAUDE_CODE_METRICS_DATASET,
-        ),
-        (
-            data_stream::COWORK_TRACES_DATASET,
-            data_stream::COWORK_METRICS_DATASET,
-        ),
-    ] {
-        streams.push(("traces", traces.to_owned()));
-        streams.push(("metrics", metrics.to_owned()));
-    }
-    for service in &setup.service_names {
-        streams.push(("logs", data_stream::span_event_dataset(service)));
-    }
-    for (kind, dataset) in &streams {
-        if let Err(e) = data_stream::validate_part("dataset", dataset) {
-            return Err(e.to_string());
-        }
+    for stream in streams(setup) {
         let mut template = json!({"lifecycle": lifecycle});
-        if *kind == "metrics" {
+        if stream.kind == "metrics" {
             // No match conditions: Elasticsearch applies them only where the
             // exporter names them (dynamic_templates of the bulk request).
             template["mappings"] = json!({"dynamic_templates": [
@@ -98,14 +194,22 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
                 {"summary_metrics": {"mapping": {"type": "object"}}},
             ]});
         }
+        if let Some((vendor, priority)) = stream.passthrough {
+            template["mappings"] = json!({"properties": {vendor: {"properties": {"events": {
+                "type": "passthrough", "priority": priority, "dynamic": true,
+            }}}}});
+        }
         out.push((
-            format!("_index_template/{kind}-{dataset}"),
+            format!("_index_template/{}", stream.template_name()),
             json!({
-                "_meta": {"description": format!("cowork-ecs: data streams of {dataset} (installed by `cowork-ecs setup`)")},
-                "index_patterns": [format!("{kind}-{dataset}-*")],
+                "_meta": {"description": format!(
+                    "cowork-ecs: data streams {}-{}-* (installed by `cowork-ecs setup`); takes \
+                     precedence over Elastic's package and built-in templates on the same pattern",
+                    stream.kind, stream.dataset)},
+                "index_patterns": [format!("{}-{}-*", stream.kind, stream.dataset)],
                 "data_stream": {},
                 "priority": PRIORITY,
-                "composed_of": ["cowork-ecs@settings", "cowork-ecs@mappings"],
+                "composed_of": stream.composed_of,
                 "template": template,
             }),
         ));
@@ -113,33 +217,127 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
     Ok(out)
 }
 
-/// Sends every request of [`requests`]; stops at the first one refused.
-pub fn run(setup: &Setup) -> Result<(), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    for (path, body) in requests(setup)? {
-        let url = format!("{}/{path}", setup.url.trim_end_matches('/'));
-        let mut req = agent.put(&url).header("content-type", "application/json");
-        if let Some(auth) = &setup.authorization {
-            req = req.header("authorization", auth);
-        }
-        let mut resp = req
-            .send(body.to_string())
-            .map_err(|e| format!("PUT {url}: {e}"))?;
+/// An HTTP client for the cluster.
+struct Client<'a> {
+    agent: ureq::Agent,
+    setup: &'a Setup,
+}
+
+impl Client<'_> {
+    /// One request; `(status, body)`.
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+        let url = format!("{}/{path}", self.setup.url.trim_end_matches('/'));
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", "application/json");
+        let req = match &self.setup.authorization {
+            Some(auth) => req.header("authorization", auth),
+            None => req,
+        };
+        let req = req
+            .body(body.map(Value::to_string).unwrap_or_default())
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let mut resp = self
+            .agent
+            .run(req)
+            .map_err(|e| format!("{method} {url}: {e}"))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+}
+
+/// Sends every request of [`requests`] (stops at the first one refused),
+/// then [`report`]s what else matches the data streams.
+///
+/// # Errors
+/// A refused request, or another index template that would take
+/// precedence over this one.
+pub fn run(setup: &Setup) -> Result<(), String> {
+    let client = Client {
+        agent: ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .into(),
+        setup,
+    };
+    for (path, body) in requests(setup)? {
+        let (status, text) = client.call("PUT", &path, Some(&body))?;
         if !(200..300).contains(&status) {
+            let text = text.to_string();
             return Err(format!(
-                "PUT {url}: HTTP {status}: {}",
+                "PUT {path}: HTTP {status}: {}",
                 text.chars().take(2000).collect::<String>()
             ));
         }
         eprintln!("cowork-ecs setup: {path} installed");
     }
+    for line in report(&client, setup)? {
+        eprintln!("cowork-ecs setup: {line}");
+    }
     Ok(())
+}
+
+/// For each data stream: the other index templates Elasticsearch finds on
+/// it (`_simulate_index`), with their priority and default pipeline, and
+/// whether the installed one takes precedence.
+///
+/// # Errors
+/// Another template of a priority at least [`PRIORITY`] (Elasticsearch
+/// would pick it, or refuse the tie), or a simulation that fails.
+fn report(client: &Client<'_>, setup: &Setup) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for stream in streams(setup) {
+        let name = stream.example_data_stream();
+        let (status, sim) = client.call(
+            "POST",
+            &format!("_index_template/_simulate_index/{name}"),
+            None,
+        )?;
+        if status != 200 {
+            return Err(format!("simulating {name}: HTTP {status}: {sim}"));
+        }
+        if let Some(pipeline) = sim["template"]["settings"]["index"]["default_pipeline"].as_str() {
+            return Err(format!(
+                "{name}: the index template that applies sets default_pipeline {pipeline}; \
+                 cowork-ecs's {} should apply (is another template above priority {PRIORITY}?)",
+                stream.template_name()
+            ));
+        }
+        for other in sim["overlapping"].as_array().into_iter().flatten() {
+            let Some(other_name) = other["name"].as_str() else {
+                continue;
+            };
+            let (_, resolved) = client.call(
+                "POST",
+                &format!("_index_template/_simulate/{other_name}"),
+                None,
+            )?;
+            let (_, got) = client.call("GET", &format!("_index_template/{other_name}"), None)?;
+            let priority = got["index_templates"][0]["index_template"]["priority"]
+                .as_u64()
+                .unwrap_or(0);
+            if priority >= PRIORITY {
+                return Err(format!(
+                    "{name}: index template {other_name} (priority {priority}) is at or above \
+                     cowork-ecs's {} ({PRIORITY}); lower it or remove it",
+                    stream.template_name()
+                ));
+            }
+            let pipeline = resolved["template"]["settings"]["index"]["default_pipeline"]
+                .as_str()
+                .map_or(String::new(), |p| format!(", default_pipeline {p}"));
+            lines.push(format!(
+                "{name}: also matched by index template {other_name} (priority {priority}{pipeline}); \
+                 {} (priority {PRIORITY}) takes precedence: its mappings and pipeline do not apply",
+                stream.template_name()
+            ));
+        }
+    }
+    Ok(lines)
 }
 
 /// The `Authorization` header from an API key (encoded, as Kibana shows
@@ -179,45 +377,64 @@ mod tests {
         assert_eq!(authorization(None, None, None), None);
     }
 
-    #[test]
-    fn one_index_template_per_dataset_above_the_built_in_one() {
-        let setup = Setup {
+    fn setup() -> Setup {
+        Setup {
             url: "http://x".into(),
             authorization: None,
-            datasets: vec!["claude_code.events".into(), "claude_cowork.events".into()],
-            service_names: vec!["claude-code".into()],
+            claude_code_dataset: cowork_ecs::config::DEFAULT_CLAUDE_CODE_DATASET.into(),
+            cowork_dataset: cowork_ecs::config::DEFAULT_COWORK_DATASET.into(),
             retention: Some("90d".into()),
-        };
-        let reqs = requests(&setup).unwrap();
+        }
+    }
+
+    #[test]
+    fn one_index_template_per_data_stream_above_the_package_ones() {
+        let reqs = requests(&setup()).unwrap();
         let paths: Vec<&str> = reqs.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
-            paths[2..],
+            paths[3..],
             [
-                "_index_template/logs-claude_code.events",
-                "_index_template/logs-claude_cowork.events",
-                "_index_template/traces-claude_code.traces",
-                "_index_template/metrics-claude_code.metrics",
-                "_index_template/traces-claude_cowork.traces",
-                "_index_template/metrics-claude_cowork.metrics",
-                "_index_template/logs-apm.app.claude_code",
+                "_index_template/cowork-ecs-logs-claude_code.events.otel",
+                "_index_template/cowork-ecs-traces-claude_code.otel",
+                "_index_template/cowork-ecs-logs-claude_code.otel",
+                "_index_template/cowork-ecs-metrics-claude_code.metrics",
+                "_index_template/cowork-ecs-logs-claude_cowork.events.otel",
+                "_index_template/cowork-ecs-traces-claude_cowork.otel",
+                "_index_template/cowork-ecs-logs-claude_cowork.otel",
+                "_index_template/cowork-ecs-metrics-claude_cowork.metrics",
             ]
         );
-        let metrics = &reqs[5].1;
+        let metrics = &reqs[6].1;
         assert_eq!(
             metrics["template"]["mappings"]["dynamic_templates"][0]["double_metrics"]["mapping"]["type"],
             json!("double")
         );
-        let (path, body) = &reqs[2];
-        assert_eq!(path, "_index_template/logs-claude_code.events");
-        assert_eq!(body["index_patterns"], json!(["logs-claude_code.events-*"]));
-        assert!(body["priority"].as_u64().unwrap() > 100);
+        let (path, body) = &reqs[3];
+        assert_eq!(
+            path,
+            "_index_template/cowork-ecs-logs-claude_code.events.otel"
+        );
+        assert_eq!(
+            body["index_patterns"],
+            json!(["logs-claude_code.events.otel-*"])
+        );
+        // Fleet installs a package's templates at 200.
+        assert!(body["priority"].as_u64().unwrap() > 200);
+        assert_eq!(
+            body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"]["type"],
+            json!("passthrough")
+        );
         assert_eq!(
             body["template"]["lifecycle"]["data_retention"],
             json!("90d")
         );
+        assert_eq!(
+            reqs[4].1["composed_of"][1],
+            json!("cowork-ecs@otel-mappings")
+        );
         let bad = Setup {
-            datasets: vec!["Bad-Name".into()],
-            ..setup
+            claude_code_dataset: "Bad-Name".into(),
+            ..setup()
         };
         assert!(requests(&bad).is_err());
     }

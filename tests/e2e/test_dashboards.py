@@ -1,0 +1,141 @@
+"""Elastic's dashboards show our documents (issue 16): the real Claude Code
+CLI (logs, traces and metrics on), real Claude Code captures (MCP, a failed
+MCP connection, a permission mode change) and the Cowork fixture, through
+the shipped gateway into the real Elasticsearch 9, on a cluster that also
+holds stand-ins of Elastic's package templates and pipelines. Then, for each
+of the 13 dashboards (tests/e2e/elastic_dashboards.py), its dashboard-level
+filter and each panel's filter and fields, queried as the panel would: each
+dashboard finds our documents; each panel whose events the scenario
+contains finds them; each field it reads is present with the type it needs.
+"""
+
+import json
+
+import pytest
+
+import harness as h
+from elastic_dashboards import ABSENT, DASHBOARDS, EMPTY_PANELS, PACKAGE_TEMPLATES, dashboard_query
+from conftest import TOKEN
+
+TAG = "dashboards"
+CAPTURES = ["testdata/captures/mcp/logs.json", "testdata/captures/mcp_failed/logs.json",
+            "testdata/conformance/claude_code/permission-mode-changed.input.otlp.json"]
+# Field types as Elasticsearch reports them (_field_caps), per what a panel needs.
+TYPES = {"keyword": {"keyword", "constant_keyword", "wildcard"},
+         "number": {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float",
+                    "unsigned_long"},
+         "boolean": {"boolean"}, "date": {"date", "date_nanos"}}
+
+
+def tagged(request_json, tag):
+    for key in ("resourceLogs", "resourceSpans"):
+        for r in request_json.get(key, []):
+            r.setdefault("resource", {}).setdefault("attributes", []).append(
+                {"key": "e2e.scenario", "value": {"stringValue": tag}})
+    return request_json
+
+
+@pytest.fixture(scope="module")
+def scenario(stack):
+    """Sends the scenario once; returns the scope query of its documents."""
+    extra = dict(h.ALL_SIGNALS_ENV)
+    extra["OTEL_RESOURCE_ATTRIBUTES"] = f"e2e.scenario={TAG},user.email=dashboards@example.com"
+    _, proc = h.run_claude("signals", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
+                           tag=TAG, extra_env=extra)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for path in CAPTURES:
+        body = tagged(json.loads((h.ROOT / path).read_text()), TAG)
+        status, resp = stack.collector.post_logs(json.dumps(body).encode(), "application/json")
+        assert status == 200, resp
+    status, resp = stack.collector.post_logs(json.dumps(h.tagged_cowork_request(TAG)).encode(), "application/json")
+    assert status == 200, resp
+    scope = {"bool": {"should": [{"term": {"e2e.scenario": TAG}},
+                                 {"term": {"resource.attributes.e2e.scenario": TAG}}], "minimum_should_match": 1}}
+
+    def landed():
+        counts = {d["id"]: count(stack.es, d["index"], dashboard_query(d, scope=scope)) for d in DASHBOARDS}
+        return counts if all(counts.values()) else None
+
+    try:
+        h.wait_until("every dashboard to find the scenario's documents", landed, 120, interval=2)
+    except TimeoutError:
+        pass  # the assertions below say which dashboard is empty
+    return scope
+
+
+def count(es, index, query):
+    h.http("POST", f"{es.url}/{index}/_refresh")
+    status, body = h.http("POST", f"{es.url}/{index}/_count", {"query": query})
+    if status == 404:
+        return 0
+    assert status == 200, body[:2000]
+    return json.loads(body)["count"]
+
+
+def field_types(es, index, field):
+    status, body = h.http("GET", f"{es.url}/{index}/_field_caps?fields={field}")
+    assert status == 200, body[:2000]
+    return set(json.loads(body)["fields"].get(field, {}))
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=[d["id"] for d in DASHBOARDS])
+def test_each_dashboard_finds_our_documents_with_the_fields_its_panels_read(stack, scenario, dashboard):
+    es, index = stack.es, dashboard["index"]
+    found = count(es, index, dashboard_query(dashboard, scope=scenario))
+    assert found > 0, f"{dashboard['title']}: its filter finds none of our documents"
+    problems = []
+    for p in dashboard["panels"]:
+        key = (dashboard["id"], p["title"])
+        hits = count(es, index, dashboard_query(dashboard, p["where"], scenario))
+        if key in EMPTY_PANELS:
+            assert hits == 0, f"{key} now finds documents: update EMPTY_PANELS and the README"
+            continue
+        if hits == 0:
+            problems.append(f"{p['title']}: no document")
+            continue
+        for field, want in p["fields"].items():
+            with_field = count(es, index, dashboard_query(dashboard, {"bool": {"filter": [
+                p["where"] or {"match_all": {}}, {"exists": {"field": field}}]}}, scenario))
+            if with_field == 0:
+                problems.append(f"{p['title']}: {field} absent")
+                continue
+            types = field_types(es, index, field)
+            if not types or not types <= TYPES[want]:
+                problems.append(f"{p['title']}: {field} is {sorted(types)}, the panel needs {want}")
+    assert not problems, f"{dashboard['title']} ({dashboard['package']}):\n" + "\n".join(problems)
+
+
+def test_the_fields_we_leave_out_are_absent(stack, scenario):
+    for field, why in ABSENT.items():
+        assert count(stack.es, "logs-*", {"bool": {"filter": [scenario, {"exists": {"field": field}}]}}) == 0, \
+            f"{field} is now present; it was absent because {why}"
+
+
+def test_elastic_package_templates_and_pipelines_do_not_apply(stack, scenario):
+    """The package's stand-in templates (priority 200) lose to setup's (250):
+    no backing index of ours has their default_pipeline, and Elasticsearch
+    counted no document through their pipelines; a control document sent
+    through one explicitly is counted, so the counter would have shown it."""
+    es = stack.es
+    assert "also matched by index template logs-claude_code.events.otel (priority 200" in es.setup_output, \
+        es.setup_output
+
+    def pipeline_counts():
+        status, body = h.http("GET", f"{es.url}/_nodes/stats/ingest")
+        assert status == 200
+        node = next(iter(json.loads(body)["nodes"].values()))
+        return {name: stats["count"] for name, stats in node["ingest"]["pipelines"].items()}
+
+    for name, pattern, pipeline in PACKAGE_TEMPLATES:
+        status, body = h.http("GET", f"{es.url}/{pattern}/_settings")
+        assert status == 200, body[:500]
+        settings = json.loads(body)
+        assert settings, f"no backing index of {pattern}"
+        for idx, s in settings.items():
+            assert "default_pipeline" not in s["settings"]["index"], (idx, s["settings"]["index"])
+        assert pipeline_counts().get(pipeline, 0) == 0, f"{pipeline} ran on our documents"
+    pipeline = PACKAGE_TEMPLATES[0][2]
+    status, body = h.http("POST", f"{es.url}/standin-control/_doc?pipeline={pipeline}&refresh=true",
+                          {"@timestamp": "2026-01-01T00:00:00Z"})
+    assert status == 201, body[:500]
+    assert pipeline_counts()[pipeline] == 1
