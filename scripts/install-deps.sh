@@ -47,4 +47,5 @@ if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet 'pytest>=8'
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 echo "install-deps: ok"

@@ -2,9 +2,8 @@
 //! `<type>-<dataset>-<namespace>` (`logs`, `traces`, `metrics`), and the
 //! rules below keep every name this project writes or accepts valid:
 //! configuration validation ([`validate_part`]), a tenant identity made a
-//! namespace ([`sanitize_namespace`]), the span event datasets the
-//! exporter derives from a service name ([`span_event_dataset`]), and
-//! `cowork-ecs setup`.
+//! namespace ([`sanitize_namespace`]), the datasets of spans and metrics,
+//! and `cowork-ecs setup`.
 
 use crate::error::{Error, Result};
 
@@ -79,13 +78,6 @@ pub fn sanitize_namespace(identity: &str) -> Option<String> {
         s.pop();
     }
     (!s.is_empty()).then_some(s)
-}
-
-/// The dataset the exporter's ECS mode writes a service's span events to
-/// (`apm.app.<service.name>`, [`FORBIDDEN`] characters replaced by `_` as
-/// the exporter does).
-pub fn span_event_dataset(service: &str) -> String {
-    format!("apm.app.{}", underscored(service, |_| false))
 }
 
 /// `text` lowercased, with [`FORBIDDEN`] characters (and those `also`

@@ -42,7 +42,9 @@ fn json_signals_are_told_by_their_top_level_key() {
     let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let scope = &out["resourceSpans"][0]["scopeSpans"][0]["scope"]["attributes"];
     assert!(
-        scope.to_string().contains(r#"{"key":"elastic.mapping.mode","value":{"stringValue":"otel"}}"#),
+        scope
+            .to_string()
+            .contains(r#"{"key":"elastic.mapping.mode","value":{"stringValue":"otel"}}"#),
         "{scope}"
     );
     assert!(err.contains("6 Claude span(s)"), "{err}");

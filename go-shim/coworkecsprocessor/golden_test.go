@@ -119,7 +119,8 @@ func TestGoldens(t *testing.T) {
 			scope := got.ResourceSpans().At(0).ScopeSpans().At(0).Scope().Attributes()
 			v, ok := scope.Get("data_stream.dataset")
 			require.True(t, ok)
-			assert.Equal(t, "claude_code.traces", v.Str())
+			// The exporter's OTel mode appends .otel: traces-claude_code.otel-<namespace>.
+			assert.Equal(t, "claude_code", v.Str())
 		})
 	}
 	for _, c := range goldenCasesOf(t, signalMetrics) {

@@ -218,15 +218,22 @@ pub fn markdown() -> String {
         w,
         "| signal | Claude Code | Cowork |\n|---|---|---|\n\
          | logs | `logs-{}-<namespace>` | `logs-{}-<namespace>` |\n\
-         | traces | `traces-{}-<namespace>` | `traces-{}-<namespace>` |\n\
+         | traces (spans, OTel mode) | `traces-{}{sfx}-<namespace>` | `traces-{}{sfx}-<namespace>` |\n\
          | metrics | `metrics-{}-<namespace>` | `metrics-{}-<namespace>` |\n\
-         | span events | `logs-apm.app.<service.name>-<namespace>` | the same |\n",
+         | span events (OTel mode) | `logs-{}{sfx}-<namespace>` | `logs-{}{sfx}-<namespace>` |\n\n\
+         Log records and metrics are ECS documents (scope `elastic.mapping.mode: ecs`); \
+         spans are written in the exporter's OTel mode (`elastic.mapping.mode: otel`, \
+         which appends `{sfx}` to the dataset): `name`, `duration` (ns) and the span's \
+         attributes under `attributes.*`, where Elastic's Traces Overview reads them.\n",
         d.claude_code.dataset,
         d.cowork.dataset,
         data_stream::CLAUDE_CODE_TRACES_DATASET,
         data_stream::COWORK_TRACES_DATASET,
         data_stream::CLAUDE_CODE_METRICS_DATASET,
         data_stream::COWORK_METRICS_DATASET,
+        data_stream::CLAUDE_CODE_TRACES_DATASET,
+        data_stream::COWORK_TRACES_DATASET,
+        sfx = data_stream::OTEL_SUFFIX,
     );
     let _ = writeln!(
         w,
@@ -242,7 +249,8 @@ pub fn markdown() -> String {
     let _ = writeln!(w, "| any other {}\n", category(&tables::OTHER_SPAN));
     let _ = writeln!(
         w,
-        "Span attributes moved to ECS / OTel fields:\n\n| attribute | field (type) |\n|---|---|"
+        "Span attributes copied to ECS / OTel fields (the attribute itself stays, \
+         as the Traces Overview reads it):\n\n| attribute | field (type) |\n|---|---|"
     );
     for (key, field, c) in tables::SPAN_RENAMES {
         let _ = writeln!(w, "| `{key}` | `{field}` ({}) |", conv(*c));

@@ -13,8 +13,10 @@
 //! - **routing** (the gateway's, [`gateway::ROUTING_ATTRIBUTES`]): whatever
 //!   the sender set at any level is removed (and kept in
 //!   [`gateway::REQUESTED_ROUTING_FIELD`], tagged `routing_overridden`); each
-//!   scope gets `elastic.mapping.mode: ecs`, `data_stream.dataset`
-//!   (`<product>.traces` / `<product>.metrics`) and `data_stream.namespace`
+//!   scope gets `elastic.mapping.mode` (`otel` for spans: the shape Elastic's
+//!   Traces Overview reads, in `traces-<product>.otel-*`; `ecs` for
+//!   metrics), `data_stream.dataset` (`<product>`, to which the exporter's
+//!   OTel mode adds `.otel`; `<product>.metrics`) and `data_stream.namespace`
 //!   (the tenant's, else the configured one). The exporter reads a record's
 //!   routing from its own attributes, then its scope's, then its resource's.
 //! - **content and identity policy** on resource, span, span event and data
@@ -24,8 +26,9 @@
 //!   `tool.output` (tool_output), `system_prompt_preview` /
 //!   `user_system_prompt` / `tools` (api_bodies), `user.email` /
 //!   `user.account_uuid` / `user.account_id` (identity).
-//! - **ECS fields on spans** ([`super::tables::SPAN_CLASSES`],
-//!   [`super::tables::SPAN_RENAMES`]): `event.kind`, `event.category`,
+//! - **ECS fields on spans**, beside the span's own attributes, which stay
+//!   ([`super::tables::SPAN_CLASSES`], [`super::tables::SPAN_RENAMES`]):
+//!   `event.kind`, `event.category`,
 //!   `event.type`, `event.provider`, `event.outcome` (from `success`),
 //!   `gen_ai.usage.*`, `process.command_line`, `event.duration`,
 //!   `related.user`, `labels.tenant`, and a deterministic

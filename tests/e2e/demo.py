@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness as h  # noqa: E402
+from elastic_dashboards import DASHBOARDS, dashboard_query  # noqa: E402
 from messages_api import MessagesApiStandIn  # noqa: E402
 
 TOKEN = "demo-ingest-token"
@@ -31,6 +32,22 @@ def field(doc, dotted):
     return ",".join(cur) if isinstance(cur, list) else str(cur)
 
 
+def count(es, index, query):
+    h.http("POST", f"{es.url}/{index}/_refresh")
+    status, body = h.http("POST", f"{es.url}/{index}/_count", {"query": query})
+    return json.loads(body)["count"] if status == 200 else 0
+
+
+def print_dashboards(es):
+    """How many documents each of Elastic's Claude dashboards would show
+    (its dashboard-level filter), and how many of its panels find some."""
+    print("\nElastic's dashboards (claude_code 0.3.0, claude_cowork 0.1.0) on these documents:")
+    for d in DASHBOARDS:
+        docs = count(es, d["index"], dashboard_query(d))
+        panels = sum(1 for p in d["panels"] if count(es, d["index"], dashboard_query(d, p["where"])))
+        print(f"  {d['title']:<42} {docs:>5} documents  {panels}/{len(d['panels'])} panels with data")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="cowork-ecs-demo-")
     es = h.Elasticsearch(work)
@@ -42,7 +59,10 @@ def main():
         print(f"collector listening on {collector.otlp_http} (OTLP/HTTP, bearer token)", flush=True)
         api = MessagesApiStandIn().start()
         for scenario, tools in [("bash_ok", ["Bash"]), ("bash_fail", ["Bash"]), ("tool_rejected", []), ("api_error", [])]:
-            _, proc = h.run_claude(scenario, api.url, collector.otlp_http, TOKEN, allowed_tools=tools)
+            # bash_ok with traces and metrics on too: spans for the Traces Overview.
+            extra = h.ALL_SIGNALS_ENV if scenario == "bash_ok" else None
+            _, proc = h.run_claude(scenario, api.url, collector.otlp_http, TOKEN, allowed_tools=tools,
+                                   extra_env=extra)
             print(f"claude -p ({scenario}): exit {proc.returncode}", flush=True)
         status, _ = collector.post_logs(json.dumps(h.tagged_cowork_request("cowork")).encode(), "application/json")
         print(f"Cowork events (OTLP/JSON): HTTP {status}", flush=True)
@@ -74,6 +94,7 @@ def main():
                    field(d, "event.kind"), detail]
             print("  ".join(str(v)[:w].ljust(w) for v, (_, w) in zip(row, columns)))
         print(f"\n{len(docs)} ECS documents in Elasticsearch.")
+        print_dashboards(es)
         return 0
     finally:
         for stop in (lambda: api and api.stop(), lambda: collector and collector.stop(), es.stop):
