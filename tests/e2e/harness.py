@@ -105,9 +105,8 @@ def _java_major(home):
 def install_package_standins(es):
     """Stand-ins of what Fleet installs for Elastic's claude_code /
     claude_cowork packages: per data stream an ingest pipeline (empty: the
-    test distribution has no ingest processors, but Elasticsearch counts
-    every document a pipeline runs on) and an index template of the same
-    name, pattern and priority with that pipeline as default_pipeline."""
+    test distribution has no ingest processors) and an index template of the
+    same name, pattern and priority with that pipeline as default_pipeline."""
     from elastic_dashboards import PACKAGE_PRIORITY, PACKAGE_TEMPLATES
     for name, pattern, pipeline in PACKAGE_TEMPLATES:
         for path, body in ((f"_ingest/pipeline/{pipeline}", {"description": f"stand-in of {pipeline}", "processors": []}),

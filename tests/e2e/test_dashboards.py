@@ -14,7 +14,7 @@ import json
 import pytest
 
 import harness as h
-from elastic_dashboards import ABSENT, DASHBOARDS, EMPTY_PANELS, PACKAGE_TEMPLATES, dashboard_query
+from elastic_dashboards import ABSENT, DASHBOARDS, EMPTY_PANELS, NOT_IN_SCENARIO, PACKAGE_TEMPLATES, dashboard_query
 from conftest import TOKEN
 
 TAG = "dashboards"
@@ -28,10 +28,13 @@ TYPES = {"keyword": {"keyword", "constant_keyword", "wildcard"},
 
 
 def tagged(request_json, tag):
+    """The request with e2e.scenario=<tag> and a signed-in user's email (the
+    captures were made without one) on every resource."""
     for key in ("resourceLogs", "resourceSpans"):
         for r in request_json.get(key, []):
-            r.setdefault("resource", {}).setdefault("attributes", []).append(
-                {"key": "e2e.scenario", "value": {"stringValue": tag}})
+            r.setdefault("resource", {}).setdefault("attributes", []).extend([
+                {"key": "e2e.scenario", "value": {"stringValue": tag}},
+                {"key": "user.email", "value": {"stringValue": "dashboards@example.com"}}])
     return request_json
 
 
@@ -43,14 +46,20 @@ def scenario(stack):
     _, proc = h.run_claude("signals", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
                            tag=TAG, extra_env=extra)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # A failing tool call by a signed-in user (Failed Call Details reads user.email).
+    _, proc = h.run_claude("bash_fail", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
+                           tag=TAG, extra_env={"OTEL_RESOURCE_ATTRIBUTES": extra["OTEL_RESOURCE_ATTRIBUTES"]})
     for path in CAPTURES:
         body = tagged(json.loads((h.ROOT / path).read_text()), TAG)
         status, resp = stack.collector.post_logs(json.dumps(body).encode(), "application/json")
         assert status == 200, resp
     status, resp = stack.collector.post_logs(json.dumps(h.tagged_cowork_request(TAG)).encode(), "application/json")
     assert status == 200, resp
-    scope = {"bool": {"should": [{"term": {"e2e.scenario": TAG}},
-                                 {"term": {"resource.attributes.e2e.scenario": TAG}}], "minimum_should_match": 1}}
+    # This module's documents and the stack's real CLI runs (bash_ok,
+    # bash_fail, tool_rejected, api_error).
+    tags = [TAG, *stack.claude_runs]
+    scope = {"bool": {"should": [{"terms": {"e2e.scenario": tags}},
+                                 {"terms": {"resource.attributes.e2e.scenario": tags}}], "minimum_should_match": 1}}
 
     def landed():
         counts = {d["id"]: count(stack.es, d["index"], dashboard_query(d, scope=scope)) for d in DASHBOARDS}
@@ -87,6 +96,8 @@ def test_each_dashboard_finds_our_documents_with_the_fields_its_panels_read(stac
     for p in dashboard["panels"]:
         key = (dashboard["id"], p["title"])
         hits = count(es, index, dashboard_query(dashboard, p["where"], scenario))
+        if key in NOT_IN_SCENARIO:
+            continue
         if key in EMPTY_PANELS:
             assert hits == 0, f"{key} now finds documents: update EMPTY_PANELS and the README"
             continue
@@ -112,30 +123,22 @@ def test_the_fields_we_leave_out_are_absent(stack, scenario):
 
 
 def test_elastic_package_templates_and_pipelines_do_not_apply(stack, scenario):
-    """The package's stand-in templates (priority 200) lose to setup's (250):
-    no backing index of ours has their default_pipeline, and Elasticsearch
-    counted no document through their pipelines; a control document sent
-    through one explicitly is counted, so the counter would have shown it."""
+    """The package's stand-in templates (priority 200, their pipeline as
+    index.default_pipeline) lose to setup's (250): setup said what it found,
+    and no backing index of our data streams has the package's
+    default_pipeline (an index without it never runs the pipeline), while
+    the package's template on its own resolves to it (the control)."""
     es = stack.es
-    assert "also matched by index template logs-claude_code.events.otel (priority 200" in es.setup_output, \
-        es.setup_output
-
-    def pipeline_counts():
-        status, body = h.http("GET", f"{es.url}/_nodes/stats/ingest")
-        assert status == 200
-        node = next(iter(json.loads(body)["nodes"].values()))
-        return {name: stats["count"] for name, stats in node["ingest"]["pipelines"].items()}
-
     for name, pattern, pipeline in PACKAGE_TEMPLATES:
+        assert f"also matched by index template {name} (priority 200, default_pipeline {pipeline})" \
+            in es.setup_output, es.setup_output
+        status, body = h.http("POST", f"{es.url}/_index_template/_simulate/{name}")
+        assert status == 200, body[:500]
+        assert json.loads(body)["template"]["settings"]["index"]["default_pipeline"] == pipeline
         status, body = h.http("GET", f"{es.url}/{pattern}/_settings")
         assert status == 200, body[:500]
         settings = json.loads(body)
         assert settings, f"no backing index of {pattern}"
         for idx, s in settings.items():
             assert "default_pipeline" not in s["settings"]["index"], (idx, s["settings"]["index"])
-        assert pipeline_counts().get(pipeline, 0) == 0, f"{pipeline} ran on our documents"
-    pipeline = PACKAGE_TEMPLATES[0][2]
-    status, body = h.http("POST", f"{es.url}/standin-control/_doc?pipeline={pipeline}&refresh=true",
-                          {"@timestamp": "2026-01-01T00:00:00Z"})
-    assert status == 201, body[:500]
-    assert pipeline_counts()[pipeline] == 1
+            assert "final_pipeline" not in s["settings"]["index"], (idx, s["settings"]["index"])

@@ -94,6 +94,15 @@ impl Stream {
     }
 }
 
+/// Field aliases on the log data streams: the bare attribute names
+/// Elastic's dashboards read (`tool_name`, `model`, `error_code`) for the
+/// ECS / GenAI fields the mapping moved them to (mapping.md §2).
+pub const DASHBOARD_ALIASES: &[(&str, &str)] = &[
+    ("tool_name", "gen_ai.tool.name"),
+    ("model", "gen_ai.response.model"),
+    ("error_code", "error.code"),
+];
+
 const ECS: &[&str] = &["cowork-ecs@settings", "cowork-ecs@mappings"];
 const OTEL: &[&str] = &["cowork-ecs@settings", "cowork-ecs@otel-mappings"];
 
@@ -195,9 +204,17 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
             ]});
         }
         if let Some((vendor, priority)) = stream.passthrough {
-            template["mappings"] = json!({"properties": {vendor: {"properties": {"events": {
+            let mut properties = json!({vendor: {"properties": {"events": {
                 "type": "passthrough", "priority": priority, "dynamic": true,
-            }}}}});
+            }}}});
+            // Bare names the dashboards read that the mapping moved to
+            // ECS / GenAI fields. Log records only: a metric data point
+            // carries a `model` attribute of its own, and a document may
+            // not write to an alias.
+            for (alias, path) in DASHBOARD_ALIASES {
+                properties[alias] = json!({"type": "alias", "path": path});
+            }
+            template["mappings"] = json!({ "properties": properties });
         }
         out.push((
             format!("_index_template/{}", stream.template_name()),
@@ -424,6 +441,11 @@ mod tests {
             body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"]["type"],
             json!("passthrough")
         );
+        assert_eq!(
+            body["template"]["mappings"]["properties"]["model"]["path"],
+            json!("gen_ai.response.model")
+        );
+        assert!(metrics["template"]["mappings"].get("properties").is_none());
         assert_eq!(
             body["template"]["lifecycle"]["data_retention"],
             json!("90d")
