@@ -173,6 +173,7 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         serde_json::from_str::<Value>(text)
             .map_err(|e| format!("shipped template {name} is not JSON: {e}"))
     };
+    let mappings = parse("mappings", MAPPINGS)?;
     let mut out = vec![
         (
             "_component_template/cowork-ecs@settings".to_owned(),
@@ -180,7 +181,7 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         ),
         (
             "_component_template/cowork-ecs@mappings".to_owned(),
-            parse("mappings", MAPPINGS)?,
+            mappings.clone(),
         ),
         (
             "_component_template/cowork-ecs@otel-mappings".to_owned(),
@@ -204,8 +205,13 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
             ]});
         }
         if let Some((vendor, priority)) = stream.passthrough {
+            // The index template's object replaces the component's, so it
+            // carries the vendor fields' types itself.
+            let fields = &mappings["template"]["mappings"]["properties"][vendor]["properties"]
+                ["events"]["properties"];
             let mut properties = json!({vendor: {"properties": {"events": {
                 "type": "passthrough", "priority": priority, "dynamic": true,
+                "properties": fields,
             }}}});
             // Bare names the dashboards read that the mapping moved to
             // ECS / GenAI fields. Log records only: a metric data point
@@ -440,6 +446,12 @@ mod tests {
         assert_eq!(
             body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"]["type"],
             json!("passthrough")
+        );
+        let events = &body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"];
+        assert_eq!(
+            events["properties"]["prompt_text"]["type"],
+            json!("text"),
+            "the vendor fields' types travel with the passthrough object"
         );
         assert_eq!(
             body["template"]["mappings"]["properties"]["model"]["path"],
