@@ -480,3 +480,54 @@ fn config_defaults_is_the_default_configuration() {
         cowork_ecs_result::NullParameter
     );
 }
+
+#[test]
+fn transform_logs_is_transform_of_the_logs_signal() {
+    let t = new_transformer(b"").unwrap();
+    let input = capture_pb();
+    let (code, want, _) = transform(t, &input);
+    assert_eq!(code, cowork_ecs_result::Ok);
+    let mut out = empty_buf();
+    let mut err = empty_buf();
+    let code = unsafe {
+        cowork_ecs_transform_logs(
+            t,
+            ptr::null(),
+            0,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            &mut err,
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::Ok);
+    assert!(err.data.is_null());
+    assert_eq!(take(out), want);
+    // The same contract: a tenant that is not UTF-8, a truncated request.
+    let bad = [0xff_u8];
+    let code = unsafe {
+        cowork_ecs_transform_logs(
+            t,
+            bad.as_ptr(),
+            1,
+            input.as_ptr(),
+            input.len(),
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::InvalidArgument);
+    let code = unsafe {
+        cowork_ecs_transform_logs(
+            t,
+            ptr::null(),
+            0,
+            input.as_ptr(),
+            input.len() / 2,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(code, cowork_ecs_result::Decode);
+    unsafe { cowork_ecs_transformer_free(t) };
+}

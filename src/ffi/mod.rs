@@ -319,6 +319,40 @@ pub unsafe extern "C" fn cowork_ecs_transform(
     })
 }
 
+/// The logs entry point over serialized OTLP batches, as the design names
+/// it: [`cowork_ecs_transform`] with `signal` = `COWORK_ECS_SIGNAL_LOGS`.
+/// `input` is a protobuf `ExportLogsServiceRequest`; parameters, results,
+/// ownership (`*out` belongs to the caller, freed with
+/// [`cowork_ecs_buf_free`]) and thread safety are those of
+/// [`cowork_ecs_transform`].
+///
+/// # Safety
+/// As [`cowork_ecs_transform`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_transform_logs(
+    transformer: *const cowork_ecs_transformer,
+    tenant: *const u8,
+    tenant_len: usize,
+    input: *const u8,
+    input_len: usize,
+    out: *mut cowork_ecs_buf,
+    err_out: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    // SAFETY: the same contract, passed through.
+    unsafe {
+        cowork_ecs_transform(
+            transformer,
+            cowork_ecs_signal::Logs as u32,
+            tenant,
+            tenant_len,
+            input,
+            input_len,
+            out,
+            err_out,
+        )
+    }
+}
+
 /// Releases a buffer returned by this library. `{NULL, 0}` is accepted and
 /// does nothing. Freeing the same buffer twice is undefined behaviour.
 ///

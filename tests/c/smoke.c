@@ -60,6 +60,13 @@ int main(int argc, char **argv) {
   for (size_t i = 0; out.data && i + 11 <= out.len; i++)
     if (memcmp(out.data + i, "ecs.version", 11) == 0) { found = 1; break; }
   CHECK(found, "output holds ecs.version");
+  /* The design's logs entry point gives the same bytes. */
+  cowork_ecs_buf logs_out = {NULL, 0};
+  CHECK(cowork_ecs_transform_logs(t, NULL, 0, in, in_len, &logs_out, NULL) == COWORK_ECS_RESULT_OK, "transform_logs");
+  CHECK(logs_out.len == out.len && memcmp(logs_out.data, out.data, out.len) == 0, "transform_logs == transform(LOGS)");
+  cowork_ecs_buf_free(logs_out);
+  CHECK(cowork_ecs_transform_logs(NULL, NULL, 0, in, in_len, &logs_out, NULL) == COWORK_ECS_RESULT_NULL_PARAMETER,
+        "transform_logs NULL handle");
   cowork_ecs_buf_free(out);
 
   /* Truncated input: a decode error with a message, no output. */
