@@ -229,6 +229,23 @@ cowork_ecs_result cowork_ecs_transform(const struct cowork_ecs_transformer *tran
                                        struct cowork_ecs_buf *out,
                                        struct cowork_ecs_buf *err_out);
 
+// The logs entry point over serialized OTLP batches, as the design names
+// it: [`cowork_ecs_transform`] with `signal` = `COWORK_ECS_SIGNAL_LOGS`.
+// `input` is a protobuf `ExportLogsServiceRequest`; parameters, results,
+// ownership (`*out` belongs to the caller, freed with
+// [`cowork_ecs_buf_free`]) and thread safety are those of
+// [`cowork_ecs_transform`].
+//
+// # Safety
+// As [`cowork_ecs_transform`].
+cowork_ecs_result cowork_ecs_transform_logs(const struct cowork_ecs_transformer *transformer,
+                                            const uint8_t *tenant,
+                                            size_t tenant_len,
+                                            const uint8_t *input,
+                                            size_t input_len,
+                                            struct cowork_ecs_buf *out,
+                                            struct cowork_ecs_buf *err_out);
+
 // Releases a buffer returned by this library. `{NULL, 0}` is accepted and
 // does nothing. Freeing the same buffer twice is undefined behaviour.
 //

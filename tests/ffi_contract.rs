@@ -504,6 +504,7 @@ fn transform_logs_is_transform_of_the_logs_signal() {
     assert!(err.data.is_null());
     assert_eq!(take(out), want);
     // The same contract: a tenant that is not UTF-8, a truncated request.
+    let mut out = empty_buf();
     let bad = [0xff_u8];
     let code = unsafe {
         cowork_ecs_transform_logs(

@@ -207,8 +207,8 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         if let Some((vendor, priority)) = stream.passthrough {
             // The index template's object replaces the component's, so it
             // carries the vendor fields' types itself.
-            let fields = &mappings["template"]["mappings"]["properties"][vendor]["properties"]
-                ["events"]["properties"];
+            let fields = &mappings["template"]["mappings"]["properties"][vendor]["properties"]["events"]
+                ["properties"];
             let mut properties = json!({vendor: {"properties": {"events": {
                 "type": "passthrough", "priority": priority, "dynamic": true,
                 "properties": fields,
@@ -447,7 +447,8 @@ mod tests {
             body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"]["type"],
             json!("passthrough")
         );
-        let events = &body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"];
+        let events =
+            &body["template"]["mappings"]["properties"]["claude_code"]["properties"]["events"];
         assert_eq!(
             events["properties"]["prompt_text"]["type"],
             json!("text"),
