@@ -5,6 +5,7 @@ metrics on through the shipped gateway: each signal lands in its data
 stream, typed as on 9.x, and the passthrough names answer."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -48,3 +49,19 @@ def test_setup_and_one_session_per_signal_on_elasticsearch_8(stack, es8):
     for query in ({"term": {"session.id": sid}}, {"term": {"decision_source": "config"}}):
         hits = es8.search({"bool": {"filter": [scope, query]}}, "logs-claude_code.events.otel-*")
         assert hits, query
+
+
+def test_setup_refuses_a_template_that_would_win_over_its_own(es8):
+    """A template at or above setup's priority on one of its patterns would
+    take the documents from setup's mappings: setup fails and names it."""
+    status, body = h.http("PUT", f"{es8.url}/_index_template/interloper",
+                          {"index_patterns": ["logs-claude_cowork.otel-*"], "data_stream": {}, "priority": 300})
+    assert status == 200, body[:500]
+    try:
+        proc = subprocess.run([str(h.CLI), "setup", "--elasticsearch", es8.url], capture_output=True, timeout=120)
+        assert proc.returncode != 0
+        assert "index template interloper (priority 300)" in proc.stderr.decode(), proc.stderr.decode()[-2000:]
+    finally:
+        h.http("DELETE", f"{es8.url}/_index_template/interloper")
+    proc = subprocess.run([str(h.CLI), "setup", "--elasticsearch", es8.url], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]

@@ -26,10 +26,9 @@
 //!     `double_metrics` / `summary_metrics` dynamic templates the exporter's
 //!     ECS mode names for metric values.
 //!
-//! After installing, [`report`] asks Elasticsearch which other index
-//! templates match each data stream and says what it found (the package's
-//! templates and their default pipelines); a template that would win over
-//! this one is an error.
+//! After installing, [`report`] reads the cluster's index templates, says
+//! which others match each data stream (the package's templates and their
+//! default pipelines); a template that would win over this one is an error.
 
 use cowork_ecs::data_stream;
 use serde_json::{Value, json};
@@ -304,63 +303,79 @@ pub fn run(setup: &Setup) -> Result<(), String> {
     Ok(())
 }
 
-/// For each data stream: the other index templates Elasticsearch finds on
-/// it (`_simulate_index`), with their priority and default pipeline, and
+/// For each data stream: the other index templates whose patterns match it
+/// (with their priority and the default pipeline they resolve to), and
 /// whether the installed one takes precedence.
 ///
 /// # Errors
-/// Another template of a priority at least [`PRIORITY`] (Elasticsearch
-/// would pick it, or refuse the tie), or a simulation that fails.
+/// Another template of a priority at least [`PRIORITY`] on one of the data
+/// streams (Elasticsearch would pick it, or refuse the tie), or a request
+/// that fails.
 fn report(client: &Client<'_>, setup: &Setup) -> Result<Vec<String>, String> {
+    let (status, all) = client.call("GET", "_index_template", None)?;
+    if status != 200 {
+        return Err(format!("GET _index_template: HTTP {status}: {all}"));
+    }
+    let templates: Vec<(&str, u64, Vec<&str>)> = (all["index_templates"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let body = &t["index_template"];
+            let patterns = body["index_patterns"].as_array()?;
+            Some((
+                t["name"].as_str()?,
+                body["priority"].as_u64().unwrap_or(0),
+                patterns.iter().filter_map(Value::as_str).collect(),
+            ))
+        })
+        .collect();
     let mut lines = Vec::new();
     for stream in streams(setup) {
         let name = stream.example_data_stream();
-        let (status, sim) = client.call(
-            "POST",
-            &format!("_index_template/_simulate_index/{name}"),
-            None,
-        )?;
-        if status != 200 {
-            return Err(format!("simulating {name}: HTTP {status}: {sim}"));
-        }
-        if let Some(pipeline) = sim["template"]["settings"]["index"]["default_pipeline"].as_str() {
-            return Err(format!(
-                "{name}: the index template that applies sets default_pipeline {pipeline}; \
-                 cowork-ecs's {} should apply (is another template above priority {PRIORITY}?)",
-                stream.template_name()
-            ));
-        }
-        for other in sim["overlapping"].as_array().into_iter().flatten() {
-            let Some(other_name) = other["name"].as_str() else {
+        let ours = stream.template_name();
+        for (other, priority, patterns) in &templates {
+            if *other == ours || !patterns.iter().any(|p| wildcard_match(p, &name)) {
                 continue;
-            };
-            let (_, resolved) = client.call(
-                "POST",
-                &format!("_index_template/_simulate/{other_name}"),
-                None,
-            )?;
-            let (_, got) = client.call("GET", &format!("_index_template/{other_name}"), None)?;
-            let priority = got["index_templates"][0]["index_template"]["priority"]
-                .as_u64()
-                .unwrap_or(0);
-            if priority >= PRIORITY {
+            }
+            if *priority >= PRIORITY {
                 return Err(format!(
-                    "{name}: index template {other_name} (priority {priority}) is at or above \
-                     cowork-ecs's {} ({PRIORITY}); lower it or remove it",
-                    stream.template_name()
+                    "{name}: index template {other} (priority {priority}) is at or above \
+                     cowork-ecs's {ours} ({PRIORITY}); lower it or remove it"
                 ));
             }
+            let (_, resolved) =
+                client.call("POST", &format!("_index_template/_simulate/{other}"), None)?;
             let pipeline = resolved["template"]["settings"]["index"]["default_pipeline"]
                 .as_str()
                 .map_or(String::new(), |p| format!(", default_pipeline {p}"));
             lines.push(format!(
-                "{name}: also matched by index template {other_name} (priority {priority}{pipeline}); \
-                 {} (priority {PRIORITY}) takes precedence: its mappings and pipeline do not apply",
-                stream.template_name()
+                "{name}: also matched by index template {other} (priority {priority}{pipeline}); \
+                 {ours} (priority {PRIORITY}) takes precedence: its mappings and pipeline do not apply"
             ));
         }
     }
     Ok(lines)
+}
+
+/// Elasticsearch's index pattern matching: `*` matches any run of
+/// characters, everything else itself.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The `Authorization` header from an API key (encoded, as Kibana shows
@@ -386,6 +401,35 @@ pub fn authorization(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn index_patterns_match_as_elasticsearch_matches_them() {
+        for (pattern, name, want) in [
+            (
+                "logs-*.otel-*",
+                "logs-claude_code.events.otel-default",
+                true,
+            ),
+            ("logs-*-*", "logs-claude_code.otel-default", true),
+            ("traces-*.otel-*", "logs-claude_code.otel-default", false),
+            (
+                "logs-claude_code.events.otel-*",
+                "logs-claude_code.events.otel-default",
+                true,
+            ),
+            (
+                "logs-claude_code.events.otel-*",
+                "logs-claude_code.events-default",
+                false,
+            ),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a*b*b", "ab", false),
+            ("*", "anything", true),
+        ] {
+            assert_eq!(wildcard_match(pattern, name), want, "{pattern} {name}");
+        }
+    }
 
     #[test]
     fn basic_auth_is_base64() {
