@@ -32,19 +32,13 @@ def field(doc, dotted):
     return ",".join(cur) if isinstance(cur, list) else str(cur)
 
 
-def count(es, index, query):
-    h.http("POST", f"{es.url}/{index}/_refresh")
-    status, body = h.http("POST", f"{es.url}/{index}/_count", {"query": query})
-    return json.loads(body)["count"] if status == 200 else 0
-
-
 def print_dashboards(es):
     """How many documents each of Elastic's Claude dashboards would show
     (its dashboard-level filter), and how many of its panels find some."""
     print("\nElastic's dashboards (claude_code 0.3.0, claude_cowork 0.1.0) on these documents:")
     for d in DASHBOARDS:
-        docs = count(es, d["index"], dashboard_query(d))
-        panels = sum(1 for p in d["panels"] if count(es, d["index"], dashboard_query(d, p["where"])))
+        docs = es.count(dashboard_query(d), d["index"])
+        panels = sum(1 for p in d["panels"] if es.count(dashboard_query(d, p["where"]), d["index"]))
         print(f"  {d['title']:<42} {docs:>5} documents  {panels}/{len(d['panels'])} panels with data")
 
 

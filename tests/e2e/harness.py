@@ -257,6 +257,16 @@ class Elasticsearch:
                 text += f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-tail:]) + "\n"
         return text
 
+    def count(self, query, index="logs-*"):
+        """How many documents match (0 where no index matches the pattern)."""
+        http("POST", f"{self.url}/{index}/_refresh")
+        status, body = http("POST", f"{self.url}/{index}/_count", {"query": query})
+        if status == 404:
+            return 0
+        if status != 200:
+            raise RuntimeError(f"count failed: {status} {body[:2000]!r}")
+        return json.loads(body)["count"]
+
     def search(self, query, index="logs-*", size=500):
         http("POST", f"{self.url}/{index}/_refresh")
         status, body = http("POST", f"{self.url}/{index}/_search", {"query": query, "size": size, "sort": ["@timestamp"]})

@@ -62,7 +62,7 @@ def scenario(stack):
                                  {"terms": {"resource.attributes.e2e.scenario": tags}}], "minimum_should_match": 1}}
 
     def landed():
-        counts = {d["id"]: count(stack.es, d["index"], dashboard_query(d, scope=scope)) for d in DASHBOARDS}
+        counts = {d["id"]: stack.es.count(dashboard_query(d, scope=scope), d["index"]) for d in DASHBOARDS}
         return counts if all(counts.values()) else None
 
     try:
@@ -70,15 +70,6 @@ def scenario(stack):
     except TimeoutError:
         pass  # the assertions below say which dashboard is empty
     return scope
-
-
-def count(es, index, query):
-    h.http("POST", f"{es.url}/{index}/_refresh")
-    status, body = h.http("POST", f"{es.url}/{index}/_count", {"query": query})
-    if status == 404:
-        return 0
-    assert status == 200, body[:2000]
-    return json.loads(body)["count"]
 
 
 def field_types(es, index, field):
@@ -90,12 +81,12 @@ def field_types(es, index, field):
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=[d["id"] for d in DASHBOARDS])
 def test_each_dashboard_finds_our_documents_with_the_fields_its_panels_read(stack, scenario, dashboard):
     es, index = stack.es, dashboard["index"]
-    found = count(es, index, dashboard_query(dashboard, scope=scenario))
+    found = es.count(dashboard_query(dashboard, scope=scenario), index)
     assert found > 0, f"{dashboard['title']}: its filter finds none of our documents"
     problems = []
     for p in dashboard["panels"]:
         key = (dashboard["id"], p["title"])
-        hits = count(es, index, dashboard_query(dashboard, p["where"], scenario))
+        hits = es.count(dashboard_query(dashboard, p["where"], scenario), index)
         if key in NOT_IN_SCENARIO:
             continue
         if key in EMPTY_PANELS:
@@ -105,8 +96,8 @@ def test_each_dashboard_finds_our_documents_with_the_fields_its_panels_read(stac
             problems.append(f"{p['title']}: no document")
             continue
         for field, want in p["fields"].items():
-            with_field = count(es, index, dashboard_query(dashboard, {"bool": {"filter": [
-                p["where"] or {"match_all": {}}, {"exists": {"field": field}}]}}, scenario))
+            with_field = es.count(dashboard_query(dashboard, {"bool": {"filter": [
+                p["where"] or {"match_all": {}}, {"exists": {"field": field}}]}}, scenario), index)
             if with_field == 0:
                 problems.append(f"{p['title']}: {field} absent")
                 continue
@@ -118,7 +109,7 @@ def test_each_dashboard_finds_our_documents_with_the_fields_its_panels_read(stac
 
 def test_the_fields_we_leave_out_are_absent(stack, scenario):
     for field, why in ABSENT.items():
-        assert count(stack.es, "logs-*", {"bool": {"filter": [scenario, {"exists": {"field": field}}]}}) == 0, \
+        assert stack.es.count({"bool": {"filter": [scenario, {"exists": {"field": field}}]}}) == 0, \
             f"{field} is now present; it was absent because {why}"
 
 

@@ -49,6 +49,11 @@ const OTEL_MAPPINGS: &str =
 /// templates (120) and `logs-*-*` (100).
 pub const PRIORITY: u64 = 250;
 
+/// Priority of the vendor object's `passthrough` (below the `attributes`
+/// objects of Elasticsearch's OTel templates, 20 to 40, which these data
+/// streams never carry).
+pub const PASSTHROUGH_PRIORITY: u64 = 10;
+
 /// Prefix of every index template `setup` installs.
 pub const TEMPLATE_PREFIX: &str = "cowork-ecs-";
 
@@ -78,7 +83,7 @@ pub struct Stream {
     /// The component templates it is composed of.
     pub composed_of: &'static [&'static str],
     /// The emitter's vendor object made `passthrough` (ECS log records).
-    pub passthrough: Option<(&'static str, u64)>,
+    pub passthrough: Option<&'static str>,
 }
 
 impl Stream {
@@ -126,9 +131,7 @@ pub fn streams(setup: &Setup) -> Vec<Stream> {
             kind: "logs",
             dataset: dataset.clone(),
             composed_of: ECS,
-            // Distinct priorities: Elasticsearch refuses two passthrough
-            // objects of one priority in one mapping.
-            passthrough: Some((vendor, if vendor == "claude_code" { 10 } else { 11 })),
+            passthrough: Some(vendor),
         });
         let otel = format!("{traces}{}", data_stream::OTEL_SUFFIX);
         out.push(Stream {
@@ -203,13 +206,15 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
                 {"summary_metrics": {"mapping": {"type": "object"}}},
             ]});
         }
-        if let Some((vendor, priority)) = stream.passthrough {
+        if let Some(vendor) = stream.passthrough {
             // The index template's object replaces the component's, so it
             // carries the vendor fields' types itself.
             let fields = &mappings["template"]["mappings"]["properties"][vendor]["properties"]["events"]
                 ["properties"];
             let mut properties = json!({vendor: {"properties": {"events": {
-                "type": "passthrough", "priority": priority, "dynamic": true,
+                // One passthrough object per index template, so one priority
+                // serves (Elasticsearch refuses two of one priority in a mapping).
+                "type": "passthrough", "priority": PASSTHROUGH_PRIORITY, "dynamic": true,
                 "properties": fields,
             }}}});
             // Bare names the dashboards read that the mapping moved to
