@@ -197,10 +197,7 @@ fn a_tenants_other_records_land_in_its_namespace() {
         ]],
     );
     let outcome = t.transform_logs_request(&mut req, Some("Team-A"));
-    assert_eq!(
-        (outcome.other_records, outcome.other_records_changed),
-        (1, 1)
-    );
+    assert_eq!((outcome.other_items, outcome.other_items_changed), (1, 1));
     let res = &req.resource_logs[0].resource.as_ref().unwrap().attributes;
     let ns: Vec<_> = res
         .iter()
@@ -234,7 +231,7 @@ fn without_a_tenant_other_records_pass_untouched_but_for_a_bad_mapping_mode() {
         fine, before,
         "a sender routes its own non-Claude data without a tenant"
     );
-    assert_eq!(outcome.other_records_changed, 0);
+    assert_eq!(outcome.other_items_changed, 0);
     let bytes = fine.encode_to_vec();
     assert!(
         t.transform(Signal::Logs, &bytes, None)

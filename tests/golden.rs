@@ -39,7 +39,7 @@ fn every_case_matches_its_golden_file() {
             Signal::Logs => {
                 let mut r = read_request(&case.input);
                 let o = transformer.transform_logs_request(&mut r, None);
-                (o.claude_records, otlp::to_json(&r).unwrap())
+                (o.claude_items, otlp::to_json(&r).unwrap())
             }
             Signal::Traces => {
                 let mut r = otlp::traces_from_json(&bytes).unwrap();

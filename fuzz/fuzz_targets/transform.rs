@@ -67,7 +67,7 @@ fn resources(request: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
     for f in wire::fields(request) {
         let f = f.ok()?;
-        if let (tag::REQUEST_RESOURCE_LOGS, Payload::Bytes(b)) = (f.tag, f.payload) {
+        if let (tag::REQUEST_RESOURCES, Payload::Bytes(b)) = (f.tag, f.payload) {
             out.push(b);
         }
     }
@@ -81,13 +81,13 @@ fn times(request: &[u8]) -> Option<Vec<Option<u64>>> {
         for f in wire::fields(rl) {
             let f = f.ok()?;
             let Payload::Bytes(sl) = f.payload else { continue };
-            if f.tag != tag::RESOURCE_LOGS_SCOPE_LOGS {
+            if f.tag != tag::RESOURCE_ITEMS_SCOPES {
                 continue;
             }
             for g in wire::fields(sl) {
                 let g = g.ok()?;
                 let Payload::Bytes(rec) = g.payload else { continue };
-                if g.tag != tag::SCOPE_LOGS_LOG_RECORDS {
+                if g.tag != tag::SCOPE_ITEMS_ITEMS {
                     continue;
                 }
                 let mut time = None;
@@ -149,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(before, after, "records lost, added or reordered");
     for (i, o) in ins.iter().zip(&outs) {
         let mut alone = Vec::new();
-        wire::put_bytes(&mut alone, tag::REQUEST_RESOURCE_LOGS, i);
+        wire::put_bytes(&mut alone, tag::REQUEST_RESOURCES, i);
         if matches!(t.transform(Signal::Logs, &alone, None), Ok(done) if done.output.is_none()) {
             assert_eq!(i, o, "an unchanged resource is copied byte for byte");
         }

@@ -244,34 +244,86 @@ pub(crate) struct RecordIdentity<'r> {
     pub(crate) raw: &'r [u8],
 }
 
-/// `elasticsearch.document_id` of a Claude record: 32 hex digits of a
-/// SHA-256 over its identity, so a replay (a sender's retry, the persistent
-/// queue after a crash) addresses the same document.
+/// What [`document_id`] hashes of one item, below its resource's
+/// [`document_id_base`].
+pub(crate) enum ItemIdentity<'r> {
+    /// A log record, and its event name.
+    Record(RecordIdentity<'r>, &'r str),
+    /// A span: its `trace_id` and `span_id` as sent.
+    Span {
+        trace_id: &'r [u8],
+        span_id: &'r [u8],
+    },
+    /// A span event: its span's ids, its position among the span's events,
+    /// its `time_unix_nano` and its name.
+    SpanEvent {
+        trace_id: &'r [u8],
+        span_id: &'r [u8],
+        index: u64,
+        time: u64,
+        name: &'r str,
+    },
+}
+
+/// `elasticsearch.document_id` of a Claude log record, span or span event:
+/// 32 hex digits (the first 16 bytes) of one SHA-256, so that a replay (a
+/// sender's retry, the persistent queue after a crash) addresses the same
+/// document. The scheme, `cowork-ecs/id/v1`, hashes the resource's
+/// [`document_id_base`] (the scheme name, the emitter, the resource
+/// attributes as kept), then the item:
 ///
-/// The identity is the resource's [`document_id_base`], then `session.id`,
-/// `event.sequence`, the event name and the record's timestamp when the
-/// record has both a session and a sequence number (Claude Code numbers
-/// every event of a session); otherwise the record's canonical protobuf
-/// encoding.
+/// - a log record with `session.id` and `event.sequence` (Claude Code and
+///   Cowork number every event of a session): the session, the sequence
+///   number and the event name, each followed by a NUL, and the record's
+///   timestamp (big-endian u64); a record without both: its canonical
+///   protobuf encoding;
+/// - a span: a `0xFF` byte (never the first byte of the record forms: UTF-8
+///   text or a `LogRecord` field key), `span`, NUL, then `trace_id` and
+///   `span_id`, each after its length (big-endian u64);
+/// - a span event: `0xFF`, `span_event`, NUL, its span's two ids as for a
+///   span, its index among the span's events, its `time_unix_nano` (both
+///   big-endian u64) and its name.
+///
+/// Data points get none: the exporter has no dynamic id for metrics.
 ///
 /// # Errors
-/// [`Malformed`] when the record is not protobuf.
-pub(crate) fn document_id(
-    base: &Sha256,
-    record: &RecordIdentity<'_>,
-    event_name: &str,
-) -> Result<String, Malformed> {
+/// [`Malformed`] when a record is not protobuf.
+pub(crate) fn document_id(base: &Sha256, item: &ItemIdentity<'_>) -> Result<String, Malformed> {
     use prost::Message;
     let mut hash = base.clone();
-    match record.session_sequence {
-        Some((session, sequence)) => {
-            for part in [session, sequence, event_name] {
-                hash.update(part.as_bytes());
-                hash.update([0]);
-            }
-            hash.update(record.time.to_be_bytes());
+    let ids = |hash: &mut Sha256, kind: &[u8], trace_id: &[u8], span_id: &[u8]| {
+        hash.update([0xff]);
+        hash.update(kind);
+        hash.update([0]);
+        for id in [trace_id, span_id] {
+            hash.update((id.len() as u64).to_be_bytes());
+            hash.update(id);
         }
-        None => hash.update(crate::otlp::log_record(record.raw)?.encode_to_vec()),
+    };
+    match item {
+        ItemIdentity::Record(record, event_name) => match record.session_sequence {
+            Some((session, sequence)) => {
+                for part in [session, sequence, event_name] {
+                    hash.update(part.as_bytes());
+                    hash.update([0]);
+                }
+                hash.update(record.time.to_be_bytes());
+            }
+            None => hash.update(crate::otlp::log_record(record.raw)?.encode_to_vec()),
+        },
+        ItemIdentity::Span { trace_id, span_id } => ids(&mut hash, b"span", trace_id, span_id),
+        ItemIdentity::SpanEvent {
+            trace_id,
+            span_id,
+            index,
+            time,
+            name,
+        } => {
+            ids(&mut hash, b"span_event", trace_id, span_id);
+            hash.update(index.to_be_bytes());
+            hash.update(time.to_be_bytes());
+            hash.update(name.as_bytes());
+        }
     }
     Ok(lower_hex(&hash.finalize()[..16]))
 }
@@ -399,6 +451,32 @@ impl Overflow {
     /// Whether nothing was moved.
     pub(crate) fn is_empty(&self) -> bool {
         self.moved.is_empty()
+    }
+
+    /// The content and identity policy on the moved attributes that carry
+    /// content (`class_of` gives a key's class): a moved value is stored
+    /// as text, never in clear because it moved.
+    pub(crate) fn apply_content(
+        &mut self,
+        class_of: impl Fn(&str) -> Option<super::content::ContentClass>,
+        policy: &super::content::ContentPolicy,
+        marks: &mut super::content::Redactions,
+    ) {
+        self.moved.retain(|key, json| {
+            let Some(class) = class_of(key) else {
+                return true;
+            };
+            let Some(v) = value::from_json(json) else {
+                return true;
+            };
+            match policy.apply_value(class, v, marks) {
+                Some(v) => {
+                    *json = value::to_json(&v);
+                    true
+                }
+                None => false,
+            }
+        });
     }
 
     /// The moved attributes as one JSON text.
@@ -624,7 +702,15 @@ mod tests {
         };
         let id =
             |provider: &str, resource: &[Attr<'_>], record: &RecordIdentity<'_>, name: &str| {
-                document_id(&document_id_base(provider, resource).unwrap(), record, name).unwrap()
+                let item = ItemIdentity::Record(
+                    RecordIdentity {
+                        session_sequence: record.session_sequence,
+                        time: record.time,
+                        raw: record.raw,
+                    },
+                    name,
+                );
+                document_id(&document_id_base(provider, resource).unwrap(), &item).unwrap()
             };
         let a = id("claude-code", &[], &rec("1", 5), "tool_result");
         assert_eq!(a.len(), 32);

@@ -7,9 +7,12 @@
 mod attrs;
 pub(crate) mod content;
 pub mod gateway;
+mod item;
+mod log;
+mod metric;
 mod record;
 pub mod reference;
-mod signals;
+mod span;
 mod tables;
 mod value;
 mod walk;
@@ -29,7 +32,6 @@ use record::Tenant;
 use tables::{Conversion, EventClass, Slot, Target};
 
 pub use record::ECS_VERSION;
-pub use signals::SignalOutcome;
 
 /// A recognized emitter (mapping.md §1, first table).
 #[derive(Debug, Clone)]
@@ -194,20 +196,22 @@ impl Settings {
     }
 }
 
-/// What one call of [`Transformer::transform_logs_request`] did.
+/// What one transform did, counted in items: log records, spans (their
+/// events go with them) or metric data points.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// Records normalized (those under a Claude resource).
-    pub claude_records: usize,
-    /// Of those, records marked `event.kind: pipeline_error` (mapping.md §4).
+    /// Items normalized (those under a Claude resource).
+    pub claude_items: usize,
+    /// Of those, items marked `event.kind: pipeline_error` (mapping.md §4:
+    /// a value that did not convert, a bound, text that was not UTF-8).
     pub pipeline_errors: usize,
-    /// Records not under a Claude resource (mapping.md §3): left as they
+    /// Items not under a Claude resource (mapping.md §3): left as they
     /// are unless the gateway had to re-route or bound them.
-    pub other_records: usize,
-    /// Of those, records the gateway changed: routing a sender may not set
+    pub other_items: usize,
+    /// Of those, items the gateway changed: routing a sender may not set
     /// removed (tenant namespace set), values bounded, or text that was not
     /// UTF-8 read lossily ([`gateway`]).
-    pub other_records_changed: usize,
+    pub other_items_changed: usize,
 }
 
 /// The configured mapping. Immutable after [`Transformer::new`]; share it
@@ -274,28 +278,54 @@ impl Transformer {
     /// record.
     ///
     /// This is [`Transformer::transform`] on the request's encoding (the
-    /// transform works on protobuf bytes).
+    /// transform works on protobuf bytes), for callers holding decoded
+    /// requests (OTLP/JSON, tests).
     pub fn transform_logs_request(
         &self,
         request: &mut ExportLogsServiceRequest,
         tenant: Option<&str>,
     ) -> Outcome {
-        let bytes = otlp::encode(request);
+        self.transform_decoded(otlp::Signal::Logs, request, tenant)
+    }
+
+    /// [`Transformer::transform`] of traces on a decoded request, in place.
+    pub fn transform_traces_request(
+        &self,
+        request: &mut otlp::ExportTraceServiceRequest,
+        tenant: Option<&str>,
+    ) -> Outcome {
+        self.transform_decoded(otlp::Signal::Traces, request, tenant)
+    }
+
+    /// [`Transformer::transform`] of metrics on a decoded request, in place.
+    pub fn transform_metrics_request(
+        &self,
+        request: &mut otlp::ExportMetricsServiceRequest,
+        tenant: Option<&str>,
+    ) -> Outcome {
+        self.transform_decoded(otlp::Signal::Metrics, request, tenant)
+    }
+
+    /// [`Transformer::transform`] on a decoded request of `signal`: encoded,
+    /// transformed, decoded again in place.
+    fn transform_decoded<R: prost::Message + Default>(
+        &self,
+        signal: otlp::Signal,
+        request: &mut R,
+        tenant: Option<&str>,
+    ) -> Outcome {
+        let bytes = request.encode_to_vec();
         // A request prost encoded is protobuf, and what the transform writes
         // prost reads (tests/gateway.rs): neither fallback is expected.
-        match walk::transform(self, &bytes, tenant) {
-            Ok((
-                Transformed {
-                    output: Some(out), ..
-                },
-                outcome,
-            )) => {
-                if let Ok(decoded) = otlp::decode(&out) {
-                    *request = decoded;
+        match walk::transform(self, signal, &bytes, tenant) {
+            Ok(done) => {
+                if let Some(out) = done.output {
+                    if let Ok(decoded) = R::decode(out.as_slice()) {
+                        *request = decoded;
+                    }
                 }
-                outcome
+                done.outcome
             }
-            Ok((_, outcome)) => outcome,
             Err(_) => Outcome::default(),
         }
     }
@@ -312,16 +342,17 @@ pub struct Transformed {
     /// is the caller's error policy (the Go processor's `error_mode`, and
     /// failing closed under a tenant or a content policy).
     pub unread: Vec<String>,
+    /// What was done.
+    pub outcome: Outcome,
 }
 
 impl Transformer {
     /// Transforms one protobuf request of `signal` (an
     /// `ExportLogsServiceRequest`, `ExportTraceServiceRequest` or
     /// `ExportMetricsServiceRequest`) from a sender authenticated as
-    /// `tenant` (`None`: no identity). A resource that cannot be read is
-    /// skipped (copied as it came) and reported in
-    /// [`Transformed::unread`]; see `walk` for logs and `signals` for
-    /// what a Claude span or data point gets.
+    /// `tenant` (`None`: no identity), in one walk over its bytes (`walk`).
+    /// A resource that cannot be read is skipped (copied as it came) and
+    /// reported in [`Transformed::unread`].
     ///
     /// # Errors
     /// [`crate::Error::Decode`] when `bytes` is not a protobuf request at
@@ -332,29 +363,7 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Transformed> {
-        match signal {
-            otlp::Signal::Logs => Ok(walk::transform(self, bytes, tenant)?.0),
-            otlp::Signal::Traces => signals::transform_traces(self, bytes, tenant),
-            otlp::Signal::Metrics => signals::transform_metrics(self, bytes, tenant),
-        }
-    }
-
-    /// [`Transformer::transform`] of traces on a decoded request, in place.
-    pub fn transform_traces_request(
-        &self,
-        request: &mut otlp::ExportTraceServiceRequest,
-        tenant: Option<&str>,
-    ) -> SignalOutcome {
-        signals::traces_request(self, request, tenant)
-    }
-
-    /// [`Transformer::transform`] of metrics on a decoded request, in place.
-    pub fn transform_metrics_request(
-        &self,
-        request: &mut otlp::ExportMetricsServiceRequest,
-        tenant: Option<&str>,
-    ) -> SignalOutcome {
-        signals::metrics_request(self, request, tenant)
+        Ok(walk::transform(self, signal, bytes, tenant)?)
     }
 }
 

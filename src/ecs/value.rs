@@ -130,6 +130,31 @@ pub(crate) enum OutValue<'a> {
 }
 
 impl OutValue<'_> {
+    /// A scalar value as input, so the mapping's conversions
+    /// ([`convert`], [`to_bool`]) read it; a value copied as it came is
+    /// read. `None` for arrays, maps, bytes and nothing.
+    pub(crate) fn as_in(&self) -> Option<InValue<'_>> {
+        let v = match self {
+            OutValue::Str(s) => InValue::Str(Cow::Borrowed(s)),
+            OutValue::Bool(b) => InValue::Bool(*b),
+            OutValue::Int(i) => InValue::Int(*i),
+            OutValue::Double(d) => InValue::Double(*d),
+            OutValue::Strings(_) => return None,
+            OutValue::Value(v) => return InValue::of_scalar(v),
+            OutValue::Raw(raw) => InValue::read(wire::any(raw).ok()?, raw).0,
+        };
+        matches!(
+            v,
+            InValue::Str(_) | InValue::Bool(_) | InValue::Int(_) | InValue::Double(_)
+        )
+        .then_some(v)
+    }
+
+    /// Text of a scalar value ([`InValue::scalar_text`]).
+    pub(crate) fn scalar_text(&self) -> Option<Cow<'_, str>> {
+        self.as_in()?.scalar_text()
+    }
+
     /// The value as an owned OTLP value (`None`: an `AnyValue` that holds
     /// nothing or cannot be read).
     pub(crate) fn into_value(self) -> Option<Value> {

@@ -1,69 +1,68 @@
-//! The transform as one walk over an `ExportLogsServiceRequest`'s wire
-//! bytes (no message tree is built):
+//! The transform as one walk over a request's wire bytes, the same for
+//! logs, traces and metrics (no message tree is built). The three requests
+//! share their shape down to the items: request → `Resource{Logs,Spans,
+//! Metrics}` (resource, scopes, schema_url) → `Scope{Logs,Spans,Metrics}`
+//! (scope, items, schema_url); only the items differ, and each kind has its
+//! own module: [`super::log`] (log records), [`super::span`] (spans, their
+//! events and links), [`super::metric`] (metrics and their data points).
 //!
 //! - a resource that is not Claude's is copied byte for byte, unless the
 //!   gateway must change it ([`gateway`]: a tenant's routing, values
 //!   Elasticsearch would refuse, text that is not UTF-8), and then only
-//!   those attributes are rewritten;
+//!   what it must change is rewritten;
 //! - a Claude resource keeps its bytes except the attributes the gateway
-//!   owns, its scopes get `elastic.mapping.mode: ecs`, and every record keeps
-//!   its fields (timestamps, severity, body, trace context) byte for byte
-//!   while its attributes are read as borrowed slices and the mapped ones
-//!   written straight into the output ([`record::normalize`]).
+//!   owns or the content policy changes, its scopes get the routing the
+//!   gateway chooses ([`scope_routing`]), and every item keeps its fields
+//!   byte for byte while its attributes are read as borrowed slices and
+//!   the mapped ones written straight into the output.
 //!
 //! Cost is linear in the input: every attribute is looked up once, and the
 //! output attribute list is indexed ([`Attrs`]).
 
 use super::attrs::{Attr, Attrs, Key};
-use super::content::{ContentAction, ContentClass, Redactions};
-use super::record::{self, Input, Notes, Record, Tenant};
-use super::tables::Slot;
-use super::value::{InValue, OutValue, string};
+use super::content::Redactions;
+use super::item::INVALID_UTF8;
+use super::record::{Notes, Tenant};
+use super::value::{OutValue, string};
 use super::{AttributeLookup, Emitter, Outcome, Transformed, Transformer, gateway};
+use crate::otlp::Signal;
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
 use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
 use std::borrow::Cow;
-use std::mem::take;
 
-/// `error.message` part of a record with text that was not UTF-8.
-const INVALID_UTF8: &str =
-    "text that is not valid UTF-8 was read with U+FFFD replacement characters";
-
-/// Transforms a protobuf request: the new request bytes (`None` when
-/// nothing changed: no Claude record, nothing the gateway had to change, so
-/// the caller keeps its input), the resources it could not read (each
-/// copied to the output as it came), and what was done.
+/// Transforms a protobuf request of `signal` ([`Transformed`]).
 ///
 /// # Errors
 /// [`Malformed`] when the request itself is not protobuf (its resources
 /// cannot even be told apart).
 pub(crate) fn transform(
     t: &Transformer,
+    signal: Signal,
     input: &[u8],
     tenant: Option<&str>,
-) -> Result<(Transformed, Outcome), Malformed> {
+) -> Result<Transformed, Malformed> {
     let tenant = Tenant::new(tenant);
     let mut walk = Walk {
         t,
+        signal,
         tenant: tenant.as_ref(),
         out: Vec::with_capacity(input.len() + input.len() / 2 + 64),
         outcome: Outcome::default(),
         changed: false,
         attrs: Attrs::default(),
         lookups: Vec::new(),
-        input_attrs: Vec::new(),
-        pieces: Vec::new(),
+        pool: Pool::default(),
     };
     let mut unread = Vec::new();
     let mut position = 0;
     for field in wire::fields_of(Message::Request, input) {
         let field = field?;
         match (field.tag, field.payload) {
-            (tag::REQUEST_RESOURCE_LOGS, Payload::Bytes(body)) => {
+            (tag::REQUEST_RESOURCES, Payload::Bytes(body)) => {
                 position += 1;
                 let (start, outcome) = (walk.out.len(), walk.outcome);
-                if let Err(why) = walk.resource_logs(field.raw, body) {
+                if let Err(why) = walk.resource(field.raw, body) {
                     // Skipped and reported: the resource goes on as it came,
                     // and the caller's error policy decides about the batch.
                     walk.out.truncate(start);
@@ -83,40 +82,83 @@ pub(crate) fn transform(
         ..
     } = walk;
     let output = changed.then_some(out);
-    Ok((Transformed { output, unread }, outcome))
+    Ok(Transformed {
+        output,
+        unread,
+        outcome,
+    })
 }
 
-/// The state of one walk: the output and scratch space reused record after
-/// record.
-struct Walk<'a> {
-    t: &'a Transformer,
-    tenant: Option<&'a Tenant<'a>>,
-    out: Vec<u8>,
-    outcome: Outcome,
+/// The state of one walk: the output and scratch space reused item after
+/// item.
+pub(super) struct Walk<'a> {
+    pub(super) t: &'a Transformer,
+    pub(super) signal: Signal,
+    pub(super) tenant: Option<&'a Tenant<'a>>,
+    pub(super) out: Vec<u8>,
+    pub(super) outcome: Outcome,
     changed: bool,
-    attrs: Attrs<'a>,
-    lookups: Vec<AttributeLookup>,
-    input_attrs: Vec<Attr<'a>>,
-    pieces: Vec<Piece<'a>>,
+    /// The output attributes of the resource or scope being written.
+    pub(super) attrs: Attrs<'a>,
+    pub(super) lookups: Vec<AttributeLookup>,
+    pub(super) pool: Pool<'a>,
 }
 
-/// A part of a record being written ([`Walk::put_record`]).
+/// Scratch lists handed out and taken back item after item, so a walk
+/// allocates them once whatever the nesting (a span's list is in use while
+/// its events take theirs).
+#[derive(Default)]
+pub(super) struct Pool<'a> {
+    attrs_in: Vec<Vec<Attr<'a>>>,
+    attrs_out: Vec<Attrs<'a>>,
+    pieces: Vec<Vec<Piece<'a>>>,
+}
+
+impl<'a> Pool<'a> {
+    pub(super) fn attrs_in(&mut self) -> Vec<Attr<'a>> {
+        self.attrs_in.pop().unwrap_or_default()
+    }
+    pub(super) fn attrs_out(&mut self) -> Attrs<'a> {
+        self.attrs_out.pop().unwrap_or_default()
+    }
+    pub(super) fn pieces(&mut self) -> Vec<Piece<'a>> {
+        self.pieces.pop().unwrap_or_default()
+    }
+    pub(super) fn give_attrs_in(&mut self, mut v: Vec<Attr<'a>>) {
+        v.clear();
+        self.attrs_in.push(v);
+    }
+    pub(super) fn give_attrs_out(&mut self, mut v: Attrs<'a>) {
+        v.clear();
+        self.attrs_out.push(v);
+    }
+    pub(super) fn give_pieces(&mut self, mut v: Vec<Piece<'a>>) {
+        v.clear();
+        self.pieces.push(v);
+    }
+}
+
+/// A part of an item being written again: its fields in wire order.
 #[derive(Debug, Clone, Copy)]
-enum Piece<'a> {
+pub(super) enum Piece<'a> {
     /// A field copied as it came.
     Raw(&'a [u8]),
     /// A string field whose text must be repaired.
     Text(u32, &'a [u8]),
-    /// The body as it came (replaced when the record's body was rewritten).
+    /// A log record's body as it came (replaced when it was rewritten).
     Body(&'a [u8]),
     /// Where the attributes go.
     Attributes,
+    /// A nested message the item's module walks when writing (a span's
+    /// events, links and status; a metric's data; a data point's
+    /// exemplars): its field number and bytes, and its whole field.
+    Child(u32, &'a [u8], &'a [u8]),
 }
 
 /// Whose resource is being walked.
 #[derive(Clone, Copy)]
-enum Owner<'r, 'a> {
-    /// A Claude emitter's: every record is normalized.
+pub(super) enum Owner<'r, 'a> {
+    /// A Claude emitter's: every item is normalized.
     Claude {
         emitter: &'a Emitter,
         id_base: &'r Sha256,
@@ -125,18 +167,19 @@ enum Owner<'r, 'a> {
     Other,
 }
 
-/// What a resource and a scope pass on to the records below them.
+/// What a resource and a scope (and a metric, for its data points) pass on
+/// to the items below them.
 #[derive(Clone, Default)]
-struct Level {
-    /// Problems and tags every record below gets.
-    notes: Notes,
+pub(super) struct Level {
+    /// Problems and tags every item below gets.
+    pub(super) notes: Notes,
     /// Routing the sender asked for at this level ([`gateway`]).
-    requested: Vec<String>,
+    pub(super) requested: Vec<String>,
 }
 
 impl Level {
     /// Notes a bound (its reason) and a repair; returns whether either happened.
-    fn mark(&mut self, bounded: Option<String>, repaired: bool) -> bool {
+    pub(super) fn mark(&mut self, bounded: Option<String>, repaired: bool) -> bool {
         let hit = bounded.is_some() || repaired;
         if let Some(reason) = bounded {
             self.notes.add(reason, BOUNDED_TAG);
@@ -169,7 +212,7 @@ fn read_attrs<'a>(
     Ok(attrs)
 }
 
-/// What the records of a `ResourceLogs` or `ScopeLogs` need to know before
+/// What the items of a `Resource*` or `Scope*` message need to know before
 /// they are walked: its `child` message (the resource or the scope) as the
 /// parts it was sent in (a singular message field sent more than once is
 /// one message, its parts merged, as pdata and prost read it: so every part
@@ -180,145 +223,68 @@ fn head(kind: Message, message: &[u8], child: u32) -> Result<(Vec<&[u8]>, bool),
         let field = field?;
         match (field.tag, field.payload) {
             (t, Payload::Bytes(b)) if t == child => parts.push(b),
-            (SCHEMA_URL, _) => bad_schema |= bad_text(&field),
+            (tag::SCHEMA_URL, _) => bad_schema |= bad_text(&field),
             _ => {}
         }
     }
     Ok((parts, bad_schema))
 }
 
-/// `schema_url` is field 3 of both `ResourceLogs` and `ScopeLogs`.
-const SCHEMA_URL: u32 = tag::RESOURCE_LOGS_SCHEMA_URL;
-const _: () = assert!(tag::RESOURCE_LOGS_SCHEMA_URL == tag::SCOPE_LOGS_SCHEMA_URL);
+/// An attribute the content policy changed: its key, and its new value
+/// (`None`: dropped).
+type PolicyChange<'a> = (Cow<'a, str>, Option<OutValue<'a>>);
 
 /// Whether a string field's bytes are not UTF-8.
-fn bad_text(field: &wire::Field<'_>) -> bool {
+pub(super) fn bad_text(field: &wire::Field<'_>) -> bool {
     field
         .bytes()
         .is_some_and(|b| std::str::from_utf8(b).is_err())
 }
 
 /// Writes a string field, its text read lossily.
-fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
+pub(super) fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
     wire::put_bytes(out, field_tag, wire::text(bytes).0.as_bytes());
 }
 
-/// A record's fields read in one pass.
-struct RecordHead<'a> {
-    /// The body's `AnyValue` bytes (empty when it has none).
-    body: &'a [u8],
-    event_name: Cow<'a, str>,
-    /// `time_unix_nano`, else `observed_time_unix_nano`.
-    time: u64,
-    /// Whether its event name or severity text is not UTF-8.
-    bad_text: bool,
-}
-
-/// Reads a record's fields: its attributes into `attrs`, and into `pieces`
-/// how to write it again (its fields as they came, text to repair, where
-/// the body and the attributes go).
-fn read_record<'a>(
-    bytes: &'a [u8],
-    attrs: &mut Vec<Attr<'a>>,
-    pieces: &mut Vec<Piece<'a>>,
-) -> Result<RecordHead<'a>, Malformed> {
-    attrs.clear();
-    pieces.clear();
-    let mut head = RecordHead {
-        body: &[],
-        event_name: Cow::Borrowed(""),
-        time: 0,
-        bad_text: false,
+/// The scope attributes the gateway writes on every Claude scope of
+/// `signal`: the exporter reads a record's routing from its own
+/// attributes, then its scope's, then its resource's.
+///
+/// - logs: `elastic.mapping.mode: ecs` (each record gets its own
+///   `data_stream.*`, [`super::record`]);
+/// - traces: the OTel-native shape (attributes under `attributes.*`,
+///   `name`, `duration` in ns), which Elastic's "[Claude Code] Traces
+///   Overview" reads from `traces-<product>.otel-*` (the exporter appends
+///   `.otel` to the dataset); span events land in `logs-<product>.otel-*`;
+/// - metrics: ECS documents in `metrics-<product>.metrics-<namespace>`.
+fn scope_routing<'a>(
+    signal: Signal,
+    emitter: &'a Emitter,
+    namespace: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mode = match signal {
+        Signal::Logs => return vec![(gateway::MAPPING_MODE_ATTRIBUTE, "ecs")],
+        Signal::Traces => "otel",
+        Signal::Metrics => "ecs",
     };
-    let mut observed = 0;
-    for f in wire::fields_of(Message::LogRecord, bytes) {
-        let f = f?;
-        let piece = match (f.tag, f.payload) {
-            (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
-                attrs.push(Attr::read(b)?);
-                if attrs.len() > 1 {
-                    continue;
-                }
-                Piece::Attributes
-            }
-            (tag::RECORD_BODY, Payload::Bytes(b)) => {
-                // A body sent twice: pdata keeps the last (its value is a
-                // oneof), so the transform reads and writes only that one;
-                // each must still read as the decoders read it (a record
-                // may be copied as it came).
-                gateway::shape(&InValue::read(wire::any(b)?, b).0)?;
-                pieces.retain(|p| !matches!(p, Piece::Body(_)));
-                head.body = b;
-                Piece::Body(f.raw)
-            }
-            (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) => {
-                let (text, bad) = wire::text(b);
-                if f.tag == tag::RECORD_EVENT_NAME {
-                    head.event_name = text;
-                }
-                head.bad_text |= bad;
-                if bad {
-                    Piece::Text(f.tag, b)
-                } else {
-                    Piece::Raw(f.raw)
-                }
-            }
-            (tag::RECORD_TIME, _) => {
-                head.time = f.fixed64().unwrap_or_default();
-                Piece::Raw(f.raw)
-            }
-            (tag::RECORD_OBSERVED_TIME, _) => {
-                observed = f.fixed64().unwrap_or_default();
-                Piece::Raw(f.raw)
-            }
-            _ => Piece::Raw(f.raw),
-        };
-        pieces.push(piece);
-    }
-    if head.time == 0 {
-        head.time = observed;
-    }
-    Ok(head)
-}
-
-/// The body to write in place of a record's own, when it must change: a
-/// structured body too deep for Elasticsearch becomes its JSON text, one
-/// with text that was not UTF-8 (`bad`: at its top level) is written
-/// repaired. Either is noted.
-fn rewrite_body<'a>(
-    body: &InValue<'a>,
-    bad: bool,
-    notes: &mut Notes,
-) -> Result<Option<OutValue<'a>>, Malformed> {
-    let (text, shape) = gateway::bound_body(body)?;
-    if let Some(text) = text {
-        let why = format!(
-            "body nested deeper than {} levels kept as JSON text",
-            gateway::MAX_FIELD_DEPTH
-        );
-        notes.add(why, BOUNDED_TAG);
-        return Ok(Some(OutValue::Str(Cow::Owned(text))));
-    }
-    if !(bad || shape.bad_text) {
-        return Ok(None);
-    }
-    notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
-    Ok(Some(
-        body.to_value()?.map_or(OutValue::Raw(&[]), OutValue::Value),
-    ))
+    vec![
+        (gateway::MAPPING_MODE_ATTRIBUTE, mode),
+        ("data_stream.dataset", emitter.dataset(signal)),
+        ("data_stream.namespace", namespace),
+    ]
 }
 
 impl<'a> Walk<'a> {
-    /// Walks one `ResourceLogs`: a Claude resource is normalized, another is
-    /// written again only when the gateway changed something in it, else
-    /// copied as it came (`raw`).
-    fn resource_logs(&mut self, raw: &'a [u8], body: &'a [u8]) -> Result<(), Malformed> {
+    /// Walks one `Resource{Logs,Spans,Metrics}`: a Claude resource is
+    /// normalized, another is written again only when the gateway changed
+    /// something in it, else copied as it came (`raw`).
+    fn resource(&mut self, raw: &'a [u8], body: &'a [u8]) -> Result<(), Malformed> {
         let (resource, bad_schema) =
-            head(Message::ResourceLogs, body, tag::RESOURCE_LOGS_RESOURCE)?;
+            head(Message::ResourceItems, body, tag::RESOURCE_ITEMS_RESOURCE)?;
         let mut attrs = read_attrs(Message::Resource, &resource, tag::RESOURCE_ATTRIBUTES)?;
         let service = attrs.iter().find(|a| a.key == "service.name");
         let emitter = match service.map(|a| &a.value) {
-            Some(InValue::Str(name)) => self.t.emitter_named(name),
+            Some(super::value::InValue::Str(name)) => self.t.emitter_named(name),
             _ => None,
         };
         // A tenant's routing applies to the resource it has.
@@ -327,21 +293,22 @@ impl<'a> Walk<'a> {
         if emitter.is_some() || tenant.is_some() {
             gateway::take_routing(&mut attrs, "resource", &mut level.requested);
         }
-        // The identity policy on a Claude resource (a dropped value goes
-        // before the bounds count it; a hashed one replaces it after).
-        let identity: Vec<(Cow<'a, str>, Option<String>)> = if emitter.is_some() {
-            self.identity_of(&attrs)
+        // The content and identity policy on a Claude resource (a dropped
+        // value goes before the bounds count it; a changed one replaces
+        // it after).
+        let policy: Vec<PolicyChange<'a>> = if emitter.is_some() {
+            self.content_of(&attrs)?
         } else {
             Vec::new()
         };
-        attrs.retain(|a| !identity.iter().any(|(k, v)| v.is_none() && *k == a.key));
+        attrs.retain(|a| !policy.iter().any(|(k, v)| v.is_none() && *k == a.key));
         // Claude attributes become top-level ECS fields; others stay below
         // `resource.attributes.` in the exporter's OTel mode.
         let prefix_depth = if emitter.is_some() { 0 } else { 2 };
         let (bounded, repaired) = self.bound_level(&mut attrs, "resource", prefix_depth)?;
-        for (key, value) in identity {
+        for (key, value) in policy {
             if let (Some(v), Some(slot)) = (value, self.attrs.get_mut(&Key::plain(key))) {
-                *slot = string(v);
+                *slot = v;
             }
         }
         let namespace =
@@ -362,31 +329,25 @@ impl<'a> Walk<'a> {
         changed |= emitter.is_some() || tenant.is_some();
 
         let start = self.out.len();
-        let others_changed = self.outcome.other_records_changed;
-        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCE_LOGS, 2 * body.len());
+        let others_changed = self.outcome.other_items_changed;
+        let open = wire::begin(&mut self.out, tag::REQUEST_RESOURCES, 2 * body.len());
         // The resource first, whatever the field order (its attributes are
         // in Walk::attrs until written).
         if !resource.is_empty() {
-            let field = tag::RESOURCE_LOGS_RESOURCE;
-            self.put_level(
-                Message::Resource,
-                field,
-                &resource,
-                tag::RESOURCE_ATTRIBUTES,
-                &[],
-            )?;
+            let field = tag::RESOURCE_ITEMS_RESOURCE;
+            self.put_level(Message::Resource, field, &resource)?;
         }
         self.attrs.clear();
-        for f in wire::fields_of(Message::ResourceLogs, body) {
+        for f in wire::fields_of(Message::ResourceItems, body) {
             let f = f?;
             match (f.tag, f.payload) {
-                (tag::RESOURCE_LOGS_RESOURCE, _) => {
+                (tag::RESOURCE_ITEMS_RESOURCE, _) => {
                     // Written above, its parts as one, whatever the field order.
                 }
-                (tag::RESOURCE_LOGS_SCOPE_LOGS, Payload::Bytes(scope_logs)) => {
-                    changed |= self.scope_logs(scope_logs, owner, &level)?;
+                (tag::RESOURCE_ITEMS_SCOPES, Payload::Bytes(scope)) => {
+                    changed |= self.scope(scope, owner, &level)?;
                 }
-                (SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
+                (tag::SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
                     put_text(&mut self.out, f.tag, b)
                 }
                 _ => self.out.extend_from_slice(f.raw),
@@ -399,66 +360,64 @@ impl<'a> Walk<'a> {
             // Nothing to change: the resource's own bytes, as sent.
             self.out.truncate(start);
             self.out.extend_from_slice(raw);
-            self.outcome.other_records_changed = others_changed;
+            self.outcome.other_items_changed = others_changed;
         }
         Ok(())
     }
 
-    /// Walks one `ScopeLogs`. A Claude scope gets `elastic.mapping.mode:
-    /// ecs` (a scope is written for it if it had none). The routing is the
-    /// gateway's on Claude and tenant scopes; on others only a mapping mode
-    /// the exporter would refuse is removed. Returns whether anything changed.
-    fn scope_logs(
+    /// Walks one `Scope{Logs,Spans,Metrics}`. A Claude scope gets the
+    /// gateway's routing ([`scope_routing`]; a scope is written for it if
+    /// it had none). The routing is the gateway's on Claude and tenant
+    /// scopes; on others only a mapping mode the exporter would refuse is
+    /// removed. Returns whether anything changed.
+    fn scope(
         &mut self,
         body: &'a [u8],
         owner: Owner<'_, 'a>,
         resource: &Level,
     ) -> Result<bool, Malformed> {
-        let claude = matches!(owner, Owner::Claude { .. });
         let mut level = resource.clone();
-        let (scope, bad_schema) = head(Message::ScopeLogs, body, tag::SCOPE_LOGS_SCOPE)?;
+        let (scope, bad_schema) = head(Message::ScopeItems, body, tag::SCOPE_ITEMS_SCOPE)?;
         let mut attrs = read_attrs(Message::Scope, &scope, tag::SCOPE_ATTRIBUTES)?;
         let asked = level.requested.len();
-        if claude || self.tenant.is_some() {
+        let claude = match owner {
+            Owner::Claude { emitter, .. } => Some(emitter),
+            Owner::Other => None,
+        };
+        if claude.is_some() || self.tenant.is_some() {
             gateway::take_routing(&mut attrs, "scope", &mut level.requested);
         } else {
             gateway::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
         }
         let mut changed = level.requested.len() > asked;
-        let (bounded, mut repaired) =
-            self.bound_level(&mut attrs, "scope", if claude { 0 } else { 2 })?;
-        if claude {
-            self.attrs
-                .set(Key::plain(gateway::MAPPING_MODE_ATTRIBUTE), string("ecs"));
+        let depth = if claude.is_some() { 0 } else { 2 };
+        let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", depth)?;
+        if let Some(emitter) = claude {
+            let t: &'a Transformer = self.t;
+            let namespace = t.mapping.settings.namespace(self.tenant);
+            for (key, value) in scope_routing(self.signal, emitter, namespace) {
+                self.attrs.set(Key::plain(key), string(value));
+            }
         }
-        let open = wire::begin(&mut self.out, tag::RESOURCE_LOGS_SCOPE_LOGS, 2 * body.len());
-        if !scope.is_empty() || claude {
-            let texts = [tag::SCOPE_NAME, tag::SCOPE_VERSION];
-            repaired |= self.put_level(
-                Message::Scope,
-                tag::SCOPE_LOGS_SCOPE,
-                &scope,
-                tag::SCOPE_ATTRIBUTES,
-                &texts,
-            )?;
+        let open = wire::begin(&mut self.out, tag::RESOURCE_ITEMS_SCOPES, 2 * body.len());
+        if !scope.is_empty() || claude.is_some() {
+            repaired |= self.put_level(Message::Scope, tag::SCOPE_ITEMS_SCOPE, &scope)?;
         }
         changed |= level.mark(bounded, repaired || bad_schema);
-        for f in wire::fields_of(Message::ScopeLogs, body) {
+        for f in wire::fields_of(Message::ScopeItems, body) {
             let f = f?;
             match (f.tag, f.payload) {
-                (tag::SCOPE_LOGS_LOG_RECORDS, Payload::Bytes(record)) => {
-                    changed |= match owner {
-                        Owner::Claude { emitter, id_base } => {
-                            self.claude_record(record, emitter, &level, id_base)?;
-                            true
-                        }
-                        Owner::Other => self.other_record(record, &level)?,
+                (tag::SCOPE_ITEMS_ITEMS, Payload::Bytes(item)) => {
+                    changed |= match self.signal {
+                        Signal::Logs => self.log_record(item, owner, &level)?,
+                        Signal::Traces => self.span(item, owner, &level)?,
+                        Signal::Metrics => self.metric(item, owner, &level)?,
                     };
                 }
-                (tag::SCOPE_LOGS_SCOPE, _) => {
+                (tag::SCOPE_ITEMS_SCOPE, _) => {
                     // Written above, its parts as one, whatever the field order.
                 }
-                (SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
+                (tag::SCHEMA_URL, Payload::Bytes(b)) if bad_text(&f) => {
                     put_text(&mut self.out, f.tag, b)
                 }
                 _ => self.out.extend_from_slice(f.raw),
@@ -496,27 +455,32 @@ impl<'a> Walk<'a> {
         Ok((Some(reason), repaired))
     }
 
-    /// The identity attributes among `attrs` with what the identity policy
-    /// makes of each (`None`: dropped); those it keeps as sent are left out.
-    fn identity_of(&self, attrs: &[Attr<'a>]) -> Vec<(Cow<'a, str>, Option<String>)> {
-        let content = &self.t.mapping.settings.content;
+    /// The attributes among `attrs` that carry content (a class in
+    /// [`super::tables::CONTENT_ATTRIBUTES`]), with what the content and
+    /// identity policy makes of each (`None`: dropped); those it keeps as
+    /// sent are left out.
+    fn content_of(
+        &self,
+        attrs: &[Attr<'a>],
+    ) -> Result<Vec<PolicyChange<'a>>, Malformed> {
+        let t: &'a Transformer = self.t;
+        let mapping = &t.mapping;
         let mut marks = Redactions::default();
-        (attrs.iter())
-            .filter(|a| {
-                self.t.mapping.lookup.attribute(&a.key).class == Some(ContentClass::Identity)
-            })
-            .filter_map(|a| {
-                if content.action(ContentClass::Identity) == ContentAction::Drop {
-                    return Some((a.key.clone(), None));
-                }
-                let text = a.value.scalar_text().unwrap_or_default();
-                let kept = content.apply_text(ContentClass::Identity, text.clone(), &mut marks);
-                match kept {
-                    Some(v) if v == text => None,
-                    v => Some((a.key.clone(), v.map(Cow::into_owned))),
-                }
-            })
-            .collect()
+        let mut changed = Vec::new();
+        for a in attrs {
+            let Some(class) = mapping.lookup.attribute(&a.key).class else {
+                continue;
+            };
+            let sent = super::item::content_value(a)?;
+            let kept = mapping
+                .settings
+                .content
+                .apply_out(class, sent.clone(), &mut marks);
+            if kept.as_ref() != Some(&sent) {
+                changed.push((a.key.clone(), kept));
+            }
+        }
+        Ok(changed)
     }
 
     /// Writes [`Walk::attrs`] as the attributes of the message being written.
@@ -526,17 +490,16 @@ impl<'a> Walk<'a> {
     }
 
     /// Writes a resource (or scope) message sent in `parts`, as one: the
-    /// parts' fields as they came, the `texts` fields repaired when they are
-    /// not UTF-8, its attributes from [`Walk::attrs`]. Returns whether a text
-    /// was repaired.
+    /// parts' fields as they came, its string fields repaired when they
+    /// are not UTF-8, its attributes from [`Walk::attrs`]. Returns whether
+    /// a text was repaired.
     fn put_level(
         &mut self,
         kind: Message,
         field_tag: u32,
         parts: &[&'a [u8]],
-        attr_tag: u32,
-        texts: &[u32],
     ) -> Result<bool, Malformed> {
+        let attr_tag = kind.attributes().unwrap_or_default();
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let open = wire::begin(&mut self.out, field_tag, len + 64);
         let mut repaired = false;
@@ -552,7 +515,7 @@ impl<'a> Walk<'a> {
                         wire::fields_of(Message::EntityRef, b).try_for_each(|g| g.map(drop))?;
                         self.out.extend_from_slice(f.raw);
                     }
-                    Payload::Bytes(b) if texts.contains(&f.tag) && bad_text(&f) => {
+                    Payload::Bytes(b) if kind.text(f.tag) && bad_text(&f) => {
                         repaired = true;
                         put_text(&mut self.out, f.tag, b);
                     }
@@ -566,155 +529,10 @@ impl<'a> Walk<'a> {
     }
 
     /// Looks every input attribute up in the tables, once.
-    fn look_up(&mut self, attrs: &[Attr<'_>]) {
+    pub(super) fn look_up(&mut self, attrs: &[Attr<'_>]) {
         self.lookups.clear();
         let mapping = &self.t.mapping;
         self.lookups
             .extend(attrs.iter().map(|a| mapping.lookup.attribute(&a.key)));
-    }
-
-    fn claude_record(
-        &mut self,
-        bytes: &'a [u8],
-        emitter: &'a Emitter,
-        level: &Level,
-        id_base: &Sha256,
-    ) -> Result<(), Malformed> {
-        self.outcome.claude_records += 1;
-        let (mut attrs, mut pieces) = (take(&mut self.input_attrs), take(&mut self.pieces));
-        let head = read_record(bytes, &mut attrs, &mut pieces)?;
-        let mut notes = level.notes.clone();
-        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
-
-        self.look_up(&attrs);
-        let mut requested = level.requested.clone();
-        let routing = (attrs.iter().zip(&self.lookups)).filter(|(_, l)| l.routing);
-        gateway::note_routing(routing.map(|(a, _)| a), "record", &mut requested);
-        let input = Input::new(&attrs, &self.lookups);
-        let name = record::event_name(head.event_name, &input, &body);
-        let session_sequence = input
-            .get_text(Slot::SessionId)
-            .zip(input.get_text(Slot::EventSequence));
-        let identity = gateway::RecordIdentity {
-            session_sequence: session_sequence.as_ref().map(|(s, q)| (&**s, &**q)),
-            time: head.time,
-            raw: bytes,
-        };
-        let id = gateway::document_id(id_base, &identity, &name)?;
-
-        let t: &'a Transformer = self.t;
-        let mapping = &t.mapping;
-        let overflow = gateway::bound_attributes(&mut attrs, 2, |k| {
-            mapping.lookup.attribute(k).class.is_some()
-        })?;
-        if !overflow.is_empty() {
-            let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
-            notes.add(overflow.reason(&field), BOUNDED_TAG);
-            self.look_up(&attrs);
-        }
-        let new_body = rewrite_body(&body, body_bad, &mut notes)?;
-        if head.bad_text || attrs.iter().any(|a| a.repaired) {
-            notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
-        }
-
-        let input = Input::new(&attrs, &self.lookups);
-        let record = Record {
-            input: &input,
-            name: &name,
-            raw: bytes,
-            notes: &notes,
-        };
-        self.attrs.clear();
-        if record::normalize(&record, emitter, mapping, self.tenant, &mut self.attrs)? {
-            self.outcome.pipeline_errors += 1;
-        }
-        if !overflow.is_empty() {
-            let key = Key {
-                prefix: emitter.vendor_prefix,
-                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
-            };
-            self.attrs.set(key, string(overflow.to_text()));
-        }
-        gateway::mark_overridden(&mut self.attrs, &requested);
-        self.attrs
-            .set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
-        self.put_record(bytes.len(), &pieces, new_body.as_ref());
-        attrs.clear();
-        (self.input_attrs, self.pieces) = (attrs, pieces);
-        Ok(())
-    }
-
-    /// A record of another sender: what the gateway owns is taken (under a
-    /// tenant), values Elasticsearch would refuse bounded, text that is not
-    /// UTF-8 repaired, each tagged. Returns whether it changed.
-    fn other_record(&mut self, bytes: &'a [u8], level: &Level) -> Result<bool, Malformed> {
-        self.outcome.other_records += 1;
-        let (mut attrs, mut pieces) = (take(&mut self.input_attrs), take(&mut self.pieces));
-        let head = read_record(bytes, &mut attrs, &mut pieces)?;
-        let mut notes = level.notes.clone();
-        let mut requested = level.requested.clone();
-        if self.tenant.is_some() {
-            gateway::take_routing(&mut attrs, "record", &mut requested);
-        }
-        let overflow = gateway::bound_attributes(&mut attrs, 2, |_| false)?;
-        let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
-        if !overflow.is_empty() {
-            notes.add(overflow.reason(&field), BOUNDED_TAG);
-        }
-        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
-        let new_body = rewrite_body(&body, body_bad, &mut notes)?;
-        if head.bad_text || attrs.iter().any(|a| a.repaired) {
-            notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
-        }
-        self.attrs.clear();
-        for a in &attrs {
-            self.attrs.push(a.kept()?);
-        }
-        if !overflow.is_empty() {
-            self.attrs
-                .set(Key::plain(field), string(overflow.to_text()));
-        }
-        for tag in &notes.tags {
-            gateway::add_tag(&mut self.attrs, tag);
-        }
-        let changed = self.tenant.is_some() || !notes.tags.is_empty() || !requested.is_empty();
-        gateway::mark_overridden(&mut self.attrs, &requested);
-        self.outcome.other_records_changed += usize::from(changed);
-        self.put_record(bytes.len(), &pieces, new_body.as_ref());
-        attrs.clear();
-        (self.input_attrs, self.pieces) = (attrs, pieces);
-        Ok(changed)
-    }
-
-    /// Writes a record (`input_len` bytes as it came): its fields as they came (`pieces`: text repaired
-    /// where needed), `body` in place of the one it had when given, and
-    /// [`Walk::attrs`] as its attributes.
-    fn put_record(&mut self, input_len: usize, pieces: &[Piece<'a>], body: Option<&OutValue<'_>>) {
-        // A Claude record gains about 20 attributes.
-        let expected = 2 * input_len + 512;
-        let open = wire::begin(&mut self.out, tag::SCOPE_LOGS_LOG_RECORDS, expected);
-        let mut attrs_written = false;
-        for piece in pieces {
-            match *piece {
-                Piece::Raw(raw) => self.out.extend_from_slice(raw),
-                Piece::Body(raw) => {
-                    if body.is_none() {
-                        self.out.extend_from_slice(raw);
-                    }
-                }
-                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
-                Piece::Attributes => {
-                    self.put_attrs(tag::RECORD_ATTRIBUTES);
-                    attrs_written = true;
-                }
-            }
-        }
-        if let Some(body) = body {
-            wire::put_message(&mut self.out, tag::RECORD_BODY, body);
-        }
-        if !attrs_written {
-            self.put_attrs(tag::RECORD_ATTRIBUTES);
-        }
-        wire::end(&mut self.out, open);
     }
 }

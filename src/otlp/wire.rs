@@ -28,27 +28,30 @@ impl std::fmt::Display for Malformed {
     }
 }
 
-/// Field numbers of the OTLP logs messages
-/// (`opentelemetry/proto/{collector/logs,logs,common,resource}/v1`).
+/// Field numbers of the OTLP messages the transform reads, all three
+/// signals (`opentelemetry/proto/{collector/*,logs,trace,metrics,common,resource}/v1`):
+/// the one place they are written down. `ResourceLogs`, `ResourceSpans` and
+/// `ResourceMetrics` share their numbers (1 resource, 2 scopes, 3
+/// schema_url), as do `ScopeLogs`, `ScopeSpans` and `ScopeMetrics` (1 scope,
+/// 2 items, 3 schema_url), so one walk serves every signal down to its items.
 pub mod tag {
-    /// `ExportLogsServiceRequest.resource_logs`.
-    pub const REQUEST_RESOURCE_LOGS: u32 = 1;
-    /// `ResourceLogs.resource`.
-    pub const RESOURCE_LOGS_RESOURCE: u32 = 1;
-    /// `ResourceLogs.scope_logs`.
-    pub const RESOURCE_LOGS_SCOPE_LOGS: u32 = 2;
-    /// `ResourceLogs.schema_url`.
-    pub const RESOURCE_LOGS_SCHEMA_URL: u32 = 3;
+    /// `Export{Logs,Trace,Metrics}ServiceRequest.resource_{logs,spans,metrics}`.
+    pub const REQUEST_RESOURCES: u32 = 1;
+    /// `Resource{Logs,Spans,Metrics}.resource`.
+    pub const RESOURCE_ITEMS_RESOURCE: u32 = 1;
+    /// `Resource{Logs,Spans,Metrics}.scope_{logs,spans,metrics}`.
+    pub const RESOURCE_ITEMS_SCOPES: u32 = 2;
+    /// `Resource{Logs,Spans,Metrics}.schema_url` and
+    /// `Scope{Logs,Spans,Metrics}.schema_url`.
+    pub const SCHEMA_URL: u32 = 3;
     /// `Resource.attributes`.
     pub const RESOURCE_ATTRIBUTES: u32 = 1;
     /// `Resource.entity_refs`.
     pub const RESOURCE_ENTITY_REFS: u32 = 3;
-    /// `ScopeLogs.scope`.
-    pub const SCOPE_LOGS_SCOPE: u32 = 1;
-    /// `ScopeLogs.log_records`.
-    pub const SCOPE_LOGS_LOG_RECORDS: u32 = 2;
-    /// `ScopeLogs.schema_url`.
-    pub const SCOPE_LOGS_SCHEMA_URL: u32 = 3;
+    /// `Scope{Logs,Spans,Metrics}.scope`.
+    pub const SCOPE_ITEMS_SCOPE: u32 = 1;
+    /// `ScopeLogs.log_records`, `ScopeSpans.spans`, `ScopeMetrics.metrics`.
+    pub const SCOPE_ITEMS_ITEMS: u32 = 2;
     /// `InstrumentationScope.name`.
     pub const SCOPE_NAME: u32 = 1;
     /// `InstrumentationScope.version`.
@@ -87,6 +90,40 @@ pub mod tag {
     pub const ANY_BYTES: u32 = 7;
     /// `ArrayValue.values` and `KeyValueList.values`.
     pub const LIST_VALUES: u32 = 1;
+
+    /// `Span.trace_id`.
+    pub const SPAN_TRACE_ID: u32 = 1;
+    /// `Span.span_id`.
+    pub const SPAN_SPAN_ID: u32 = 2;
+    /// `Span.trace_state`.
+    pub const SPAN_TRACE_STATE: u32 = 3;
+    /// `Span.name`.
+    pub const SPAN_NAME: u32 = 5;
+    /// `Span.attributes`.
+    pub const SPAN_ATTRIBUTES: u32 = 9;
+    /// `Span.events`.
+    pub const SPAN_EVENTS: u32 = 11;
+    /// `Span.links`.
+    pub const SPAN_LINKS: u32 = 13;
+    /// `Span.status`.
+    pub const SPAN_STATUS: u32 = 15;
+    /// `Span.Event.time_unix_nano` (fixed64).
+    pub const EVENT_TIME: u32 = 1;
+    /// `Span.Event.name`.
+    pub const EVENT_NAME: u32 = 2;
+    /// `Span.Event.attributes`.
+    pub const EVENT_ATTRIBUTES: u32 = 3;
+    /// `Span.Link.attributes`.
+    pub const LINK_ATTRIBUTES: u32 = 4;
+    /// `Status.code` (varint).
+    pub const STATUS_CODE: u32 = 3;
+    /// `Metric.metadata` (`KeyValue`s).
+    pub const METRIC_METADATA: u32 = 12;
+    /// `Gauge`, `Sum`, `Histogram`, `ExponentialHistogram` and
+    /// `Summary`: `data_points`.
+    pub const DATA_POINTS: u32 = 1;
+    /// `Exemplar.filtered_attributes`.
+    pub const EXEMPLAR_ATTRIBUTES: u32 = 7;
 }
 
 /// One field's payload.
@@ -181,18 +218,19 @@ fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
     }
 }
 
-/// The OTLP logs messages the transform walks, for [`fields_of`].
+/// The OTLP messages the transform walks, for [`fields_of`] and
+/// [`Message::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
     /// `ExportLogsServiceRequest`, or the traces or metrics request: each
     /// has one field, 1, its repeated resources.
     Request,
-    /// `ResourceLogs`.
-    ResourceLogs,
+    /// `ResourceLogs`, `ResourceSpans` or `ResourceMetrics` (same fields).
+    ResourceItems,
     /// `Resource`.
     Resource,
-    /// `ScopeLogs`.
-    ScopeLogs,
+    /// `ScopeLogs`, `ScopeSpans` or `ScopeMetrics` (same fields).
+    ScopeItems,
     /// `InstrumentationScope`.
     Scope,
     /// `LogRecord`.
@@ -201,6 +239,108 @@ pub enum Message {
     List,
     /// `EntityRef` (in `Resource.entity_refs`).
     EntityRef,
+    /// `Span`.
+    Span,
+    /// `Span.Event`.
+    SpanEvent,
+    /// `Span.Link`.
+    SpanLink,
+    /// `Status`.
+    Status,
+    /// `Metric`.
+    Metric,
+    /// `Gauge` and `Summary` (one field: their data points).
+    Gauge,
+    /// `Sum`.
+    Sum,
+    /// `Histogram` and `ExponentialHistogram` (data points, temporality).
+    Histogram,
+    /// `NumberDataPoint`.
+    NumberDataPoint,
+    /// `HistogramDataPoint`.
+    HistogramDataPoint,
+    /// `ExponentialHistogramDataPoint`.
+    ExponentialHistogramDataPoint,
+    /// `SummaryDataPoint`.
+    SummaryDataPoint,
+    /// `Exemplar`.
+    Exemplar,
+    /// `ExponentialHistogramDataPoint.Buckets`.
+    Buckets,
+    /// `SummaryDataPoint.ValueAtQuantile`.
+    ValueAtQuantile,
+}
+
+impl Message {
+    /// Whether field `field` of this message is a `string` (read with
+    /// [`text`], repaired when it is not UTF-8). Strings inside attributes
+    /// are read with the attributes.
+    pub fn text(self, field: u32) -> bool {
+        use Message::*;
+        matches!(
+            (self, field),
+            (ResourceItems | ScopeItems, 3)
+                | (Scope, 1 | 2)
+                | (LogRecord, 3 | 12)
+                | (Span, 3 | 5)
+                | (SpanEvent, 2)
+                | (SpanLink, 3)
+                | (Status, 2)
+                | (Metric, 1..=3)
+        )
+    }
+
+    /// The field holding this message's attributes (`KeyValue`s), if it
+    /// has one.
+    pub fn attributes(self) -> Option<u32> {
+        use Message::*;
+        Some(match self {
+            Resource => 1,
+            Scope => 3,
+            LogRecord => 6,
+            Span => 9,
+            SpanEvent => 3,
+            SpanLink => 4,
+            Metric => 12,
+            NumberDataPoint | SummaryDataPoint | Exemplar => 7,
+            HistogramDataPoint => 9,
+            ExponentialHistogramDataPoint => 1,
+            _ => return None,
+        })
+    }
+
+    /// The message type of field `field`, when it is a message the walk
+    /// descends into ([`Message::child`] of a metric's data: the data
+    /// point type).
+    pub fn child(self, field: u32) -> Option<Message> {
+        use Message::*;
+        Some(match (self, field) {
+            (Span, 11) => SpanEvent,
+            (Span, 13) => SpanLink,
+            (Span, 15) => Status,
+            (Metric, 5 | 11) => Gauge,
+            (Metric, 7) => Sum,
+            (Metric, 9 | 10) => Histogram,
+            (NumberDataPoint, 5) | (HistogramDataPoint, 8) => Exemplar,
+            (ExponentialHistogramDataPoint, 11) => Exemplar,
+            (ExponentialHistogramDataPoint, 8 | 9) => Buckets,
+            (SummaryDataPoint, 6) => ValueAtQuantile,
+            _ => return None,
+        })
+    }
+
+    /// The data point type of a metric's data field (`Metric` field 5
+    /// gauge, 7 sum, 9 histogram, 10 exponential histogram, 11 summary).
+    pub fn data_point(metric_field: u32) -> Option<Message> {
+        use Message::*;
+        Some(match metric_field {
+            5 | 7 => NumberDataPoint,
+            9 => HistogramDataPoint,
+            10 => ExponentialHistogramDataPoint,
+            11 => SummaryDataPoint,
+            _ => return None,
+        })
+    }
 }
 
 /// Wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32) of a
@@ -209,13 +349,46 @@ pub enum Message {
 fn wire_type(message: Message, field: u32) -> Option<u8> {
     use Message::*;
     Some(match (message, field) {
-        (Request, 1) | (ResourceLogs, 1..=3) | (ScopeLogs, 1..=3) => 2,
+        (Request, 1) | (ResourceItems, 1..=3) | (ScopeItems, 1..=3) => 2,
         (Resource, 1 | 3) | (Scope, 1..=3) | (List, 1) | (EntityRef, 1..=4) => 2,
         (Resource, 2) | (Scope, 4) => 0,
         (LogRecord, 1 | 11) => 1,
         (LogRecord, 2 | 7) => 0,
         (LogRecord, 3 | 5 | 6 | 9 | 10 | 12) => 2,
         (LogRecord, 8) => 5,
+        (Span, 1..=5 | 9 | 11 | 13 | 15) => 2,
+        (Span, 6 | 10 | 12 | 14) => 0,
+        (Span, 7 | 8) => 1,
+        (Span, 16) => 5,
+        (SpanEvent, 1) => 1,
+        (SpanEvent, 2 | 3) => 2,
+        (SpanEvent, 4) => 0,
+        (SpanLink, 1..=4) => 2,
+        (SpanLink, 5) => 0,
+        (SpanLink, 6) => 5,
+        (Status, 2) => 2,
+        (Status, 3) => 0,
+        (Metric, 1..=3 | 5 | 7 | 9..=12) => 2,
+        (Gauge | Sum | Histogram, 1) => 2,
+        (Sum, 2 | 3) | (Histogram, 2) => 0,
+        (NumberDataPoint, 5 | 7) => 2,
+        (NumberDataPoint, 2..=4 | 6) => 1,
+        (NumberDataPoint, 8) => 0,
+        (HistogramDataPoint, 8 | 9) => 2,
+        (HistogramDataPoint, 2..=5 | 11 | 12) => 1,
+        (HistogramDataPoint, 10) => 0,
+        (ExponentialHistogramDataPoint, 1 | 8 | 9 | 11) => 2,
+        (ExponentialHistogramDataPoint, 2..=5 | 7 | 12..=14) => 1,
+        (ExponentialHistogramDataPoint, 6 | 10) => 0,
+        (SummaryDataPoint, 6 | 7) => 2,
+        (SummaryDataPoint, 2..=5) => 1,
+        (SummaryDataPoint, 8) => 0,
+        (Exemplar, 4 | 5 | 7) => 2,
+        (Exemplar, 2 | 3 | 6) => 1,
+        (Buckets, 1) => 0,
+        (ValueAtQuantile, 1 | 2) => 1,
+        // Repeated scalars (bucket counts, bounds) may come packed or not:
+        // both are protobuf, so neither is checked here.
         _ => return None,
     })
 }

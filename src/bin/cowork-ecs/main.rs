@@ -269,7 +269,7 @@ fn transform(
             let o = transformer.transform_logs_request(r, tenant);
             format!(
                 "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
-                o.claude_records, o.pipeline_errors, o.other_records
+                o.claude_items, o.pipeline_errors, o.other_items
             )
         }
         Request::Traces(r) => {

@@ -1,0 +1,326 @@
+//! The gateway's rules every item shares, whatever its signal: a log
+//! record, a span, a span event, a data point. One set of rules over one
+//! attribute model ([`Attr`] in, [`Attrs`] out):
+//!
+//! - **routing**: what a sender set in [`gateway::ROUTING_ATTRIBUTES`] is
+//!   removed on Claude items and under a tenant, and kept in
+//!   [`gateway::REQUESTED_ROUTING_FIELD`];
+//! - **bounds**: attributes Elasticsearch would refuse (too deep, too many)
+//!   move to one JSON text field ([`gateway::bound_attributes`]), through
+//!   the content policy like every other value;
+//! - **content and identity policy** on every attribute the tables give a
+//!   class ([`super::tables::CONTENT_ATTRIBUTES`]);
+//! - **UTF-8**: text that is not is read with U+FFFD and the item marked;
+//! - **marks**: `error.message`, `event.kind: pipeline_error` and `tags` on
+//!   a Claude item the gateway had to change, tags on another sender's.
+//!
+//! Log records add the ECS mapping on top ([`super::record`]), spans their
+//! ECS copies ([`super::span`]).
+
+use super::attrs::{Attr, AttrOut, Attrs, Key};
+use super::content::Redactions;
+use super::record::{Notes, ORGANIZATION_MISMATCH_TAG};
+use super::value::{InValue, OutValue, string, string_array};
+use super::walk::{Level, Walk, bad_text, put_text};
+use super::{Emitter, gateway};
+use crate::otlp::wire::{self, Malformed, Message, Payload};
+use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
+use std::borrow::Cow;
+
+/// `error.message` part of an item with text that was not UTF-8.
+pub(super) const INVALID_UTF8: &str =
+    "text that is not valid UTF-8 was read with U+FFFD replacement characters";
+
+/// The kinds of item, by the level name their routing entries carry
+/// (`"<level>:<key>=<value>"` in [`gateway::REQUESTED_ROUTING_FIELD`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ItemKind {
+    /// A log record.
+    Record,
+    /// A span.
+    Span,
+    /// A span event.
+    SpanEvent,
+    /// A metric data point.
+    DataPoint,
+}
+
+impl ItemKind {
+    /// The level name in requested-routing entries.
+    pub(super) fn level(self) -> &'static str {
+        match self {
+            ItemKind::Record => "record",
+            ItemKind::Span => "span",
+            ItemKind::SpanEvent => "event",
+            ItemKind::DataPoint => "data_point",
+        }
+    }
+}
+
+/// What the gateway found about one item on its way through, written onto
+/// it at the end ([`Walk::finish_claude`], [`Walk::finish_other`]).
+#[derive(Default)]
+pub(super) struct Marks<'a> {
+    /// Problems (`error.message`) and tags.
+    pub(super) notes: Notes,
+    /// Routing the sender asked for, at every level down to the item.
+    pub(super) requested: Vec<String>,
+    /// What the content policy did.
+    pub(super) redactions: Redactions,
+    /// The attributes the bounds moved: the field and its JSON text.
+    pub(super) overflow: Option<(Key<'a>, String)>,
+}
+
+impl Marks<'_> {
+    /// The marks an item starts with: those of the levels above it.
+    pub(super) fn new(level: &Level) -> Self {
+        Marks {
+            notes: level.notes.clone(),
+            requested: level.requested.clone(),
+            ..Marks::default()
+        }
+    }
+}
+
+/// An attribute's value as a content rule reads it: text as text (so the
+/// common case stays borrowed), anything else as it came.
+///
+/// # Errors
+/// [`Malformed`] when a nested value is not protobuf.
+pub(super) fn content_value<'a>(a: &Attr<'a>) -> Result<OutValue<'a>, Malformed> {
+    Ok(match &a.value {
+        InValue::Str(s) => OutValue::Str(s.clone()),
+        _ => a.kept()?.value,
+    })
+}
+
+/// Whether a nested message that carries no mapping (a span link, a
+/// status, an exemplar) has text that is not UTF-8, in its string fields
+/// or its attributes; checks that it reads as the decoders read it.
+///
+/// # Errors
+/// [`Malformed`] when it is not protobuf.
+pub(super) fn needs_repair(kind: Message, body: &[u8]) -> Result<bool, Malformed> {
+    let attr_tag = kind.attributes();
+    let mut bad = false;
+    for f in wire::fields_of(kind, body) {
+        let f = f?;
+        match f.payload {
+            Payload::Bytes(b) if Some(f.tag) == attr_tag => {
+                let a = Attr::read(b)?;
+                bad |= a.repaired || gateway::shape(&a.value)?.bad_text;
+            }
+            Payload::Bytes(b) if kind.child(f.tag).is_some() => {
+                let child = kind.child(f.tag).unwrap_or(kind);
+                bad |= needs_repair(child, b)?;
+            }
+            _ => bad |= kind.text(f.tag) && bad_text(&f),
+        }
+    }
+    Ok(bad)
+}
+
+impl<'a> Walk<'a> {
+    /// The rules on a Claude span's, span event's or data point's
+    /// attributes, in this order: the sender's routing removed, the bounds
+    /// (what moves goes through the content policy too), text repaired,
+    /// the content and identity policy on every attribute with a class.
+    /// What is kept is written into `out`.
+    ///
+    /// # Errors
+    /// [`Malformed`] when a nested value is not protobuf.
+    pub(super) fn claude_attrs(
+        &mut self,
+        kind: ItemKind,
+        emitter: &'a Emitter,
+        attrs: &mut Vec<Attr<'a>>,
+        marks: &mut Marks<'a>,
+        out: &mut Attrs<'a>,
+    ) -> Result<(), Malformed> {
+        let t: &'a super::Transformer = self.t;
+        let mapping = &t.mapping;
+        gateway::take_routing(attrs, kind.level(), &mut marks.requested);
+        let mut overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        if !overflow.is_empty() {
+            overflow.apply_content(
+                |k| mapping.lookup.attribute(k).class,
+                &mapping.settings.content,
+                &mut marks.redactions,
+            );
+            let key = Key {
+                prefix: emitter.vendor_prefix,
+                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
+            };
+            let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
+            marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
+            marks.overflow = Some((key, overflow.to_text()));
+        }
+        if attrs.iter().any(|a| a.repaired) {
+            marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+        for a in attrs.iter() {
+            let class = mapping.lookup.attribute(&a.key).class;
+            match class {
+                Some(class) if !matches!(a.value, InValue::Empty) => {
+                    let v = content_value(a)?;
+                    let kept = mapping
+                        .settings
+                        .content
+                        .apply_out(class, v, &mut marks.redactions);
+                    if let Some(value) = kept {
+                        out.push(AttrOut {
+                            key: Key::plain(a.key.clone()),
+                            value,
+                        });
+                    }
+                }
+                _ => out.push(a.kept()?),
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields the gateway adds to every Claude span, span event and
+    /// data point, after the item's own: `labels.tenant`, the
+    /// `organization.id` check, the routing the sender asked for, what the
+    /// content policy did (`<vendor>redacted`, `<vendor>redacted_secrets`),
+    /// the moved attributes, and the marks (`error.message`, `event.kind:
+    /// pipeline_error`, `tags`). Returns whether the item was marked
+    /// `pipeline_error`.
+    pub(super) fn finish_claude(
+        &self,
+        emitter: &'a Emitter,
+        marks: Marks<'a>,
+        out: &mut Attrs<'a>,
+    ) -> bool {
+        let t: &'a super::Transformer = self.t;
+        let settings = &t.mapping.settings;
+        if let Some(tenant) = self.tenant.filter(|_| settings.config.tenant.set_label) {
+            out.set(Key::plain("labels.tenant"), string(tenant.identity));
+        }
+        let claimed = (out.get(&Key::plain("organization.id")))
+            .and_then(OutValue::scalar_text)
+            .map(Cow::into_owned);
+        if claimed.is_some_and(|org| !settings.may_claim(self.tenant, &org)) {
+            gateway::add_tag(out, ORGANIZATION_MISMATCH_TAG);
+        }
+        gateway::mark_overridden(out, &marks.requested);
+        let vendor = |name: &'static str| Key {
+            prefix: emitter.vendor_prefix,
+            name: Cow::Borrowed(name),
+        };
+        let classes = marks.redactions.classes();
+        if !classes.is_empty() {
+            out.set(vendor("redacted"), string_array(classes));
+        }
+        if marks.redactions.secrets > 0 {
+            let count = i64::try_from(marks.redactions.secrets).unwrap_or(i64::MAX);
+            out.set(vendor("redacted_secrets"), OutValue::Int(count));
+        }
+        if let Some((key, text)) = marks.overflow {
+            out.set(key, string(text));
+        }
+        let failed = !marks.notes.errors.is_empty();
+        if failed {
+            out.set(
+                Key::plain("error.message"),
+                string(marks.notes.errors.join("; ")),
+            );
+            out.set(Key::plain("event.kind"), string("pipeline_error"));
+        }
+        for tag in &marks.notes.tags {
+            gateway::add_tag(out, tag);
+        }
+        failed
+    }
+
+    /// The rules on another sender's item's attributes: under a tenant the
+    /// routing is the gateway's; the bounds; text repaired. What is kept is
+    /// written into `out`.
+    ///
+    /// # Errors
+    /// [`Malformed`] when a nested value is not protobuf.
+    pub(super) fn other_attrs(
+        &mut self,
+        kind: ItemKind,
+        attrs: &mut Vec<Attr<'a>>,
+        marks: &mut Marks<'a>,
+        out: &mut Attrs<'a>,
+    ) -> Result<(), Malformed> {
+        if self.tenant.is_some() {
+            gateway::take_routing(attrs, kind.level(), &mut marks.requested);
+        }
+        let overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        if !overflow.is_empty() {
+            let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+            marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
+            marks.overflow = Some((Key::plain(field), overflow.to_text()));
+        }
+        if attrs.iter().any(|a| a.repaired) {
+            marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+        for a in attrs.iter() {
+            out.push(a.kept()?);
+        }
+        Ok(())
+    }
+
+    /// What the gateway adds to another sender's item: the moved
+    /// attributes, the tags, the routing it overrode. Returns whether the
+    /// item changed.
+    pub(super) fn finish_other(&self, marks: Marks<'a>, out: &mut Attrs<'a>) -> bool {
+        if let Some((key, text)) = marks.overflow {
+            out.set(key, string(text));
+        }
+        for tag in &marks.notes.tags {
+            gateway::add_tag(out, tag);
+        }
+        let changed =
+            self.tenant.is_some() || !marks.notes.tags.is_empty() || !marks.requested.is_empty();
+        gateway::mark_overridden(out, &marks.requested);
+        changed
+    }
+
+    /// Writes a nested message that carries no mapping (field `field_tag`
+    /// of kind `kind`: a span link, a status, an exemplar): as it came
+    /// (`raw`) unless its text must be repaired ([`needs_repair`]), then
+    /// with its string fields and attributes read lossily.
+    ///
+    /// # Errors
+    /// [`Malformed`] when it is not protobuf.
+    pub(super) fn put_checked(
+        &mut self,
+        kind: Message,
+        field_tag: u32,
+        body: &'a [u8],
+        raw: &'a [u8],
+    ) -> Result<(), Malformed> {
+        if !needs_repair(kind, body)? {
+            self.out.extend_from_slice(raw);
+            return Ok(());
+        }
+        let attr_tag = kind.attributes();
+        let open = wire::begin(&mut self.out, field_tag, body.len() + 16);
+        for f in wire::fields_of(kind, body) {
+            let f = f?;
+            match f.payload {
+                Payload::Bytes(b) if Some(f.tag) == attr_tag => {
+                    let mut a = Attr::read(b)?;
+                    a.repaired |= gateway::shape(&a.value)?.bad_text;
+                    let kept = a.kept()?;
+                    wire::put_key_value(&mut self.out, f.tag, "", &kept.key.name, &kept.value);
+                }
+                Payload::Bytes(b) if kind.child(f.tag).is_some() => {
+                    let child = kind.child(f.tag).unwrap_or(kind);
+                    self.put_checked(child, f.tag, b, f.raw)?;
+                }
+                Payload::Bytes(b) if kind.text(f.tag) && bad_text(&f) => {
+                    put_text(&mut self.out, f.tag, b)
+                }
+                _ => self.out.extend_from_slice(f.raw),
+            }
+        }
+        wire::end(&mut self.out, open);
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! Log records in the walk ([`super::walk`]): a Claude record is mapped to
+//! ECS ([`super::record::normalize`]) with its fields (timestamps,
+//! severity, body, trace context) kept byte for byte; another sender's
+//! record gets only what the gateway owns ([`super::item`]).
+
+use super::attrs::{Attr, Attrs, Key};
+use super::item::{INVALID_UTF8, ItemKind, Marks};
+use super::record::{self, Input, Notes, Record};
+use super::tables::Slot;
+use super::value::{InValue, OutValue, string};
+use super::walk::{Level, Owner, Piece, Walk, put_text};
+use super::{Emitter, Transformer, gateway};
+use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
+use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
+use sha2::Sha256;
+use std::borrow::Cow;
+
+/// A record's fields read in one pass.
+struct RecordHead<'a> {
+    /// The body's `AnyValue` bytes (empty when it has none).
+    body: &'a [u8],
+    event_name: Cow<'a, str>,
+    /// `time_unix_nano`, else `observed_time_unix_nano`.
+    time: u64,
+    /// Whether its event name or severity text is not UTF-8.
+    bad_text: bool,
+}
+
+/// Reads a record's fields: its attributes into `attrs`, and into `pieces`
+/// how to write it again (its fields as they came, text to repair, where
+/// the body and the attributes go).
+fn read_record<'a>(
+    bytes: &'a [u8],
+    attrs: &mut Vec<Attr<'a>>,
+    pieces: &mut Vec<Piece<'a>>,
+) -> Result<RecordHead<'a>, Malformed> {
+    let mut head = RecordHead {
+        body: &[],
+        event_name: Cow::Borrowed(""),
+        time: 0,
+        bad_text: false,
+    };
+    let mut observed = 0;
+    for f in wire::fields_of(Message::LogRecord, bytes) {
+        let f = f?;
+        let piece = match (f.tag, f.payload) {
+            (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
+                attrs.push(Attr::read(b)?);
+                if attrs.len() > 1 {
+                    continue;
+                }
+                Piece::Attributes
+            }
+            (tag::RECORD_BODY, Payload::Bytes(b)) => {
+                // A body sent twice: pdata keeps the last (its value is a
+                // oneof), so the transform reads and writes only that one;
+                // each must still read as the decoders read it (a record
+                // may be copied as it came).
+                gateway::shape(&InValue::read(wire::any(b)?, b).0)?;
+                pieces.retain(|p| !matches!(p, Piece::Body(_)));
+                head.body = b;
+                Piece::Body(f.raw)
+            }
+            (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) => {
+                let (text, bad) = wire::text(b);
+                if f.tag == tag::RECORD_EVENT_NAME {
+                    head.event_name = text;
+                }
+                head.bad_text |= bad;
+                if bad {
+                    Piece::Text(f.tag, b)
+                } else {
+                    Piece::Raw(f.raw)
+                }
+            }
+            (tag::RECORD_TIME, _) => {
+                head.time = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            (tag::RECORD_OBSERVED_TIME, _) => {
+                observed = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            _ => Piece::Raw(f.raw),
+        };
+        pieces.push(piece);
+    }
+    if head.time == 0 {
+        head.time = observed;
+    }
+    Ok(head)
+}
+
+/// The body to write in place of a record's own, when it must change: a
+/// structured body too deep for Elasticsearch becomes its JSON text, one
+/// with text that was not UTF-8 (`bad`: at its top level) is written
+/// repaired. Either is noted.
+fn rewrite_body<'a>(
+    body: &InValue<'a>,
+    bad: bool,
+    notes: &mut Notes,
+) -> Result<Option<OutValue<'a>>, Malformed> {
+    let (text, shape) = gateway::bound_body(body)?;
+    if let Some(text) = text {
+        let why = format!(
+            "body nested deeper than {} levels kept as JSON text",
+            gateway::MAX_FIELD_DEPTH
+        );
+        notes.add(why, BOUNDED_TAG);
+        return Ok(Some(OutValue::Str(Cow::Owned(text))));
+    }
+    if !(bad || shape.bad_text) {
+        return Ok(None);
+    }
+    notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+    Ok(Some(
+        body.to_value()?.map_or(OutValue::Raw(&[]), OutValue::Value),
+    ))
+}
+
+impl<'a> Walk<'a> {
+    /// Walks one `LogRecord` of a resource of `owner`. Returns whether it
+    /// changed.
+    pub(super) fn log_record(
+        &mut self,
+        bytes: &'a [u8],
+        owner: Owner<'_, 'a>,
+        level: &Level,
+    ) -> Result<bool, Malformed> {
+        let (mut attrs, mut pieces) = (self.pool.attrs_in(), self.pool.pieces());
+        let mut out = self.pool.attrs_out();
+        let head = read_record(bytes, &mut attrs, &mut pieces)?;
+        let (changed, body) = match owner {
+            Owner::Claude { emitter, id_base } => {
+                let body = self
+                    .claude_record(bytes, &head, emitter, level, id_base, &mut attrs, &mut out)?;
+                (true, body)
+            }
+            Owner::Other => self.other_record(&head, level, &mut attrs, &mut out)?,
+        };
+        self.put_record(bytes.len(), &pieces, body.as_ref(), &out);
+        self.pool.give_attrs_in(attrs);
+        self.pool.give_pieces(pieces);
+        self.pool.give_attrs_out(out);
+        Ok(changed)
+    }
+
+    /// A Claude record mapped to ECS into `out`; returns the body to write
+    /// in place of its own, if it must change.
+    #[allow(clippy::too_many_arguments)]
+    fn claude_record(
+        &mut self,
+        bytes: &'a [u8],
+        head: &RecordHead<'a>,
+        emitter: &'a Emitter,
+        level: &Level,
+        id_base: &Sha256,
+        attrs: &mut Vec<Attr<'a>>,
+        out: &mut Attrs<'a>,
+    ) -> Result<Option<OutValue<'a>>, Malformed> {
+        self.outcome.claude_items += 1;
+        let mut notes = level.notes.clone();
+        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
+
+        self.look_up(attrs);
+        let mut requested = level.requested.clone();
+        let routing = (attrs.iter().zip(&self.lookups)).filter(|(_, l)| l.routing);
+        gateway::note_routing(
+            routing.map(|(a, _)| a),
+            ItemKind::Record.level(),
+            &mut requested,
+        );
+        let input = Input::new(attrs, &self.lookups);
+        let name = record::event_name(head.event_name.clone(), &input, &body);
+        let session_sequence = input
+            .get_text(Slot::SessionId)
+            .zip(input.get_text(Slot::EventSequence));
+        let identity = gateway::RecordIdentity {
+            session_sequence: session_sequence.as_ref().map(|(s, q)| (&**s, &**q)),
+            time: head.time,
+            raw: bytes,
+        };
+        let id = gateway::document_id(id_base, &gateway::ItemIdentity::Record(identity, &name))?;
+
+        let t: &'a Transformer = self.t;
+        let mapping = &t.mapping;
+        let overflow =
+            gateway::bound_attributes(attrs, 2, |k| mapping.lookup.attribute(k).class.is_some())?;
+        if !overflow.is_empty() {
+            let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
+            notes.add(overflow.reason(&field), BOUNDED_TAG);
+            self.look_up(attrs);
+        }
+        let new_body = rewrite_body(&body, body_bad, &mut notes)?;
+        if head.bad_text || attrs.iter().any(|a| a.repaired) {
+            notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+
+        let input = Input::new(attrs, &self.lookups);
+        let record = Record {
+            input: &input,
+            name: &name,
+            raw: bytes,
+            notes: &notes,
+        };
+        if record::normalize(&record, emitter, mapping, self.tenant, out)? {
+            self.outcome.pipeline_errors += 1;
+        }
+        if !overflow.is_empty() {
+            let key = Key {
+                prefix: emitter.vendor_prefix,
+                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
+            };
+            out.set(key, string(overflow.to_text()));
+        }
+        gateway::mark_overridden(out, &requested);
+        out.set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
+        Ok(new_body)
+    }
+
+    /// A record of another sender: what the gateway owns is taken (under a
+    /// tenant), values Elasticsearch would refuse bounded, text that is not
+    /// UTF-8 repaired, each tagged. Returns whether it changed, and the
+    /// body to write in place of its own.
+    fn other_record(
+        &mut self,
+        head: &RecordHead<'a>,
+        level: &Level,
+        attrs: &mut Vec<Attr<'a>>,
+        out: &mut Attrs<'a>,
+    ) -> Result<(bool, Option<OutValue<'a>>), Malformed> {
+        self.outcome.other_items += 1;
+        let mut marks = Marks::new(level);
+        if self.tenant.is_some() {
+            gateway::take_routing(attrs, ItemKind::Record.level(), &mut marks.requested);
+        }
+        let overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        if !overflow.is_empty() {
+            let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+            marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
+            marks.overflow = Some((Key::plain(field), overflow.to_text()));
+        }
+        let (body, body_bad) = InValue::read(wire::any(head.body)?, head.body);
+        let new_body = rewrite_body(&body, body_bad, &mut marks.notes)?;
+        if head.bad_text || attrs.iter().any(|a| a.repaired) {
+            marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+        }
+        for a in attrs.iter() {
+            out.push(a.kept()?);
+        }
+        let changed = self.finish_other(marks, out);
+        self.outcome.other_items_changed += usize::from(changed);
+        Ok((changed, new_body))
+    }
+
+    /// Writes a record (`input_len` bytes as it came): its fields as they
+    /// came (`pieces`: text repaired where needed), `body` in place of the
+    /// one it had when given, and `attrs` as its attributes.
+    fn put_record(
+        &mut self,
+        input_len: usize,
+        pieces: &[Piece<'a>],
+        body: Option<&OutValue<'_>>,
+        attrs: &Attrs<'a>,
+    ) {
+        // A Claude record gains about 20 attributes.
+        let expected = 2 * input_len + 512;
+        let open = wire::begin(&mut self.out, tag::SCOPE_ITEMS_ITEMS, expected);
+        let mut attrs_written = false;
+        for piece in pieces {
+            match *piece {
+                Piece::Raw(raw) | Piece::Child(_, _, raw) => self.out.extend_from_slice(raw),
+                Piece::Body(raw) => {
+                    if body.is_none() {
+                        self.out.extend_from_slice(raw);
+                    }
+                }
+                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
+                Piece::Attributes => {
+                    attrs.encode(tag::RECORD_ATTRIBUTES, &mut self.out);
+                    attrs_written = true;
+                }
+            }
+        }
+        if let Some(body) = body {
+            wire::put_message(&mut self.out, tag::RECORD_BODY, body);
+        }
+        if !attrs_written {
+            attrs.encode(tag::RECORD_ATTRIBUTES, &mut self.out);
+        }
+        wire::end(&mut self.out, open);
+    }
+}

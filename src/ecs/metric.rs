@@ -1,0 +1,205 @@
+//! Metrics in the walk ([`super::walk`]): every data point of every type
+//! (gauge, sum, histogram, exponential histogram, summary) is an item with
+//! the rules of [`super::item`]; a Claude data point also gets
+//! `related.user`. A metric's name, description and unit, its metadata and
+//! a data point's exemplars carry no mapping: copied as they came, their
+//! text repaired when it is not UTF-8 (the metric's data points marked).
+//! Data points get no document id: the exporter has none for metrics.
+
+use super::attrs::Attr;
+use super::gateway::INVALID_UTF8_TAG;
+use super::item::{INVALID_UTF8, ItemKind, Marks, needs_repair};
+use super::span::put_related_user;
+use super::walk::{Level, Owner, Piece, Walk, put_text};
+use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
+
+impl<'a> Walk<'a> {
+    /// Walks one `Metric` of a resource of `owner`. Returns whether it
+    /// changed.
+    pub(super) fn metric(
+        &mut self,
+        bytes: &'a [u8],
+        owner: Owner<'_, 'a>,
+        level: &Level,
+    ) -> Result<bool, Malformed> {
+        let mut pieces = self.pool.pieces();
+        let mut metadata = self.pool.attrs_in();
+        let mut bad_text = false;
+        for f in wire::fields_of(Message::Metric, bytes) {
+            let f = f?;
+            let piece = match (f.tag, f.payload) {
+                (tag::METRIC_METADATA, Payload::Bytes(b)) => {
+                    let mut a = Attr::read(b)?;
+                    a.repaired |= super::gateway::shape(&a.value)?.bad_text;
+                    bad_text |= a.repaired;
+                    metadata.push(a);
+                    if metadata.len() > 1 {
+                        continue;
+                    }
+                    Piece::Attributes
+                }
+                (t, Payload::Bytes(b)) if Message::data_point(t).is_some() => {
+                    Piece::Child(t, b, f.raw)
+                }
+                (t, Payload::Bytes(b)) if Message::Metric.text(t) => {
+                    if std::str::from_utf8(b).is_ok() {
+                        Piece::Raw(f.raw)
+                    } else {
+                        bad_text = true;
+                        Piece::Text(t, b)
+                    }
+                }
+                _ => Piece::Raw(f.raw),
+            };
+            pieces.push(piece);
+        }
+        let mut changed = bad_text;
+        let mut metric_level;
+        let level = if bad_text {
+            metric_level = level.clone();
+            metric_level.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+            &metric_level
+        } else {
+            level
+        };
+        let open = wire::begin(&mut self.out, tag::SCOPE_ITEMS_ITEMS, 2 * bytes.len() + 512);
+        for piece in &pieces {
+            match *piece {
+                Piece::Raw(raw) | Piece::Body(raw) => self.out.extend_from_slice(raw),
+                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
+                Piece::Attributes => {
+                    for a in &metadata {
+                        let kept = a.kept()?;
+                        wire::put_key_value(
+                            &mut self.out,
+                            tag::METRIC_METADATA,
+                            "",
+                            &kept.key.name,
+                            &kept.value,
+                        );
+                    }
+                }
+                Piece::Child(field_tag, b, _) => {
+                    changed |= self.metric_data(field_tag, b, owner, level)?;
+                }
+            }
+        }
+        wire::end(&mut self.out, open);
+        self.pool.give_pieces(pieces);
+        self.pool.give_attrs_in(metadata);
+        Ok(changed)
+    }
+
+    /// Walks a metric's data (`Metric` field `field_tag`: a gauge, sum,
+    /// histogram, exponential histogram or summary) and writes it.
+    fn metric_data(
+        &mut self,
+        field_tag: u32,
+        body: &'a [u8],
+        owner: Owner<'_, 'a>,
+        level: &Level,
+    ) -> Result<bool, Malformed> {
+        let kind = Message::Metric.child(field_tag).unwrap_or(Message::Gauge);
+        let point = Message::data_point(field_tag).unwrap_or(Message::NumberDataPoint);
+        let mut changed = false;
+        let open = wire::begin(&mut self.out, field_tag, 2 * body.len() + 256);
+        for f in wire::fields_of(kind, body) {
+            let f = f?;
+            match (f.tag, f.payload) {
+                (tag::DATA_POINTS, Payload::Bytes(b)) => {
+                    changed |= self.data_point(point, b, owner, level)?;
+                }
+                _ => self.out.extend_from_slice(f.raw),
+            }
+        }
+        wire::end(&mut self.out, open);
+        Ok(changed)
+    }
+
+    /// Walks one data point of type `kind` and writes it. Returns whether
+    /// it changed.
+    fn data_point(
+        &mut self,
+        kind: Message,
+        bytes: &'a [u8],
+        owner: Owner<'_, 'a>,
+        level: &Level,
+    ) -> Result<bool, Malformed> {
+        let attr_tag = kind.attributes().unwrap_or_default();
+        let (mut attrs, mut pieces, mut out) = (
+            self.pool.attrs_in(),
+            self.pool.pieces(),
+            self.pool.attrs_out(),
+        );
+        let mut marks = Marks::new(level);
+        for f in wire::fields_of(kind, bytes) {
+            let f = f?;
+            let piece = match f.payload {
+                Payload::Bytes(b) if f.tag == attr_tag => {
+                    attrs.push(Attr::read(b)?);
+                    if attrs.len() > 1 {
+                        continue;
+                    }
+                    Piece::Attributes
+                }
+                Payload::Bytes(b) if kind.child(f.tag).is_some() => {
+                    let child = kind.child(f.tag).unwrap_or(Message::Exemplar);
+                    if needs_repair(child, b)? {
+                        marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+                    }
+                    Piece::Child(f.tag, b, f.raw)
+                }
+                _ => Piece::Raw(f.raw),
+            };
+            pieces.push(piece);
+        }
+        let changed = match owner {
+            Owner::Claude { emitter, .. } => {
+                self.outcome.claude_items += 1;
+                self.claude_attrs(
+                    ItemKind::DataPoint,
+                    emitter,
+                    &mut attrs,
+                    &mut marks,
+                    &mut out,
+                )?;
+                put_related_user(&mut out);
+                if self.finish_claude(emitter, marks, &mut out) {
+                    self.outcome.pipeline_errors += 1;
+                }
+                true
+            }
+            Owner::Other => {
+                self.outcome.other_items += 1;
+                self.other_attrs(ItemKind::DataPoint, &mut attrs, &mut marks, &mut out)?;
+                let changed = self.finish_other(marks, &mut out);
+                self.outcome.other_items_changed += usize::from(changed);
+                changed
+            }
+        };
+        let open = wire::begin(&mut self.out, tag::DATA_POINTS, 2 * bytes.len() + 256);
+        let mut attrs_written = false;
+        for piece in &pieces {
+            match *piece {
+                Piece::Raw(raw) | Piece::Body(raw) => self.out.extend_from_slice(raw),
+                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
+                Piece::Attributes => {
+                    out.encode(attr_tag, &mut self.out);
+                    attrs_written = true;
+                }
+                Piece::Child(field_tag, b, raw) => {
+                    let child = kind.child(field_tag).unwrap_or(Message::Exemplar);
+                    self.put_checked(child, field_tag, b, raw)?;
+                }
+            }
+        }
+        if !attrs_written {
+            out.encode(attr_tag, &mut self.out);
+        }
+        wire::end(&mut self.out, open);
+        self.pool.give_attrs_in(attrs);
+        self.pool.give_pieces(pieces);
+        self.pool.give_attrs_out(out);
+        Ok(changed)
+    }
+}
