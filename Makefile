@@ -80,14 +80,18 @@ test-c: lib
 		target/release/libcowork_ecs.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o $(BUILD)/c-smoke
 	$(BUILD)/c-smoke testdata/captures/protobuf/logs.pb
 
-## fuzz: cargo-fuzz over the transform (fuzz/), seeded with the real captures.
+## fuzz: cargo-fuzz over the transform (fuzz/), all three signals, seeded
+## with the real captures of each.
 FUZZ_SECONDS ?= 600
-fuzz:
+fuzz: cli
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
 	$(BUILD)/bin/loadgen -captures testdata/captures -write-corpus $(BUILD)/fuzz-corpus
 	cp testdata/captures/protobuf/logs.pb $(BUILD)/fuzz-corpus/protobuf.pb
+	for c in traces content_all; do \
+		$(CLI) convert --output proto < testdata/captures/$$c/traces.json > $(BUILD)/fuzz-corpus/$$c-traces.pb; done
+	$(CLI) convert --output proto < testdata/captures/content_all/metrics.json > $(BUILD)/fuzz-corpus/content_all-metrics.pb
 	cp fuzz/regressions/crash-* $(BUILD)/fuzz-corpus/
 	cargo +nightly fuzz run transform $(BUILD)/fuzz-corpus -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096
 

@@ -391,3 +391,243 @@ fn a_senders_tags_are_kept_beside_the_gateways() {
         );
     }
 }
+
+/// Replaces every `INVALID` in protobuf bytes with 7 bytes that are not
+/// UTF-8 (same length, so every length prefix stays right).
+fn break_utf8(mut bytes: Vec<u8>) -> Vec<u8> {
+    const MARK: &[u8] = b"INVALID";
+    let mut found = 0;
+    let mut i = 0;
+    while i + MARK.len() <= bytes.len() {
+        if &bytes[i..i + MARK.len()] == MARK {
+            bytes[i..i + MARK.len()].copy_from_slice(b"\xff\xfe\xfd\xfc\xfb\xfa\xf9");
+            found += 1;
+            i += MARK.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(found > 0, "no INVALID marker");
+    bytes
+}
+
+fn tags(a: &Map<String, Json>) -> Vec<String> {
+    match &a["tags"] {
+        Json::Array(items) => items
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect(),
+        other => panic!("tags {other}"),
+    }
+}
+
+#[test]
+fn text_that_is_not_utf8_in_traces_is_repaired_and_marked_never_refused() {
+    let mut req = traces("traces");
+    let rs = &mut req.resource_spans[0];
+    rs.resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .push(string_kv("host.name", "INVALID"));
+    let span = &mut rs.scope_spans[0].spans[0];
+    span.name = "tool INVALID".into();
+    span.attributes.push(string_kv("tool_name", "INVALID"));
+    span.events
+        .push(opentelemetry_proto::tonic::trace::v1::span::Event {
+            name: "INVALID".into(),
+            attributes: vec![string_kv("k", "INVALID")],
+            ..Default::default()
+        });
+    span.links
+        .push(opentelemetry_proto::tonic::trace::v1::span::Link {
+            trace_state: "INVALID".into(),
+            attributes: vec![string_kv("INVALID", "x")],
+            ..Default::default()
+        });
+    // Another sender's resource in the same batch, with its own bad text.
+    let mut other = req.resource_spans[0].clone();
+    for kv in &mut other.resource.as_mut().unwrap().attributes {
+        if kv.key == "service.name" {
+            *kv = string_kv("service.name", "billing");
+        }
+    }
+    req.resource_spans.push(other);
+    let bytes = break_utf8(req.encode_to_vec());
+    assert!(
+        ExportTraceServiceRequest::decode(bytes.as_slice()).is_err(),
+        "prost refuses the input"
+    );
+
+    let t = Transformer::new(&Config::default()).unwrap();
+    let done = t.transform(Signal::Traces, &bytes, None).unwrap();
+    assert!(done.unread.is_empty(), "{:?}", done.unread);
+    assert_eq!(done.outcome.claude_items, 6);
+    assert_eq!(done.outcome.other_items, 6);
+    let out = ExportTraceServiceRequest::decode(done.output.unwrap().as_slice())
+        .expect("what the transform writes is UTF-8 again");
+    let text = format!("{out:?}");
+    assert!(text.contains("tool \u{fffd}"), "span name repaired");
+    for (i, rs) in out.resource_spans.iter().enumerate() {
+        let span = &rs.scope_spans[0].spans[0];
+        let a = attrs(&span.attributes);
+        assert!(
+            tags(&a).contains(&"invalid_utf8".to_owned()),
+            "resource {i}: {a:?}"
+        );
+        let event = attrs(&span.events.last().unwrap().attributes);
+        assert!(
+            tags(&event).contains(&"invalid_utf8".to_owned()),
+            "{event:?}"
+        );
+        if i == 0 {
+            assert_eq!(a["event.kind"], json!("pipeline_error"));
+            assert!(a["error.message"].as_str().unwrap().contains("UTF-8"));
+        }
+        // The span after it is still whole, and marked for the resource's text.
+        let next = attrs(&rs.scope_spans[0].spans[1].attributes);
+        assert!(tags(&next).contains(&"invalid_utf8".to_owned()));
+    }
+}
+
+#[test]
+fn text_that_is_not_utf8_in_metrics_is_repaired_and_marked_never_refused() {
+    let mut req = metrics("content_all");
+    // The second metric's name, and an attribute and an exemplar of the
+    // first metric's first point.
+    let metric = &mut req.resource_metrics[0].scope_metrics[0].metrics[1];
+    metric.name = format!("{}.INVALID", metric.name);
+    let points = req.resource_metrics[0].scope_metrics[0].metrics.len();
+    let sum = req.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter_mut()
+        .find_map(|m| match &mut m.data {
+            Some(otlp::MetricData::Sum(s)) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    sum.data_points[0]
+        .attributes
+        .push(string_kv("model", "INVALID"));
+    sum.data_points[0]
+        .exemplars
+        .push(opentelemetry_proto::tonic::metrics::v1::Exemplar {
+            filtered_attributes: vec![string_kv("k", "INVALID")],
+            ..Default::default()
+        });
+    let bytes = break_utf8(req.encode_to_vec());
+    assert!(ExportMetricsServiceRequest::decode(bytes.as_slice()).is_err());
+    let t = Transformer::new(&Config::default()).unwrap();
+    let done = t.transform(Signal::Metrics, &bytes, None).unwrap();
+    assert!(done.unread.is_empty(), "{:?}", done.unread);
+    assert!(done.outcome.claude_items >= points);
+    let out = ExportMetricsServiceRequest::decode(done.output.unwrap().as_slice()).unwrap();
+    let mut marked = 0;
+    for m in &out.resource_metrics[0].scope_metrics[0].metrics {
+        let attrs_of = |a: &[KeyValue]| attrs(a);
+        let lists: Vec<Map<String, Json>> = match &m.data {
+            Some(otlp::MetricData::Sum(s)) => s
+                .data_points
+                .iter()
+                .map(|p| attrs_of(&p.attributes))
+                .collect(),
+            Some(otlp::MetricData::Gauge(g)) => g
+                .data_points
+                .iter()
+                .map(|p| attrs_of(&p.attributes))
+                .collect(),
+            Some(otlp::MetricData::Histogram(h)) => h
+                .data_points
+                .iter()
+                .map(|p| attrs_of(&p.attributes))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for a in lists {
+            if a.get("tags")
+                .is_some_and(|t| t.to_string().contains("invalid_utf8"))
+            {
+                marked += 1;
+                assert_eq!(a["event.kind"], json!("pipeline_error"));
+            }
+        }
+    }
+    assert!(
+        marked >= 2,
+        "the renamed metric's points and the point with a bad attribute"
+    );
+    assert!(format!("{out:?}").contains('\u{fffd}'));
+}
+
+/// A JSON-free nested map value, `depth` maps deep.
+fn nested(depth: usize) -> Value {
+    let mut v = Value::StringValue("leaf".into());
+    for i in 0..depth {
+        v = Value::KvlistValue(otlp::KeyValueList {
+            values: vec![KeyValue {
+                key: format!("l{i}"),
+                value: Some(AnyValue { value: Some(v) }),
+                ..Default::default()
+            }],
+        });
+    }
+    v
+}
+
+#[test]
+fn a_span_beyond_elasticsearchs_bounds_is_kept_and_marked() {
+    let mut req = traces("traces");
+    let span = &mut req.resource_spans[0].scope_spans[0].spans[0];
+    for i in 0..6000 {
+        span.attributes.push(string_kv(&format!("extra.{i}"), "v"));
+    }
+    span.events
+        .push(opentelemetry_proto::tonic::trace::v1::span::Event {
+            name: "deep".into(),
+            attributes: vec![
+                KeyValue {
+                    key: "deep".into(),
+                    value: Some(AnyValue {
+                        value: Some(nested(30)),
+                    }),
+                    ..Default::default()
+                },
+                // Content that moves with the overflow still follows the policy.
+                KeyValue {
+                    key: "user_prompt".into(),
+                    value: Some(AnyValue {
+                        value: Some(nested(25)),
+                    }),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        });
+    let t = config(r#"{"content": {"prompts": "drop"}}"#);
+    let outcome = t.transform_traces_request(&mut req, None);
+    assert_eq!(outcome.claude_items, 6);
+    let span = &req.resource_spans[0].scope_spans[0].spans[0];
+    let a = attrs(&span.attributes);
+    assert!(span.attributes.len() < 1100, "{}", span.attributes.len());
+    let overflow: Map<String, Json> = serde_json::from_str(
+        a["claude_code.events.attributes_overflow"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(overflow.len() >= 5000, "{}", overflow.len());
+    assert!(tags(&a).contains(&"value_bounded".to_owned()));
+    assert_eq!(a["event.kind"], json!("pipeline_error"));
+    let event = attrs(&span.events.last().unwrap().attributes);
+    assert!(!event.contains_key("deep") && !event.contains_key("user_prompt"));
+    let moved = event["claude_code.events.attributes_overflow"]
+        .as_str()
+        .unwrap();
+    assert!(moved.contains("l29"), "the deep value is kept as text");
+    assert!(
+        !moved.contains("user_prompt"),
+        "dropped content is not kept as text: {moved}"
+    );
+    assert_eq!(event["claude_code.events.redacted"], json!(["prompts"]));
+    assert!(tags(&event).contains(&"value_bounded".to_owned()));
+}
