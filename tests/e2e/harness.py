@@ -351,13 +351,17 @@ class Collector:
     def post_logs(self, body, content_type, token=None, authorization=None):
         """POSTs to /v1/logs with `Bearer <token>` (the collector's own token
         unless given; "" sends none) or a literal Authorization value."""
+        return self.post("logs", body, content_type, token, authorization)
+
+    def post(self, signal, body, content_type, token=None, authorization=None):
+        """POSTs to /v1/<signal> (logs, traces, metrics), as post_logs."""
         headers = {"content-type": content_type}
         token = self.token if token is None else token
         if authorization:
             headers["authorization"] = authorization
         elif token:
             headers["authorization"] = f"Bearer {token}"
-        return http("POST", f"{self.otlp_http}/v1/logs", body, headers)
+        return http("POST", f"{self.otlp_http}/v1/{signal}", body, headers)
 
 
 # What Claude Code needs to export traces (beta) and metrics as well, with

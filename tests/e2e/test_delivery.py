@@ -381,3 +381,87 @@ def test_a_non_utf8_canary_is_never_stored_in_clear(own_es, tmp_path, policy):
     f = h_flat(docs[0])
     assert f["event.kind"] == "pipeline_error" and "invalid_utf8" in f["tags"]
     assert docs[0]["_index"].startswith(".ds-logs-claude_code.events.otel-default-")
+
+
+def span(name, attributes, events=()):
+    return {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": f"{abs(hash(name)) % (1 << 63):016x}",
+            "name": name, "kind": 1, "startTimeUnixNano": "1760000000000000000",
+            "endTimeUnixNano": "1760000001000000000", "attributes": attributes, "events": list(events)}
+
+
+def traces_request(scenario, spans, service="claude-code"):
+    return {"resourceSpans": [{"resource": {"attributes": [attr("service.name", service), attr("e2e.scenario", scenario)]},
+                               "scopeSpans": [{"scope": {"name": "com.anthropic.claude_code.tracing"}, "spans": spans}]}]}
+
+
+def not_utf8(request_json):
+    """Protobuf bytes of a request with every `XBAD` made a UTF-8 lead byte
+    without its continuation (as test_a_non_utf8_canary_... does for logs)."""
+    pb = bytearray(h.to_protobuf(request_json))
+    assert b"XBAD" in pb
+    while (i := pb.find(b"XBAD")) >= 0:
+        pb[i] = 0xC3
+    return bytes(pb)
+
+
+def test_spans_and_data_points_elasticsearch_would_refuse_are_indexed_and_marked(own_es, tmp_path):
+    """Issue 17: traces and metrics are as safe as logs, through the real
+    collector into the real Elasticsearch. A span with 6,000 attributes, a
+    span event nested 30 deep, and traces and metrics batches with text
+    that is not UTF-8 (a Claude resource and another sender's in one
+    batch): every item indexed and marked, never refused, the credential
+    in the bad text never in clear."""
+    collector = gateway(own_es, tmp_path, "refusable_signals").start()
+    deep = {"stringValue": "leaf"}
+    for i in range(30):
+        deep = {"kvlistValue": {"values": [{"key": f"l{i}", "value": deep}]}}
+    try:
+        wide = span("claude_code.tool", [attr("span.type", "tool")] + [attr(f"x{i}", i) for i in range(6000)],
+                    events=[{"timeUnixNano": "1760000000500000000", "name": "tool.output",
+                             "attributes": [{"key": "deep", "value": deep}]}])
+        body = json.dumps(traces_request("bounds_traces", [wide])).encode()
+        # OTLP/JSON this deep is read by the collector itself (the CLI's parser stops at 128 levels).
+        assert collector.post("traces", body, "application/json")[0] == 200
+        bad = traces_request("utf8_traces", [span("claude_code.interaction XBAD", [
+            attr("span.type", "interaction"), attr("user_prompt", "password=CanarySpanPass42 XBAD")])])
+        bad["resourceSpans"] += traces_request("utf8_traces_other", [span("checkout XBAD", [attr("k", "XBAD")])],
+                                               service="billing")["resourceSpans"]
+        status, resp = collector.post("traces", not_utf8(bad), "application/x-protobuf")
+        assert status == 200, resp
+        metrics = {"resourceMetrics": [{
+            "resource": {"attributes": [attr("service.name", "claude-code"), attr("e2e.scenario", "utf8_metrics")]},
+            "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": [{
+                "name": "claude_code.cost.usage", "unit": "USD",
+                "sum": {"aggregationTemporality": 1, "isMonotonic": True, "dataPoints": [{
+                    "timeUnixNano": "1760000000000000000", "asDouble": 0.5,
+                    "attributes": [attr("model", "claude-XBAD"), attr("user_prompt", "password=CanaryPointPass42 XBAD")]}]}}]}]}]}
+        status, resp = collector.post("metrics", not_utf8(metrics), "application/x-protobuf")
+        assert status == 200, resp
+
+        def scenario(tag, index, at_least=1):
+            q = {"bool": {"should": [{"term": {"resource.attributes.e2e.scenario": tag}}, {"term": {"e2e.scenario": tag}}]}}
+            return h.wait_until(f"{tag} in {index}", lambda: (lambda d: d if len(d) >= at_least else None)(
+                search(own_es, q, index)), 90)
+
+        wide_docs = scenario("bounds_traces", "traces-claude_code.otel-*")
+        event_docs = scenario("bounds_traces", "logs-claude_code.otel-*")
+        bad_docs = scenario("utf8_traces", "traces-claude_code.otel-*")
+        other_docs = scenario("utf8_traces_other", "traces-*")
+        point_docs = scenario("utf8_metrics", "metrics-claude_code.metrics-*")
+    finally:
+        collector.stop()
+    a = wide_docs[0]["attributes"]
+    assert a["event.kind"] == "pipeline_error" and "value_bounded" in a["tags"], a.get("error.message")
+    assert sum(k.startswith("x") for k in a) <= 1000
+    assert json.loads(a["claude_code.events.attributes_overflow"])["x5999"] == 5999
+    e = event_docs[0]["attributes"]
+    assert "value_bounded" in e["tags"] and "l29" in e["claude_code.events.attributes_overflow"]
+    assert "invalid_utf8" in bad_docs[0]["attributes"]["tags"]
+    assert "\ufffd" in bad_docs[0]["name"]
+    assert "invalid_utf8" in other_docs[0]["attributes"]["tags"]
+    assert other_docs[0]["_index"].startswith(".ds-traces-generic.otel-")
+    p = h_flat(point_docs[0])
+    assert p["event.kind"] == "pipeline_error" and "invalid_utf8" in p["tags"]
+    assert "\ufffd" in p["model"]
+    everything = json.dumps(bad_docs + point_docs)
+    assert "CanarySpanPass42" not in everything and "CanaryPointPass42" not in everything
