@@ -110,24 +110,26 @@ func TestMetricsIdentityDrop(t *testing.T) {
 	assert.NotContains(t, metricsJSON(t, sink.AllMetrics()[0]), email)
 }
 
-// A traces batch the Rust decoder refuses (text that is not UTF-8, which
-// pdata carries but prost does not read) follows the error policy: a Claude
-// batch under a content policy is refused with an error (never passed in
-// clear); with every class on keep it passes on as it came.
-func TestTracesTheTransformCannotReadFailClosed(t *testing.T) {
+// A traces batch with text that is not UTF-8 (which pdata carries but
+// prost does not read) is transformed like any other (issue 17): the text
+// read with U+FFFD, the span marked, the batch passed on; it is neither
+// refused nor passed in clear.
+func TestTracesTextThatIsNotUTF8IsRepairedNotRefused(t *testing.T) {
 	in := readTraces(t, filepath.Join(testdata, "captures", "traces", "traces.json"))
-	in.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("user_prompt", "bad \xff text")
-	want := tracesJSON(t, in)
+	spans := in.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	spans.At(0).Attributes().PutStr("user_prompt", "bad \xff text password=CanaryGoPass42")
 
 	sink := new(consumertest.TracesSink)
 	consume := startedTraces(t, createDefaultConfig().(*Config), sink)
-	require.Error(t, consume(context.Background(), in))
-	assert.Empty(t, sink.AllTraces())
-
-	keep := createDefaultConfig().(*Config)
-	keepEverything(t, keep)
-	consume = startedTraces(t, keep, sink)
 	require.NoError(t, consume(context.Background(), in))
 	require.Len(t, sink.AllTraces(), 1)
-	assert.Equal(t, want, tracesJSON(t, sink.AllTraces()[0]))
+	out := sink.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	require.Equal(t, spans.Len(), out.Len())
+	prompt, ok := out.At(0).Attributes().Get("user_prompt")
+	require.True(t, ok)
+	assert.Equal(t, "bad \ufffd text password=[REDACTED:assignment]", prompt.Str())
+	tags, ok := out.At(0).Attributes().Get("tags")
+	require.True(t, ok)
+	assert.Contains(t, tags.AsString(), "invalid_utf8")
+	assert.NotContains(t, tracesJSON(t, sink.AllTraces()[0]), "CanaryGoPass42")
 }
