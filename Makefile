@@ -20,13 +20,14 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
+.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
 	@echo "make test       all tests: Rust (unit, golden, conformance, ABI), Go (race), C smoke, end-to-end"
 	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
 	@echo "make bench      criterion + go test -bench"
+	@echo "make bench-cli  the CLI's transform vs its own convert (20,000 real records) and its peak memory (1,000,000 tiny records)"
 	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 	@echo "make bench-collector-traces  the same for traces"
@@ -112,6 +113,10 @@ run: collector cli deps
 bench: lib
 	cargo bench --bench transform --bench scale
 	cd go-shim && go test -run '^$$' -bench . -benchmem ./coworkecsprocessor/
+
+## bench-cli: the CLI's transform against its own convert, and its memory on 1,000,000 tiny records.
+bench-cli: cli
+	python3 tests/e2e/bench_cli.py
 
 ## bench-collector: the processor's cost inside the real collector (one core), same run.
 bench-collector: collector

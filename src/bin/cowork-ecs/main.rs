@@ -256,34 +256,114 @@ fn write_request(request: &Request, output: Output) -> Result<(), String> {
         .map_err(|e| format!("cannot write stdout: {e}"))
 }
 
+/// A request's protobuf bytes: borrowed when it came as protobuf,
+/// encoded once when it came as OTLP/JSON.
+fn protobuf_of(request: &Request) -> Vec<u8> {
+    match request {
+        Request::Logs(r) => otlp::encode(r),
+        Request::Traces(r) => r.encode_to_vec(),
+        Request::Metrics(r) => r.encode_to_vec(),
+    }
+}
+
+/// `transform`: protobuf in goes through the library's one walk over the
+/// bytes and out as it writes them (memory: the input and the output);
+/// OTLP/JSON in is converted to protobuf once, and for OTLP/JSON out the
+/// transformed bytes are converted once.
 fn transform(
     config: Option<&PathBuf>,
-    signal: Option<Signal>,
+    asked: Option<Signal>,
     tenant: Option<&str>,
     output: Output,
 ) -> Result<(), String> {
     let transformer = read_config(config)?;
-    let mut request = read_request(signal)?;
-    let summary = match &mut request {
-        Request::Logs(r) => {
-            let o = transformer.transform_logs_request(r, tenant);
-            format!(
-                "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
-                o.claude_items, o.pipeline_errors, o.other_items
-            )
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let json = match otlp::Format::detect(&input) {
+        otlp::Format::Json => match serde_json::from_slice(&input) {
+            Ok(serde_json::Value::Object(object)) => Some(object),
+            _ => None,
+        },
+        otlp::Format::Protobuf => None,
+    };
+    let (signal, bytes) = match json {
+        Some(object) => {
+            let request = decode_json(object, asked)?;
+            let signal = request.signal();
+            input = protobuf_of(&request);
+            (signal, input)
         }
-        Request::Traces(r) => {
-            let o = transformer.transform_traces_request(r, tenant);
-            format!("{} Claude span(s) normalized", o.claude_items)
+        None => (asked.unwrap_or(Signal::Logs), input),
+    };
+    let hint = |e: String| match asked {
+        None => hint_signal(&bytes).unwrap_or(e),
+        Some(_) => e,
+    };
+    let done = (transformer.transform(signal, &bytes, tenant))
+        .map_err(|e| hint(format!("not a protobuf {} request: {e}", signal.name())))?;
+    let o = done.outcome;
+    if asked.is_none() && signal == Signal::Logs && o.claude_items + o.other_items == 0 {
+        // Protobuf carries no signal: a traces or metrics request read as
+        // logs holds no record. Say so instead.
+        let why = "this protobuf request holds no log record; if it is traces or metrics, pass --signal traces|metrics";
+        if !done.unread.is_empty() || decode_protobuf(&bytes, Signal::Logs).is_err() {
+            return Err(hint(format!("{why} ({})", done.unread.join("; "))));
         }
-        Request::Metrics(r) => {
-            let o = transformer.transform_metrics_request(r, tenant);
-            format!("{} Claude data point(s) normalized", o.claude_items)
+        if resource_count(&bytes) > 0 {
+            return Err(hint(why.to_owned()));
+        }
+    }
+    for unread in &done.unread {
+        eprintln!("cowork-ecs: warning: copied as it came, not transformed: {unread}");
+    }
+    let out = done.output.as_deref().unwrap_or(&bytes);
+    let written = match output {
+        Output::Proto => out.to_vec(),
+        Output::Json => {
+            let request = decode_protobuf(out, signal)?;
+            let mut text = match &request {
+                Request::Logs(r) => otlp::to_json(r),
+                Request::Traces(r) => otlp::any_to_json(r),
+                Request::Metrics(r) => otlp::any_to_json(r),
+            }
+            .map_err(|e| e.to_string())?;
+            text.push('\n');
+            text.into_bytes()
         }
     };
-    write_request(&request, output)?;
+    std::io::stdout()
+        .write_all(&written)
+        .map_err(|e| format!("cannot write stdout: {e}"))?;
+    let summary = match signal {
+        Signal::Logs => format!(
+            "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
+            o.claude_items, o.pipeline_errors, o.other_items
+        ),
+        Signal::Traces => format!("{} Claude span(s) normalized", o.claude_items),
+        Signal::Metrics => format!("{} Claude data point(s) normalized", o.claude_items),
+    };
     eprintln!("cowork-ecs: {summary}");
     Ok(())
+}
+
+/// How many resources a protobuf request holds (field 1 of every request).
+fn resource_count(bytes: &[u8]) -> usize {
+    use otlp::wire::{self, tag};
+    wire::fields(bytes)
+        .filter(|f| matches!(f, Ok(f) if f.tag == tag::REQUEST_RESOURCES))
+        .count()
+}
+
+impl Request {
+    fn signal(&self) -> Signal {
+        match self {
+            Request::Logs(_) => Signal::Logs,
+            Request::Traces(_) => Signal::Traces,
+            Request::Metrics(_) => Signal::Metrics,
+        }
+    }
 }
 
 fn main() -> ExitCode {
