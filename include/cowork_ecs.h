@@ -109,6 +109,23 @@ typedef uint32_t cowork_ecs_signal;
 // a forward declaration; the layout is Rust's to change.
 typedef struct cowork_ecs_transformer cowork_ecs_transformer;
 
+// The shape limits under which Elasticsearch indexes every document the
+// transform writes: what a caller that screens batches before calling the
+// transform (the Go processor passes on untouched what needs nothing)
+// must screen for, so that it never restates them. Plain values, no
+// ownership.
+typedef struct cowork_ecs_limits {
+  // Deepest field path Elasticsearch maps, in segments (`a.b.c` is 3;
+  // `index.mapping.depth.limit`): [`crate::ecs::gateway::MAX_FIELD_DEPTH`].
+  uint32_t max_field_depth;
+  // Most fields one item (log record, span, span event, data point) may
+  // add to a document: [`crate::ecs::gateway::MAX_FIELDS`].
+  uint32_t max_fields;
+  // Segments the exporter puts above an item's attributes at most
+  // (`resource.attributes.` in its OTel mode), which the depth counts.
+  uint32_t attribute_prefix_depth;
+} cowork_ecs_limits;
+
 // A byte buffer allocated by this library and owned by the caller until it
 // is passed to `cowork_ecs_buf_free` (never to `free()`).
 //
@@ -128,6 +145,14 @@ extern "C" {
 // The library version (`CARGO_PKG_VERSION`), a static NUL-terminated string.
 // Never free it.
 const char *cowork_ecs_version(void);
+
+// The transform's [`cowork_ecs_limits`]. Thread-safe; cannot fail.
+struct cowork_ecs_limits cowork_ecs_transform_limits(void);
+
+// The scope attribute the elasticsearch exporter reads its mapping mode
+// from (`elastic.mapping.mode`), which only the transform may judge: a
+// static NUL-terminated string. Never free it.
+const char *cowork_ecs_mapping_mode_attribute(void);
 
 // Checks a JSON configuration without keeping anything.
 //

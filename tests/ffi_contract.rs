@@ -103,6 +103,21 @@ fn version_is_the_crate_version() {
 }
 
 #[test]
+fn limits_and_mapping_mode_attribute_are_the_transforms() {
+    let limits = cowork_ecs_transform_limits();
+    assert_eq!(
+        (limits.max_field_depth, limits.max_fields, limits.attribute_prefix_depth),
+        (
+            cowork_ecs::ecs::gateway::MAX_FIELD_DEPTH as u32,
+            cowork_ecs::ecs::gateway::MAX_FIELDS as u32,
+            cowork_ecs::ecs::gateway::ATTRIBUTE_PREFIX_DEPTH as u32
+        )
+    );
+    let mode = unsafe { std::ffi::CStr::from_ptr(cowork_ecs_mapping_mode_attribute()) };
+    assert_eq!(mode.to_str().unwrap(), cowork_ecs::ecs::MAPPING_MODE_ATTRIBUTE);
+}
+
+#[test]
 fn transform_ok_returns_normalized_protobuf() {
     let t = new_transformer(b"{}").unwrap();
     let (code, out, err) = transform(t, &capture_pb());

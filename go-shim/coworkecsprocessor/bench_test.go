@@ -35,7 +35,7 @@ func benchProcessLogs(b *testing.B, ld plog.Logs) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := p.processLogs(context.Background(), ld); err != nil {
+		if _, err := p.process(context.Background(), ld); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -76,7 +76,7 @@ func createLogsProcessor(
 	}
 	return processorhelper.NewLogs(
 		ctx, set, cfg, next,
-		p.processLogs,
+		p.process,
 		processorhelper.WithCapabilities(processorCapabilities),
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),

@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -41,25 +40,6 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	}, nil
 }
 
-// logsProcessor calls the Rust transform once per batch, on the resources
-// that need it (needsTransform): those are marshaled to protobuf once, one
-// cgo call transforms them, and the rewritten ones are unmarshaled and
-// swapped into the batch in place. A batch none of whose resources needs it
-// is passed on untouched, without a protobuf round trip.
-type logsProcessor struct {
-	*core
-	marshaler   plog.ProtoMarshaler
-	unmarshaler plog.ProtoUnmarshaler
-}
-
-func newLogsProcessor(set processor.Settings, cfg *Config) (*logsProcessor, error) {
-	c, err := newCore(set, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &logsProcessor{core: c}, nil
-}
-
 // start creates the Rust transformer (the config was validated already).
 func (p *core) start(_ context.Context, _ component.Host) error {
 	raw, err := p.cfg.transformConfig()
@@ -82,26 +62,6 @@ func (p *core) shutdown(context.Context) error {
 	p.transformer = nil
 	p.telemetry.Shutdown()
 	return nil
-}
-
-func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	tenant := p.tenant(ctx)
-	out, err := p.transform(tenant, ld)
-	if err == nil {
-		return out, nil
-	}
-	hasClaude := func() bool {
-		for _, rl := range ld.ResourceLogs().All() {
-			if p.isClaude(rl.Resource()) {
-				return true
-			}
-		}
-		return false
-	}
-	if err := p.onFailure(ctx, err, p.mustFailClosed(tenant, hasClaude), ld.LogRecordCount(), "log_records"); err != nil {
-		return ld, err
-	}
-	return out, nil
 }
 
 // onFailure applies the error policy to a batch of items (unit: what they
@@ -201,43 +161,6 @@ func (p *core) tenant(ctx context.Context) string {
 		}
 	}
 	return ""
-}
-
-// transform runs the resources of ld that need it through Rust and swaps
-// the rewritten ones into ld in place. On an error wrapping
-// cffi.ErrPartial the readable resources are transformed and the others as
-// they came; on any other error every resource is as it came.
-func (p *logsProcessor) transform(tenant string, ld plog.Logs) (plog.Logs, error) {
-	rls := ld.ResourceLogs()
-	var picked []int
-	for i := 0; i < rls.Len(); i++ {
-		if p.needsTransform(tenant, rls.At(i)) {
-			picked = append(picked, i)
-		}
-	}
-	switch len(picked) {
-	case 0:
-		return ld, nil
-	case rls.Len():
-		return p.transformAll(tenant, ld)
-	}
-	sub := plog.NewLogs()
-	for _, i := range picked {
-		rls.At(i).MoveTo(sub.ResourceLogs().AppendEmpty())
-	}
-	out, err := p.transformAll(tenant, sub)
-	if (err == nil || errors.Is(err, cffi.ErrPartial)) && out.ResourceLogs().Len() != len(picked) {
-		out, err = sub, fmt.Errorf("cowork-ecs: transform returned %d resources for %d", out.ResourceLogs().Len(), len(picked))
-	}
-	for j, i := range picked {
-		out.ResourceLogs().At(j).MoveTo(rls.At(i))
-	}
-	return ld, err
-}
-
-// transformAll runs every resource of ld through Rust.
-func (p *logsProcessor) transformAll(tenant string, ld plog.Logs) (plog.Logs, error) {
-	return roundTrip(p.transformer, cffi.Logs, tenant, ld, p.marshaler.MarshalLogs, p.unmarshaler.UnmarshalLogs)
 }
 
 // roundTrip runs one batch through the Rust transform of signal: one

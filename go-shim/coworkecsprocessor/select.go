@@ -6,25 +6,36 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 )
 
-// Which resources the Rust transform must see. It alone decides what to
-// change; this is only a cheap sufficient test that a resource needs
-// nothing, so that batches without Claude records cost a walk over their
-// attributes instead of a protobuf round trip through Rust.
+// Which resources the Rust transform must see, the same way for every
+// signal. It alone decides what to change; this is only a cheap sufficient
+// test that a resource needs nothing, so that batches without Claude items
+// cost a walk over their attributes instead of a protobuf round trip
+// through Rust.
 //
 // A resource is passed to Rust when it is Claude's (service.name), when the
-// batch has an authenticated tenant (the gateway routes all of its
-// records), or when it has anything the gateway might bound or repair: a
-// scope `elastic.mapping.mode`, a map value or an array holding more than
-// scalars, a key of more than
-// quietKeyDots dots, more than quietAttributes attributes on one level, or
-// text that is not UTF-8. The thresholds are well inside the Rust bounds
-// (20 path segments under a 2-segment prefix; 1,000 fields per record), so
-// whatever Rust would change is always passed to it.
-const (
-	quietKeyDots    = 16
-	quietAttributes = 500
+// batch has an authenticated tenant (the gateway routes all of its items),
+// or when it has anything the gateway might bound or repair: a scope
+// mapping mode (cffi.MappingModeAttribute), a map value or an array holding
+// more than scalars, a key of more than quietKeyDots dots, more than
+// quietAttributes attributes on one level, or text that is not UTF-8. The
+// thresholds are derived from the library's own limits (cffi.Limits), well
+// inside them, so whatever Rust would change is always passed to it.
+var (
+	limits = cffi.TransformLimits()
+	// quietKeyDots leaves two segments of margin below the deepest path
+	// under the exporter's attribute prefix.
+	quietKeyDots = limits.MaxFieldDepth - limits.AttributePrefixDepth - 2
+	// quietAttributes is half the fields one item may add.
+	quietAttributes = limits.MaxFields / 2
+	// mappingModeAttribute is the scope attribute the elasticsearch
+	// exporter reads its mapping mode from.
+	mappingModeAttribute = cffi.MappingModeAttribute()
 )
 
 // claudeNames are the service.name values of both emitters.
@@ -46,42 +57,122 @@ func (p *core) isClaude(resource pcommon.Resource) bool {
 	return claude
 }
 
-// needsTransform reports whether resource rl must go through Rust.
-func (p *logsProcessor) needsTransform(tenant string, rl plog.ResourceLogs) bool {
-	if tenant != "" || p.isClaude(rl.Resource()) {
-		return true
+// quietScope: a scope (and its schema URL) with nothing the gateway might
+// change: no mapping mode, quiet attributes, UTF-8 text.
+func quietScope(scope pcommon.InstrumentationScope, schemaURL string) bool {
+	if _, ok := scope.Attributes().Get(mappingModeAttribute); ok {
+		return false
 	}
-	if !quietAttrs(rl.Resource().Attributes()) || !utf8.ValidString(rl.SchemaUrl()) {
-		return true
-	}
+	return quietAttrs(scope.Attributes()) && utf8.ValidString(scope.Name()) &&
+		utf8.ValidString(scope.Version()) && utf8.ValidString(schemaURL)
+}
+
+// quietLogs screens the scopes and log records of a resource.
+func quietLogs(rl plog.ResourceLogs) bool {
 	for _, sl := range rl.ScopeLogs().All() {
-		scope := sl.Scope()
-		if hasMappingMode(scope) {
-			return true
-		}
-		if !quietAttrs(scope.Attributes()) || !utf8.ValidString(scope.Name()) ||
-			!utf8.ValidString(scope.Version()) || !utf8.ValidString(sl.SchemaUrl()) {
-			return true
+		if !quietScope(sl.Scope(), sl.SchemaUrl()) {
+			return false
 		}
 		for _, lr := range sl.LogRecords().All() {
 			if !quietAttrs(lr.Attributes()) || !quietValue(lr.Body()) ||
 				!utf8.ValidString(lr.SeverityText()) || !utf8.ValidString(lr.EventName()) {
-				return true
+				return false
 			}
 		}
 	}
-	return false
+	return true
 }
 
-// mappingModeAttribute is the scope attribute the elasticsearch exporter
-// reads its mapping mode from.
-const mappingModeAttribute = "elastic.mapping.mode"
+// quietSpans screens the scopes and spans (with their events, links and
+// status) of a resource.
+func quietSpans(rs ptrace.ResourceSpans) bool {
+	for _, ss := range rs.ScopeSpans().All() {
+		if !quietScope(ss.Scope(), ss.SchemaUrl()) {
+			return false
+		}
+		for _, span := range ss.Spans().All() {
+			if !quietAttrs(span.Attributes()) || !utf8.ValidString(span.Name()) ||
+				!utf8.ValidString(span.TraceState().AsRaw()) || !utf8.ValidString(span.Status().Message()) {
+				return false
+			}
+			for _, e := range span.Events().All() {
+				if !quietAttrs(e.Attributes()) || !utf8.ValidString(e.Name()) {
+					return false
+				}
+			}
+			for _, l := range span.Links().All() {
+				if !quietAttrs(l.Attributes()) || !utf8.ValidString(l.TraceState().AsRaw()) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
 
-// hasMappingMode reports whether a scope names a mapping mode (which only
-// the Rust transform may judge).
-func hasMappingMode(scope pcommon.InstrumentationScope) bool {
-	_, ok := scope.Attributes().Get(mappingModeAttribute)
-	return ok
+// quietMetrics screens the scopes, metrics and data points (with their
+// exemplars) of a resource.
+func quietMetrics(rm pmetric.ResourceMetrics) bool {
+	for _, sm := range rm.ScopeMetrics().All() {
+		if !quietScope(sm.Scope(), sm.SchemaUrl()) {
+			return false
+		}
+		for _, m := range sm.Metrics().All() {
+			if !utf8.ValidString(m.Name()) || !utf8.ValidString(m.Description()) ||
+				!utf8.ValidString(m.Unit()) || !quietAttrs(m.Metadata()) || !quietDataPoints(m) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// quietDataPoints screens every data point of a metric, whatever its type.
+func quietDataPoints(m pmetric.Metric) bool {
+	quiet := func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) bool {
+		if !quietAttrs(attrs) {
+			return false
+		}
+		for _, e := range exemplars.All() {
+			if !quietAttrs(e.FilteredAttributes()) {
+				return false
+			}
+		}
+		return true
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		for _, dp := range m.Gauge().DataPoints().All() {
+			if !quiet(dp.Attributes(), dp.Exemplars()) {
+				return false
+			}
+		}
+	case pmetric.MetricTypeSum:
+		for _, dp := range m.Sum().DataPoints().All() {
+			if !quiet(dp.Attributes(), dp.Exemplars()) {
+				return false
+			}
+		}
+	case pmetric.MetricTypeHistogram:
+		for _, dp := range m.Histogram().DataPoints().All() {
+			if !quiet(dp.Attributes(), dp.Exemplars()) {
+				return false
+			}
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
+			if !quiet(dp.Attributes(), dp.Exemplars()) {
+				return false
+			}
+		}
+	case pmetric.MetricTypeSummary:
+		for _, dp := range m.Summary().DataPoints().All() {
+			if !quietAttrs(dp.Attributes()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func quietAttrs(attrs pcommon.Map) bool {

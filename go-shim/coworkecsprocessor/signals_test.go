@@ -133,3 +133,42 @@ func TestTracesTextThatIsNotUTF8IsRepairedNotRefused(t *testing.T) {
 	assert.Contains(t, tags.AsString(), "invalid_utf8")
 	assert.NotContains(t, tracesJSON(t, sink.AllTraces()[0]), "CanaryGoPass42")
 }
+
+// Traces and metrics select the resources that need Rust as logs do
+// (issue 17): another sender's resource with text that is not UTF-8 goes
+// through the transform and comes out repaired and tagged, while a quiet
+// resource beside it is passed on as it came.
+func TestOtherSendersTracesAndMetricsAreScreenedLikeLogs(t *testing.T) {
+	in := readTraces(t, filepath.Join(testdata, "captures", "traces", "traces.json"))
+	in.ResourceSpans().At(0).Resource().Attributes().PutStr("service.name", "billing")
+	quiet := ptrace.NewTraces()
+	in.ResourceSpans().At(0).CopyTo(quiet.ResourceSpans().AppendEmpty())
+	in.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Events().AppendEmpty().SetName("bad \xff")
+	quiet.ResourceSpans().At(0).CopyTo(in.ResourceSpans().AppendEmpty())
+	sink := new(consumertest.TracesSink)
+	require.NoError(t, startedTraces(t, createDefaultConfig().(*Config), sink)(context.Background(), in))
+	out := sink.AllTraces()[0].ResourceSpans()
+	span := out.At(0).ScopeSpans().At(0).Spans().At(0)
+	events := span.Events()
+	assert.Equal(t, "bad \ufffd", events.At(events.Len()-1).Name())
+	tags, ok := events.At(events.Len() - 1).Attributes().Get("tags")
+	require.True(t, ok)
+	assert.Contains(t, tags.AsString(), "invalid_utf8")
+	want := ptrace.NewTraces()
+	quiet.ResourceSpans().At(0).CopyTo(want.ResourceSpans().AppendEmpty())
+	got := ptrace.NewTraces()
+	out.At(1).CopyTo(got.ResourceSpans().AppendEmpty())
+	assert.Equal(t, tracesJSON(t, want), tracesJSON(t, got), "the quiet resource passes as it came")
+
+	md := readMetrics(t, filepath.Join(testdata, "captures", "content_all", "metrics.json"))
+	md.ResourceMetrics().At(0).Resource().Attributes().PutStr("service.name", "billing")
+	metric := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
+	metric.SetName("bad \xff")
+	msink := new(consumertest.MetricsSink)
+	require.NoError(t, startedMetrics(t, createDefaultConfig().(*Config), msink)(context.Background(), md))
+	got2 := msink.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
+	assert.Equal(t, "bad \ufffd", got2.Name())
+	tags, ok = got2.Sum().DataPoints().At(0).Attributes().Get("tags")
+	require.True(t, ok)
+	assert.Contains(t, tags.AsString(), "invalid_utf8")
+}

@@ -78,6 +78,12 @@ pub const MAX_FIELD_DEPTH: usize = 20;
 /// beyond that, so no single record can exhaust them.
 pub const MAX_FIELDS: usize = 1000;
 
+/// Path segments the exporter puts above an item's attributes at most
+/// (`resource.attributes.`, `scope.attributes.` in its OTel mode; the vendor
+/// prefix `<product>.events.` on a Claude record): the depth bounds count
+/// them ([`bound_attributes`]).
+pub const ATTRIBUTE_PREFIX_DEPTH: usize = 2;
+
 /// Key of the attribute that holds, as one JSON object text, the attributes
 /// `bound_attributes` moved (under the vendor prefix on Claude records).
 pub const OVERFLOW_ATTRIBUTE: &str = "attributes_overflow";

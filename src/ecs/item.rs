@@ -140,7 +140,8 @@ impl<'a> Walk<'a> {
         let t: &'a super::Transformer = self.t;
         let mapping = &t.mapping;
         gateway::take_routing(attrs, kind.level(), &mut marks.requested);
-        let mut overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        let mut overflow =
+            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
             overflow.apply_content(
                 |k| mapping.lookup.attribute(k).class,
@@ -250,7 +251,8 @@ impl<'a> Walk<'a> {
         if self.tenant.is_some() {
             gateway::take_routing(attrs, kind.level(), &mut marks.requested);
         }
-        let overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        let overflow =
+            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
             let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
             marks.notes.add(overflow.reason(&field), BOUNDED_TAG);

@@ -184,8 +184,9 @@ impl<'a> Walk<'a> {
 
         let t: &'a Transformer = self.t;
         let mapping = &t.mapping;
-        let overflow =
-            gateway::bound_attributes(attrs, 2, |k| mapping.lookup.attribute(k).class.is_some())?;
+        let overflow = gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |k| {
+            mapping.lookup.attribute(k).class.is_some()
+        })?;
         if !overflow.is_empty() {
             let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
             notes.add(overflow.reason(&field), BOUNDED_TAG);
@@ -234,7 +235,8 @@ impl<'a> Walk<'a> {
         if self.tenant.is_some() {
             gateway::take_routing(attrs, ItemKind::Record.level(), &mut marks.requested);
         }
-        let overflow = gateway::bound_attributes(attrs, 2, |_| false)?;
+        let overflow =
+            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
             let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
             marks.notes.add(overflow.reason(&field), BOUNDED_TAG);

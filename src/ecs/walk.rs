@@ -304,7 +304,11 @@ impl<'a> Walk<'a> {
         attrs.retain(|a| !policy.iter().any(|(k, v)| v.is_none() && *k == a.key));
         // Claude attributes become top-level ECS fields; others stay below
         // `resource.attributes.` in the exporter's OTel mode.
-        let prefix_depth = if emitter.is_some() { 0 } else { 2 };
+        let prefix_depth = if emitter.is_some() {
+            0
+        } else {
+            gateway::ATTRIBUTE_PREFIX_DEPTH
+        };
         let (bounded, repaired) = self.bound_level(&mut attrs, "resource", prefix_depth)?;
         for (key, value) in policy {
             if let (Some(v), Some(slot)) = (value, self.attrs.get_mut(&Key::plain(key))) {
@@ -390,7 +394,11 @@ impl<'a> Walk<'a> {
             gateway::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
         }
         let mut changed = level.requested.len() > asked;
-        let depth = if claude.is_some() { 0 } else { 2 };
+        let depth = if claude.is_some() {
+            0
+        } else {
+            gateway::ATTRIBUTE_PREFIX_DEPTH
+        };
         let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", depth)?;
         if let Some(emitter) = claude {
             let t: &'a Transformer = self.t;
@@ -459,10 +467,7 @@ impl<'a> Walk<'a> {
     /// [`super::tables::CONTENT_ATTRIBUTES`]), with what the content and
     /// identity policy makes of each (`None`: dropped); those it keeps as
     /// sent are left out.
-    fn content_of(
-        &self,
-        attrs: &[Attr<'a>],
-    ) -> Result<Vec<PolicyChange<'a>>, Malformed> {
+    fn content_of(&self, attrs: &[Attr<'a>]) -> Result<Vec<PolicyChange<'a>>, Malformed> {
         let t: &'a Transformer = self.t;
         let mapping = &t.mapping;
         let mut marks = Redactions::default();

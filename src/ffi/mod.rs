@@ -97,6 +97,58 @@ pub extern "C" fn cowork_ecs_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// The shape limits under which Elasticsearch indexes every document the
+/// transform writes: what a caller that screens batches before calling the
+/// transform (the Go processor passes on untouched what needs nothing)
+/// must screen for, so that it never restates them. Plain values, no
+/// ownership.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct cowork_ecs_limits {
+    /// Deepest field path Elasticsearch maps, in segments (`a.b.c` is 3;
+    /// `index.mapping.depth.limit`): [`crate::ecs::gateway::MAX_FIELD_DEPTH`].
+    pub max_field_depth: u32,
+    /// Most fields one item (log record, span, span event, data point) may
+    /// add to a document: [`crate::ecs::gateway::MAX_FIELDS`].
+    pub max_fields: u32,
+    /// Segments the exporter puts above an item's attributes at most
+    /// (`resource.attributes.` in its OTel mode), which the depth counts.
+    pub attribute_prefix_depth: u32,
+}
+
+/// The transform's [`cowork_ecs_limits`]. Thread-safe; cannot fail.
+#[unsafe(no_mangle)]
+pub extern "C" fn cowork_ecs_transform_limits() -> cowork_ecs_limits {
+    use crate::ecs::gateway;
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    cowork_ecs_limits {
+        max_field_depth: n(gateway::MAX_FIELD_DEPTH),
+        max_fields: n(gateway::MAX_FIELDS),
+        attribute_prefix_depth: n(gateway::ATTRIBUTE_PREFIX_DEPTH),
+    }
+}
+
+/// The scope attribute the elasticsearch exporter reads its mapping mode
+/// from (`elastic.mapping.mode`), which only the transform may judge: a
+/// static NUL-terminated string. Never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn cowork_ecs_mapping_mode_attribute() -> *const c_char {
+    const WITH_NUL: &str = "elastic.mapping.mode\0";
+    const _: () = {
+        let (a, b) = (
+            WITH_NUL.as_bytes(),
+            crate::ecs::MAPPING_MODE_ATTRIBUTE.as_bytes(),
+        );
+        assert!(a.len() == b.len() + 1);
+        let mut i = 0;
+        while i < b.len() {
+            assert!(a[i] == b[i]);
+            i += 1;
+        }
+    };
+    WITH_NUL.as_ptr().cast()
+}
+
 /// Checks a JSON configuration without keeping anything.
 ///
 /// - `config`, `config_len`: the configuration JSON (the processor's keys;

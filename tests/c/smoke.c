@@ -39,6 +39,9 @@ int main(int argc, char **argv) {
   if (!in) { perror(argv[1]); return 2; }
 
   CHECK(strlen(cowork_ecs_version()) > 0, "version");
+  cowork_ecs_limits limits = cowork_ecs_transform_limits();
+  CHECK(limits.max_field_depth == 20 && limits.max_fields == 1000 && limits.attribute_prefix_depth == 2, "limits");
+  CHECK(strcmp(cowork_ecs_mapping_mode_attribute(), "elastic.mapping.mode") == 0, "mapping mode attribute");
 
   cowork_ecs_buf err = {NULL, 0};
   const char *bad = "{\"namespace\":\"Not-Valid\"}";

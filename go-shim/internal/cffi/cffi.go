@@ -69,6 +69,36 @@ func Version() string {
 	return C.GoString(C.cowork_ecs_version())
 }
 
+// Limits are the shape limits under which Elasticsearch indexes every
+// document the transform writes (cowork_ecs_transform_limits): what a
+// caller screening batches before the transform must screen for.
+type Limits struct {
+	// MaxFieldDepth is the deepest field path, in segments.
+	MaxFieldDepth int
+	// MaxFields is the most fields one item may add to a document.
+	MaxFields int
+	// AttributePrefixDepth is the most segments the exporter puts above an
+	// item's attributes.
+	AttributePrefixDepth int
+}
+
+// TransformLimits returns the library's Limits.
+func TransformLimits() Limits {
+	l := C.cowork_ecs_transform_limits()
+	return Limits{
+		MaxFieldDepth:        int(l.max_field_depth),
+		MaxFields:            int(l.max_fields),
+		AttributePrefixDepth: int(l.attribute_prefix_depth),
+	}
+}
+
+// MappingModeAttribute is the scope attribute the elasticsearch exporter
+// reads its mapping mode from, as the library names it (a static string;
+// never freed).
+func MappingModeAttribute() string {
+	return C.GoString(C.cowork_ecs_mapping_mode_attribute())
+}
+
 // takeBuf copies a Rust-owned buffer into Go memory and frees it at once.
 func takeBuf(b C.cowork_ecs_buf) []byte {
 	if b.data == nil {
