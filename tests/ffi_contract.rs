@@ -106,7 +106,11 @@ fn version_is_the_crate_version() {
 fn limits_and_mapping_mode_attribute_are_the_transforms() {
     let limits = cowork_ecs_transform_limits();
     assert_eq!(
-        (limits.max_field_depth, limits.max_fields, limits.attribute_prefix_depth),
+        (
+            limits.max_field_depth,
+            limits.max_fields,
+            limits.attribute_prefix_depth
+        ),
         (
             cowork_ecs::ecs::gateway::MAX_FIELD_DEPTH as u32,
             cowork_ecs::ecs::gateway::MAX_FIELDS as u32,
@@ -114,7 +118,10 @@ fn limits_and_mapping_mode_attribute_are_the_transforms() {
         )
     );
     let mode = unsafe { std::ffi::CStr::from_ptr(cowork_ecs_mapping_mode_attribute()) };
-    assert_eq!(mode.to_str().unwrap(), cowork_ecs::ecs::MAPPING_MODE_ATTRIBUTE);
+    assert_eq!(
+        mode.to_str().unwrap(),
+        cowork_ecs::ecs::MAPPING_MODE_ATTRIBUTE
+    );
 }
 
 #[test]

@@ -1,199 +1,48 @@
 //! The OTLP → ECS mapping: safe, pure, and shared by the C ABI, the CLI and
-//! the tests.
+//! the tests. This file is its public front only: [`Transformer`], what a
+//! transform returns ([`Transformed`], [`Outcome`]), and the constants a
+//! caller may need ([`gateway`]).
 //!
 //! A [`Transformer`] is built once from a validated [`Config`] and is then
 //! immutable, `Send + Sync`, and used concurrently without locks.
+//!
+//! Layers, each importing only those below it:
+//! - `stream`: the walk of a request (any signal) down to its items;
+//! - `map`: each kind of item (log record, span, data point) over the
+//!   state of one walk, and the rules every item shares;
+//! - `rules`: the mapping as data (tables, emitters) indexed with the
+//!   configuration;
+//! - `policy`: what the gateway decides (content, routing, bounds,
+//!   identity);
+//! - `model`: attributes and values as read and written.
 
-mod attrs;
-pub(crate) mod content;
-pub mod gateway;
-mod item;
-mod log;
-mod metric;
-mod record;
+mod map;
+mod model;
+mod policy;
 pub mod reference;
-mod span;
-mod tables;
-mod value;
-mod walk;
+mod rules;
+mod stream;
 
-pub use content::SECRET_PATTERNS;
+pub use map::record::ECS_VERSION;
+pub use policy::content::SECRET_PATTERNS;
 
 use crate::config::Config;
-use crate::data_stream::{
-    CLAUDE_CODE_METRICS_DATASET, CLAUDE_CODE_TRACES_DATASET, COWORK_METRICS_DATASET,
-    COWORK_TRACES_DATASET,
-};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::otlp::{self, ExportLogsServiceRequest};
-use content::{ContentClass, ContentPolicy};
-use hashbrown::HashMap;
-use record::Tenant;
-use tables::{Conversion, EventClass, Slot, Target};
+use rules::lookup::Mapping;
 
-pub use record::ECS_VERSION;
-
-/// A recognized emitter (mapping.md §1, first table).
-#[derive(Debug, Clone)]
-pub(crate) struct Emitter {
-    /// `event.provider`.
-    provider: &'static str,
-    /// `<product>.events.`: prefix of every attribute left in the vendor prefix.
-    vendor_prefix: &'static str,
-    /// `data_stream.dataset` of its log records.
-    dataset: String,
-    /// `data_stream.dataset` of its spans (`traces-<dataset>-<namespace>`).
-    traces_dataset: &'static str,
-    /// `data_stream.dataset` of its metrics (`metrics-<dataset>-<namespace>`).
-    metrics_dataset: &'static str,
-    /// Resource `service.name` values that identify it.
-    service_names: Vec<String>,
-}
-
-impl Emitter {
-    /// `data_stream.dataset` of its data of one signal.
-    fn dataset(&self, signal: otlp::Signal) -> &str {
-        match signal {
-            otlp::Signal::Logs => &self.dataset,
-            otlp::Signal::Traces => self.traces_dataset,
-            otlp::Signal::Metrics => self.metrics_dataset,
-        }
-    }
-}
-
-/// How one attribute key is mapped.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AttributeRule {
-    /// A row of [`tables::RENAMES`].
-    Targets(&'static [Target]),
-    /// Kept under the vendor prefix with this conversion.
-    Vendor(Conversion),
-}
-
-/// Everything the tables say about one attribute key, found with one lookup.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AttributeLookup {
-    /// Where its value goes.
-    pub(crate) rule: AttributeRule,
-    /// Its content class, if it carries content (mapping.md §5).
-    pub(crate) class: Option<ContentClass>,
-    /// Its slot, when a rule reads it by name.
-    pub(crate) slot: Option<Slot>,
-    /// Whether the exporter reads it as routing ([`gateway::ROUTING_ATTRIBUTES`]).
-    pub(crate) routing: bool,
-}
-
-/// An attribute no table names: kept as sent under the vendor prefix.
-const UNLISTED: AttributeLookup = AttributeLookup {
-    rule: AttributeRule::Vendor(Conversion::Keep),
-    class: None,
-    slot: None,
-    routing: false,
-};
-
-/// The configured mapping: the tables indexed for lookup ([`Lookup`]) and
-/// the per-configuration settings ([`Settings`]).
-#[derive(Debug)]
-pub(crate) struct Mapping {
-    lookup: Lookup,
-    settings: Settings,
-}
-
-/// The mapping's tables indexed for lookup: the same for every configuration.
-#[derive(Debug)]
-pub(crate) struct Lookup {
-    events: HashMap<&'static str, EventClass>,
-    attributes: HashMap<&'static str, AttributeLookup>,
-}
-
-/// What the configuration decides: the compiled content policy, and the
-/// configuration itself (read where a rule uses a key, so a new key is no
-/// edit here).
-#[derive(Debug)]
-pub(crate) struct Settings {
-    content: ContentPolicy,
-    config: Config,
-}
-
-impl Mapping {
-    fn new(config: &Config, hmac_key: Option<Vec<u8>>) -> Result<Mapping> {
-        let content = ContentPolicy::new(ContentClass::ALL.map(|c| config.action(c)), hmac_key)
-            .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
-        Ok(Mapping {
-            lookup: Lookup::new(),
-            settings: Settings {
-                content,
-                config: config.clone(),
-            },
-        })
-    }
-}
-
-impl Lookup {
-    fn new() -> Lookup {
-        let mut attributes: HashMap<&'static str, AttributeLookup> = HashMap::new();
-        let mapping =
-            (tables::VENDOR_TYPES.iter()).map(|&(k, conv)| (k, AttributeRule::Vendor(conv)));
-        let renames = (tables::RENAMES.iter()).map(|&(k, t)| (k, AttributeRule::Targets(t)));
-        for (key, rule) in mapping.chain(renames) {
-            attributes.insert(
-                key,
-                AttributeLookup {
-                    rule,
-                    class: None,
-                    slot: None,
-                    routing: false,
-                },
-            );
-        }
-        for &(key, class) in tables::CONTENT_ATTRIBUTES {
-            attributes.entry(key).or_insert(UNLISTED).class = Some(class);
-        }
-        for slot in Slot::ALL {
-            attributes.entry(slot.key()).or_insert(UNLISTED).slot = Some(slot);
-        }
-        for &key in gateway::ROUTING_ATTRIBUTES {
-            attributes.entry(key).or_insert(UNLISTED).routing = true;
-        }
-        Lookup {
-            events: tables::EVENT_CLASSES.iter().copied().collect(),
-            attributes,
-        }
-    }
-
-    fn event_class(&self, name: &str) -> EventClass {
-        self.events
-            .get(name)
-            .copied()
-            .unwrap_or(tables::OTHER_EVENT)
-    }
-
-    fn attribute(&self, key: &str) -> AttributeLookup {
-        self.attributes.get(key).copied().unwrap_or(UNLISTED)
-    }
-}
-
-impl Settings {
-    /// The tenant's namespace, when the configuration routes by tenant.
-    fn tenant_namespace<'t>(&self, tenant: Option<&'t Tenant<'_>>) -> Option<&'t str> {
-        (tenant.filter(|_| self.config.tenant.set_namespace)).and_then(|t| t.namespace.as_deref())
-    }
-
-    /// `data_stream.namespace` of a Claude record: the tenant's, else the
-    /// configured one.
-    fn namespace<'s>(&'s self, tenant: Option<&'s Tenant<'_>>) -> &'s str {
-        self.tenant_namespace(tenant)
-            .unwrap_or(&self.config.namespace)
-    }
-
-    /// Whether `tenant` may claim `organization.id` `claimed` (always, when
-    /// `tenants` is empty: no check).
-    fn may_claim(&self, tenant: Option<&Tenant<'_>>, claimed: &str) -> bool {
-        let tenants = &self.config.tenants;
-        tenants.is_empty()
-            || (tenant.and_then(|t| tenants.get(t.identity)))
-                .is_some_and(|orgs| orgs.iter().any(|o| o == claimed))
-    }
+/// What the gateway owns whatever a sender writes, as constants a caller
+/// may need (README "Delivery guarantee", "Routing is the gateway's",
+/// "Bounds"): the routing attributes, the tags, the limits.
+pub mod gateway {
+    pub use super::policy::bounds::{
+        ATTRIBUTE_PREFIX_DEPTH, BOUNDED_TAG, INVALID_UTF8_TAG, MAX_FIELD_DEPTH, MAX_FIELDS,
+        MAX_VALUE_MESSAGES, OVERFLOW_ATTRIBUTE,
+    };
+    pub use super::policy::routing::{
+        DOCUMENT_ID_ATTRIBUTE, MAPPING_MODE_ATTRIBUTE, REQUESTED_ROUTING_FIELD, ROUTING_ATTRIBUTES,
+        ROUTING_OVERRIDDEN_TAG, SENDER_MAPPING_MODES,
+    };
 }
 
 /// What one transform did, counted in items: log records, spans (their
@@ -218,8 +67,6 @@ pub struct Outcome {
 /// freely across threads.
 #[derive(Debug)]
 pub struct Transformer {
-    cowork: Emitter,
-    claude_code: Emitter,
     mapping: Mapping,
 }
 
@@ -231,22 +78,6 @@ impl Transformer {
     pub fn new(config: &Config) -> Result<Transformer> {
         let hmac_key = config.validated_hmac_key()?;
         Ok(Transformer {
-            cowork: Emitter {
-                provider: "claude-cowork",
-                vendor_prefix: "claude_cowork.events.",
-                dataset: config.cowork.dataset.clone(),
-                traces_dataset: COWORK_TRACES_DATASET,
-                metrics_dataset: COWORK_METRICS_DATASET,
-                service_names: config.cowork.service_names.clone(),
-            },
-            claude_code: Emitter {
-                provider: "claude-code",
-                vendor_prefix: "claude_code.events.",
-                dataset: config.claude_code.dataset.clone(),
-                traces_dataset: CLAUDE_CODE_TRACES_DATASET,
-                metrics_dataset: CLAUDE_CODE_METRICS_DATASET,
-                service_names: config.claude_code.service_names.clone(),
-            },
             mapping: Mapping::new(config, hmac_key)?,
         })
     }
@@ -258,13 +89,6 @@ impl Transformer {
     pub fn from_json_config(config: &[u8]) -> Result<Transformer> {
         // Transformer::new validates; parse without validating twice.
         Transformer::new(&Config::parse(config)?)
-    }
-
-    /// The emitter whose `service.name` this is (mapping.md §1).
-    fn emitter_named(&self, service_name: &str) -> Option<&Emitter> {
-        [&self.cowork, &self.claude_code]
-            .into_iter()
-            .find(|e| e.service_names.iter().any(|s| s == service_name))
     }
 
     /// Normalizes every Claude record of a logs request in place (mapping.md §2
@@ -317,7 +141,7 @@ impl Transformer {
         let bytes = request.encode_to_vec();
         // A request prost encoded is protobuf, and what the transform writes
         // prost reads (tests/gateway.rs): neither fallback is expected.
-        match walk::transform(self, signal, &bytes, tenant) {
+        match stream::transform(&self.mapping, signal, &bytes, tenant) {
             Ok(done) => {
                 if let Some(out) = done.output {
                     if let Ok(decoded) = R::decode(out.as_slice()) {
@@ -363,13 +187,13 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Transformed> {
-        Ok(walk::transform(self, signal, bytes, tenant)?)
+        Ok(stream::transform(&self.mapping, signal, bytes, tenant)?)
     }
 }
 
-/// Claude scopes get `ecs` here ([`gateway::MAPPING_MODE_ATTRIBUTE`]), so
-/// their records become ECS documents routed to `logs-<dataset>-<namespace>`,
-/// while other telemetry in the same gateway keeps the exporter's default mode.
+/// Claude scopes get their mapping mode here ([`gateway::MAPPING_MODE_ATTRIBUTE`]),
+/// so their items become the documents the gateway chose, while other
+/// telemetry in the same gateway keeps the exporter's default mode.
 pub use gateway::MAPPING_MODE_ATTRIBUTE;
 
 // The C ABI hands one transformer to many threads at once.

@@ -7,14 +7,15 @@
 //! ([`event_categorization`]), so a category change is one table line plus
 //! regenerated goldens and reference.
 
-use super::content::SECRET_PATTERNS;
-use super::gateway::{
-    BOUNDED_TAG, INVALID_UTF8_TAG, REQUESTED_ROUTING_FIELD, ROUTING_ATTRIBUTES,
-    ROUTING_OVERRIDDEN_TAG,
-};
-use super::tables::{self, Conversion, EventClass, Target};
 use crate::config::Config;
 use crate::data_stream;
+use crate::ecs::policy::bounds::BOUNDED_TAG;
+use crate::ecs::policy::bounds::INVALID_UTF8_TAG;
+use crate::ecs::policy::content::SECRET_PATTERNS;
+use crate::ecs::policy::routing::REQUESTED_ROUTING_FIELD;
+use crate::ecs::policy::routing::ROUTING_ATTRIBUTES;
+use crate::ecs::policy::routing::ROUTING_OVERRIDDEN_TAG;
+use crate::ecs::rules::tables::{self, Conversion, EventClass, Target};
 use crate::policy::ContentClass;
 use std::fmt::Write;
 

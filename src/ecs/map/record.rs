@@ -1,13 +1,17 @@
 //! Normalization of one Claude log record (mapping.md §2 and §4), driven by
-//! the tables in [`super::tables`].
+//! the tables in [`crate::ecs::rules::tables`].
 
-use super::attrs::{Attr, Attrs, Key};
-use super::content::{ContentClass, EMITTER_REDACTED, Redactions};
-use super::tables::{
+use crate::ecs::map::marks::Notes;
+use crate::ecs::model::attrs::{Attr, Attrs, Key};
+use crate::ecs::model::value::{self, InValue, OutValue, string, string_array};
+use crate::ecs::policy::bounds;
+use crate::ecs::policy::content::{ContentClass, EMITTER_REDACTED, Redactions};
+use crate::ecs::policy::routing::{ORGANIZATION_MISMATCH_TAG, Tenant};
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::lookup::{AttributeLookup, AttributeRule, Mapping};
+use crate::ecs::rules::tables::{
     Conversion, EventClass, INPUT_EXTRACTS, MCP_PARAMETERS, PARAMETER_EXTRACTS, Slot, Target,
 };
-use super::value::{self, InValue, OutValue, string, string_array};
-use super::{AttributeLookup, AttributeRule, Emitter, Mapping, gateway};
 use crate::otlp::{self, AnyValue, KeyValue, Value, wire::Malformed};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
@@ -16,52 +20,6 @@ use std::borrow::Cow;
 pub const ECS_VERSION: &str = "9.3.0";
 /// Tag added when `event.original` is kept (the Elastic convention).
 const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
-
-/// The authenticated sender of a batch.
-#[derive(Debug)]
-pub(crate) struct Tenant<'a> {
-    /// As the receiver's authenticator established it.
-    pub(crate) identity: &'a str,
-    /// The identity as a data stream namespace (`None`: nothing usable).
-    pub(crate) namespace: Option<String>,
-}
-
-/// Tag of a record whose claimed `organization.id` its sender may not claim.
-pub(crate) const ORGANIZATION_MISMATCH_TAG: &str = "organization_mismatch";
-
-impl<'a> Tenant<'a> {
-    /// The tenant of a batch; `None` for no identity or a blank one.
-    pub(crate) fn new(identity: Option<&'a str>) -> Option<Tenant<'a>> {
-        identity
-            .filter(|t| !t.trim().is_empty())
-            .map(|identity| Tenant {
-                identity,
-                namespace: crate::data_stream::sanitize_namespace(identity),
-            })
-    }
-}
-
-/// What the transform found about a record before mapping it: problems
-/// that mark it `pipeline_error` (each becomes part of `error.message`) and
-/// tags to add.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Notes {
-    pub(crate) errors: Vec<String>,
-    pub(crate) tags: Vec<&'static str>,
-}
-
-impl Notes {
-    /// Adds a problem and its tag (each once).
-    pub(crate) fn add(&mut self, why: impl Into<String>, tag: &'static str) {
-        let why = why.into();
-        if !self.errors.contains(&why) {
-            self.errors.push(why);
-        }
-        if !self.tags.contains(&tag) {
-            self.tags.push(tag);
-        }
-    }
-}
 
 /// A record's input attributes with their table rows, looked up once.
 #[derive(Debug)]
@@ -514,8 +472,8 @@ fn put_tool_fields<'a>(out: &mut Output<'_, 'a>, input: &Input<'_, 'a>) -> Resul
 }
 
 /// Parsed tool arguments deeper than a `flattened` field takes
-/// ([`gateway::MAX_FIELD_DEPTH`]), or nesting more message levels than
-/// [`gateway::MAX_VALUE_MESSAGES`], are not written as one (Elasticsearch
+/// ([`bounds::MAX_FIELD_DEPTH`]), or nesting more message levels than
+/// [`bounds::MAX_VALUE_MESSAGES`], are not written as one (Elasticsearch
 /// would refuse the document): they stay as JSON text in the vendor field
 /// of the attribute, and the record is marked.
 fn within_flattened_depth(
@@ -524,9 +482,9 @@ fn within_flattened_depth(
     args: Option<Map<String, Json>>,
 ) -> Option<Map<String, Json>> {
     let args = args?;
-    let depth = 1 + args.values().map(gateway::json_depth).max().unwrap_or(0);
-    let messages = 3 + args.values().map(gateway::json_messages).max().unwrap_or(0);
-    if depth <= gateway::MAX_FIELD_DEPTH && messages <= gateway::MAX_VALUE_MESSAGES {
+    let depth = 1 + args.values().map(bounds::json_depth).max().unwrap_or(0);
+    let messages = 3 + args.values().map(bounds::json_messages).max().unwrap_or(0);
+    if depth <= bounds::MAX_FIELD_DEPTH && messages <= bounds::MAX_VALUE_MESSAGES {
         return Some(args);
     }
     let key = slot.key();
@@ -534,11 +492,11 @@ fn within_flattened_depth(
         key,
         format!(
             "arguments nested {depth} levels deep, beyond the {} a flattened field takes: kept as JSON text in {}{key}",
-            gateway::MAX_FIELD_DEPTH,
+            bounds::MAX_FIELD_DEPTH,
             out.vendor
         ),
     );
-    out.tag(gateway::BOUNDED_TAG);
+    out.tag(bounds::BOUNDED_TAG);
     None
 }
 

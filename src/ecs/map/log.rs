@@ -1,17 +1,20 @@
-//! Log records in the walk ([`super::walk`]): a Claude record is mapped to
-//! ECS ([`super::record::normalize`]) with its fields (timestamps,
+//! Log records in the walk ([`crate::ecs::stream`]): a Claude record is mapped to
+//! ECS ([`crate::ecs::map::record::normalize`]) with its fields (timestamps,
 //! severity, body, trace context) kept byte for byte; another sender's
 //! record gets only what the gateway owns ([`super::item`]).
 
-use super::attrs::{Attr, Attrs, Key};
-use super::item::{INVALID_UTF8, ItemKind, Marks};
-use super::record::{self, Input, Notes, Record};
-use super::tables::Slot;
-use super::value::{InValue, OutValue, string};
-use super::walk::{Level, Owner, Piece, Walk, put_text};
-use super::{Emitter, Transformer, gateway};
+use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks, Notes};
+use crate::ecs::map::record::{self, Input, Record};
+use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::model::attrs::{Attr, Attrs, Key};
+use crate::ecs::model::value::{InValue, OutValue, string};
+use crate::ecs::policy::bounds::BOUNDED_TAG;
+use crate::ecs::policy::bounds::INVALID_UTF8_TAG;
+use crate::ecs::policy::{bounds, identity, routing};
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::lookup::Mapping;
+use crate::ecs::rules::tables::Slot;
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
-use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use sha2::Sha256;
 use std::borrow::Cow;
 
@@ -56,7 +59,7 @@ fn read_record<'a>(
                 // oneof), so the transform reads and writes only that one;
                 // each must still read as the decoders read it (a record
                 // may be copied as it came).
-                gateway::shape(&InValue::read(wire::any(b)?, b).0)?;
+                bounds::shape(&InValue::read(wire::any(b)?, b).0)?;
                 pieces.retain(|p| !matches!(p, Piece::Body(_)));
                 head.body = b;
                 Piece::Body(f.raw)
@@ -100,11 +103,11 @@ fn rewrite_body<'a>(
     bad: bool,
     notes: &mut Notes,
 ) -> Result<Option<OutValue<'a>>, Malformed> {
-    let (text, shape) = gateway::bound_body(body)?;
+    let (text, shape) = bounds::bound_body(body)?;
     if let Some(text) = text {
         let why = format!(
             "body nested deeper than {} levels kept as JSON text",
-            gateway::MAX_FIELD_DEPTH
+            bounds::MAX_FIELD_DEPTH
         );
         notes.add(why, BOUNDED_TAG);
         return Ok(Some(OutValue::Str(Cow::Owned(text))));
@@ -121,7 +124,7 @@ fn rewrite_body<'a>(
 impl<'a> Walk<'a> {
     /// Walks one `LogRecord` of a resource of `owner`. Returns whether it
     /// changed.
-    pub(super) fn log_record(
+    pub(crate) fn log_record(
         &mut self,
         bytes: &'a [u8],
         owner: Owner<'_, 'a>,
@@ -165,7 +168,7 @@ impl<'a> Walk<'a> {
         self.look_up(attrs);
         let mut requested = level.requested.clone();
         let routing = (attrs.iter().zip(&self.lookups)).filter(|(_, l)| l.routing);
-        gateway::note_routing(
+        routing::note_routing(
             routing.map(|(a, _)| a),
             ItemKind::Record.level(),
             &mut requested,
@@ -175,20 +178,19 @@ impl<'a> Walk<'a> {
         let session_sequence = input
             .get_text(Slot::SessionId)
             .zip(input.get_text(Slot::EventSequence));
-        let identity = gateway::RecordIdentity {
+        let identity = identity::RecordIdentity {
             session_sequence: session_sequence.as_ref().map(|(s, q)| (&**s, &**q)),
             time: head.time,
             raw: bytes,
         };
-        let id = gateway::document_id(id_base, &gateway::ItemIdentity::Record(identity, &name))?;
+        let id = identity::document_id(id_base, &identity::ItemIdentity::Record(identity, &name))?;
 
-        let t: &'a Transformer = self.t;
-        let mapping = &t.mapping;
-        let overflow = gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |k| {
+        let mapping: &'a Mapping = self.mapping;
+        let overflow = bounds::bound_attributes(attrs, bounds::ATTRIBUTE_PREFIX_DEPTH, |k| {
             mapping.lookup.attribute(k).class.is_some()
         })?;
         if !overflow.is_empty() {
-            let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
+            let field = format!("{}{}", emitter.vendor_prefix, bounds::OVERFLOW_ATTRIBUTE);
             notes.add(overflow.reason(&field), BOUNDED_TAG);
             self.look_up(attrs);
         }
@@ -210,12 +212,12 @@ impl<'a> Walk<'a> {
         if !overflow.is_empty() {
             let key = Key {
                 prefix: emitter.vendor_prefix,
-                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
+                name: Cow::Borrowed(bounds::OVERFLOW_ATTRIBUTE),
             };
             out.set(key, string(overflow.to_text()));
         }
-        gateway::mark_overridden(out, &requested);
-        out.set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
+        routing::mark_overridden(out, &requested);
+        out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
         Ok(new_body)
     }
 
@@ -233,12 +235,11 @@ impl<'a> Walk<'a> {
         self.outcome.other_items += 1;
         let mut marks = Marks::new(level);
         if self.tenant.is_some() {
-            gateway::take_routing(attrs, ItemKind::Record.level(), &mut marks.requested);
+            routing::take_routing(attrs, ItemKind::Record.level(), &mut marks.requested);
         }
-        let overflow =
-            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
+        let overflow = bounds::bound_attributes(attrs, bounds::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
-            let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+            let field = format!("cowork_ecs.{}", bounds::OVERFLOW_ATTRIBUTE);
             marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
             marks.overflow = Some((Key::plain(field), overflow.to_text()));
         }

@@ -6,7 +6,8 @@
 //! The secret patterns are one table, [`SECRET_PATTERNS`], each row with a
 //! real-looking but fake example that the tests check.
 
-use super::value::OutValue;
+use crate::ecs::model::value::OutValue;
+use crate::ecs::policy::identity;
 use crate::otlp::{AnyValue, Value};
 pub(crate) use crate::policy::{Actions, ContentAction, ContentClass};
 use hmac::{Hmac, KeyInit, Mac};
@@ -145,7 +146,7 @@ impl ContentPolicy {
             .unwrap_or_else(|| (text.to_owned(), 0))
     }
 
-    /// [`ContentPolicy::redact_secrets`], or `None` when `text` holds no
+    /// `ContentPolicy::redact_secrets`, or `None` when `text` holds no
     /// credential (the common case, which then allocates nothing).
     fn redact_secrets_in(&self, text: &str) -> Option<(String, usize)> {
         if !self.any.is_match(text) {
@@ -185,7 +186,7 @@ impl ContentPolicy {
             return String::new();
         };
         mac.update(text.as_bytes());
-        super::gateway::lower_hex(&mac.finalize().into_bytes())
+        identity::lower_hex(&mac.finalize().into_bytes())
     }
 
     /// Applies the class's action to one string. `None` means drop it.

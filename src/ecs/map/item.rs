@@ -2,14 +2,14 @@
 //! record, a span, a span event, a data point. One set of rules over one
 //! attribute model ([`Attr`] in, [`Attrs`] out):
 //!
-//! - **routing**: what a sender set in [`gateway::ROUTING_ATTRIBUTES`] is
+//! - **routing**: what a sender set in [`routing::ROUTING_ATTRIBUTES`] is
 //!   removed on Claude items and under a tenant, and kept in
-//!   [`gateway::REQUESTED_ROUTING_FIELD`];
+//!   [`routing::REQUESTED_ROUTING_FIELD`];
 //! - **bounds**: attributes Elasticsearch would refuse (too deep, too many)
-//!   move to one JSON text field ([`gateway::bound_attributes`]), through
+//!   move to one JSON text field ([`bounds::bound_attributes`]), through
 //!   the content policy like every other value;
 //! - **content and identity policy** on every attribute the tables give a
-//!   class ([`super::tables::CONTENT_ATTRIBUTES`]);
+//!   class ([`crate::ecs::rules::tables::CONTENT_ATTRIBUTES`]);
 //! - **UTF-8**: text that is not is read with U+FFFD and the item marked;
 //! - **marks**: `error.message`, `event.kind: pipeline_error` and `tags` on
 //!   a Claude item the gateway had to change, tags on another sender's.
@@ -17,77 +17,25 @@
 //! Log records add the ECS mapping on top ([`super::record`]), spans their
 //! ECS copies ([`super::span`]).
 
-use super::attrs::{Attr, AttrOut, Attrs, Key};
-use super::content::Redactions;
-use super::record::{Notes, ORGANIZATION_MISMATCH_TAG};
-use super::value::{InValue, OutValue, string, string_array};
-use super::walk::{Level, Walk, bad_text, put_text};
-use super::{Emitter, gateway};
+use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Marks};
+use crate::ecs::map::walk::{Walk, bad_text, put_text};
+use crate::ecs::model::attrs::{Attr, AttrOut, Attrs, Key};
+use crate::ecs::model::value::{InValue, OutValue, string, string_array};
+use crate::ecs::policy::bounds::BOUNDED_TAG;
+use crate::ecs::policy::bounds::INVALID_UTF8_TAG;
+use crate::ecs::policy::routing::ORGANIZATION_MISMATCH_TAG;
+use crate::ecs::policy::{bounds, routing};
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::lookup::Mapping;
 use crate::otlp::wire::{self, Malformed, Message, Payload};
-use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
 use std::borrow::Cow;
-
-/// `error.message` part of an item with text that was not UTF-8.
-pub(super) const INVALID_UTF8: &str =
-    "text that is not valid UTF-8 was read with U+FFFD replacement characters";
-
-/// The kinds of item, by the level name their routing entries carry
-/// (`"<level>:<key>=<value>"` in [`gateway::REQUESTED_ROUTING_FIELD`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ItemKind {
-    /// A log record.
-    Record,
-    /// A span.
-    Span,
-    /// A span event.
-    SpanEvent,
-    /// A metric data point.
-    DataPoint,
-}
-
-impl ItemKind {
-    /// The level name in requested-routing entries.
-    pub(super) fn level(self) -> &'static str {
-        match self {
-            ItemKind::Record => "record",
-            ItemKind::Span => "span",
-            ItemKind::SpanEvent => "event",
-            ItemKind::DataPoint => "data_point",
-        }
-    }
-}
-
-/// What the gateway found about one item on its way through, written onto
-/// it at the end ([`Walk::finish_claude`], [`Walk::finish_other`]).
-#[derive(Default)]
-pub(super) struct Marks<'a> {
-    /// Problems (`error.message`) and tags.
-    pub(super) notes: Notes,
-    /// Routing the sender asked for, at every level down to the item.
-    pub(super) requested: Vec<String>,
-    /// What the content policy did.
-    pub(super) redactions: Redactions,
-    /// The attributes the bounds moved: the field and its JSON text.
-    pub(super) overflow: Option<(Key<'a>, String)>,
-}
-
-impl Marks<'_> {
-    /// The marks an item starts with: those of the levels above it.
-    pub(super) fn new(level: &Level) -> Self {
-        Marks {
-            notes: level.notes.clone(),
-            requested: level.requested.clone(),
-            ..Marks::default()
-        }
-    }
-}
 
 /// An attribute's value as a content rule reads it: text as text (so the
 /// common case stays borrowed), anything else as it came.
 ///
 /// # Errors
 /// [`Malformed`] when a nested value is not protobuf.
-pub(super) fn content_value<'a>(a: &Attr<'a>) -> Result<OutValue<'a>, Malformed> {
+pub(crate) fn content_value<'a>(a: &Attr<'a>) -> Result<OutValue<'a>, Malformed> {
     Ok(match &a.value {
         InValue::Str(s) => OutValue::Str(s.clone()),
         _ => a.kept()?.value,
@@ -100,7 +48,7 @@ pub(super) fn content_value<'a>(a: &Attr<'a>) -> Result<OutValue<'a>, Malformed>
 ///
 /// # Errors
 /// [`Malformed`] when it is not protobuf.
-pub(super) fn needs_repair(kind: Message, body: &[u8]) -> Result<bool, Malformed> {
+pub(crate) fn needs_repair(kind: Message, body: &[u8]) -> Result<bool, Malformed> {
     let attr_tag = kind.attributes();
     let mut bad = false;
     for f in wire::fields_of(kind, body) {
@@ -108,7 +56,7 @@ pub(super) fn needs_repair(kind: Message, body: &[u8]) -> Result<bool, Malformed
         match f.payload {
             Payload::Bytes(b) if Some(f.tag) == attr_tag => {
                 let a = Attr::read(b)?;
-                bad |= a.repaired || gateway::shape(&a.value)?.bad_text;
+                bad |= a.repaired || bounds::shape(&a.value)?.bad_text;
             }
             Payload::Bytes(b) if kind.child(f.tag).is_some() => {
                 let child = kind.child(f.tag).unwrap_or(kind);
@@ -129,7 +77,7 @@ impl<'a> Walk<'a> {
     ///
     /// # Errors
     /// [`Malformed`] when a nested value is not protobuf.
-    pub(super) fn claude_attrs(
+    pub(crate) fn claude_attrs(
         &mut self,
         kind: ItemKind,
         emitter: &'a Emitter,
@@ -137,11 +85,10 @@ impl<'a> Walk<'a> {
         marks: &mut Marks<'a>,
         out: &mut Attrs<'a>,
     ) -> Result<(), Malformed> {
-        let t: &'a super::Transformer = self.t;
-        let mapping = &t.mapping;
-        gateway::take_routing(attrs, kind.level(), &mut marks.requested);
+        let mapping: &'a Mapping = self.mapping;
+        routing::take_routing(attrs, kind.level(), &mut marks.requested);
         let mut overflow =
-            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
+            bounds::bound_attributes(attrs, bounds::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
             overflow.apply_content(
                 |k| mapping.lookup.attribute(k).class,
@@ -150,9 +97,9 @@ impl<'a> Walk<'a> {
             );
             let key = Key {
                 prefix: emitter.vendor_prefix,
-                name: Cow::Borrowed(gateway::OVERFLOW_ATTRIBUTE),
+                name: Cow::Borrowed(bounds::OVERFLOW_ATTRIBUTE),
             };
-            let field = format!("{}{}", emitter.vendor_prefix, gateway::OVERFLOW_ATTRIBUTE);
+            let field = format!("{}{}", emitter.vendor_prefix, bounds::OVERFLOW_ATTRIBUTE);
             marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
             marks.overflow = Some((key, overflow.to_text()));
         }
@@ -188,14 +135,14 @@ impl<'a> Walk<'a> {
     /// the moved attributes, and the marks (`error.message`, `event.kind:
     /// pipeline_error`, `tags`). Returns whether the item was marked
     /// `pipeline_error`.
-    pub(super) fn finish_claude(
+    pub(crate) fn finish_claude(
         &self,
         emitter: &'a Emitter,
         marks: Marks<'a>,
         out: &mut Attrs<'a>,
     ) -> bool {
-        let t: &'a super::Transformer = self.t;
-        let settings = &t.mapping.settings;
+        let mapping: &'a Mapping = self.mapping;
+        let settings = &mapping.settings;
         if let Some(tenant) = self.tenant.filter(|_| settings.config.tenant.set_label) {
             out.set(Key::plain("labels.tenant"), string(tenant.identity));
         }
@@ -203,9 +150,9 @@ impl<'a> Walk<'a> {
             .and_then(OutValue::scalar_text)
             .map(Cow::into_owned);
         if claimed.is_some_and(|org| !settings.may_claim(self.tenant, &org)) {
-            gateway::add_tag(out, ORGANIZATION_MISMATCH_TAG);
+            routing::add_tag(out, ORGANIZATION_MISMATCH_TAG);
         }
-        gateway::mark_overridden(out, &marks.requested);
+        routing::mark_overridden(out, &marks.requested);
         let vendor = |name: &'static str| Key {
             prefix: emitter.vendor_prefix,
             name: Cow::Borrowed(name),
@@ -230,7 +177,7 @@ impl<'a> Walk<'a> {
             out.set(Key::plain("event.kind"), string("pipeline_error"));
         }
         for tag in &marks.notes.tags {
-            gateway::add_tag(out, tag);
+            routing::add_tag(out, tag);
         }
         failed
     }
@@ -241,7 +188,7 @@ impl<'a> Walk<'a> {
     ///
     /// # Errors
     /// [`Malformed`] when a nested value is not protobuf.
-    pub(super) fn other_attrs(
+    pub(crate) fn other_attrs(
         &mut self,
         kind: ItemKind,
         attrs: &mut Vec<Attr<'a>>,
@@ -249,12 +196,11 @@ impl<'a> Walk<'a> {
         out: &mut Attrs<'a>,
     ) -> Result<(), Malformed> {
         if self.tenant.is_some() {
-            gateway::take_routing(attrs, kind.level(), &mut marks.requested);
+            routing::take_routing(attrs, kind.level(), &mut marks.requested);
         }
-        let overflow =
-            gateway::bound_attributes(attrs, gateway::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
+        let overflow = bounds::bound_attributes(attrs, bounds::ATTRIBUTE_PREFIX_DEPTH, |_| false)?;
         if !overflow.is_empty() {
-            let field = format!("cowork_ecs.{}", gateway::OVERFLOW_ATTRIBUTE);
+            let field = format!("cowork_ecs.{}", bounds::OVERFLOW_ATTRIBUTE);
             marks.notes.add(overflow.reason(&field), BOUNDED_TAG);
             marks.overflow = Some((Key::plain(field), overflow.to_text()));
         }
@@ -270,16 +216,16 @@ impl<'a> Walk<'a> {
     /// What the gateway adds to another sender's item: the moved
     /// attributes, the tags, the routing it overrode. Returns whether the
     /// item changed.
-    pub(super) fn finish_other(&self, marks: Marks<'a>, out: &mut Attrs<'a>) -> bool {
+    pub(crate) fn finish_other(&self, marks: Marks<'a>, out: &mut Attrs<'a>) -> bool {
         if let Some((key, text)) = marks.overflow {
             out.set(key, string(text));
         }
         for tag in &marks.notes.tags {
-            gateway::add_tag(out, tag);
+            routing::add_tag(out, tag);
         }
         let changed =
             self.tenant.is_some() || !marks.notes.tags.is_empty() || !marks.requested.is_empty();
-        gateway::mark_overridden(out, &marks.requested);
+        routing::mark_overridden(out, &marks.requested);
         changed
     }
 
@@ -290,7 +236,7 @@ impl<'a> Walk<'a> {
     ///
     /// # Errors
     /// [`Malformed`] when it is not protobuf.
-    pub(super) fn put_checked(
+    pub(crate) fn put_checked(
         &mut self,
         kind: Message,
         field_tag: u32,
@@ -308,7 +254,7 @@ impl<'a> Walk<'a> {
             match f.payload {
                 Payload::Bytes(b) if Some(f.tag) == attr_tag => {
                     let mut a = Attr::read(b)?;
-                    a.repaired |= gateway::shape(&a.value)?.bad_text;
+                    a.repaired |= bounds::shape(&a.value)?.bad_text;
                     let kept = a.kept()?;
                     wire::put_key_value(&mut self.out, f.tag, "", &kept.key.name, &kept.value);
                 }

@@ -1,10 +1,33 @@
 //! Attribute values: as read from the wire ([`InValue`], borrowed), as written
 //! ([`OutValue`]), their typed conversions (mapping.md §2), and JSON.
 
-use super::tables::Conversion;
 use crate::otlp::wire::{self, AnyRef, Malformed};
 use crate::otlp::{AnyValue, ArrayValue, KeyValue, KeyValueList, Value};
 use std::borrow::Cow;
+
+/// How an attribute value is converted (mapping.md §2).
+/// Every conversion accepts string, int, double and bool inputs; a value that
+/// does not convert is kept as it came and the record is marked (mapping.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conversion {
+    /// Kept with its OTLP type (arrays and maps included).
+    Keep,
+    /// A keyword string; ints, doubles and bools become their text.
+    Keyword,
+    /// A 64-bit integer (`"62"`, `62`, `62.0` all give 62).
+    Long,
+    /// A double (`"0.5"`, `0.5`, `1` all convert).
+    Double,
+    /// A boolean (`true`, `"true"`, `"TRUE"`, `1` / `false`, `"false"`, `0`).
+    Bool,
+    /// The keyword strings `"true"` / `"false"` (dashboards filter on them).
+    BoolKeyword,
+    /// Milliseconds in, nanoseconds out, as a long (`event.duration`).
+    NanosFromMillis,
+    /// JSON text (tool arguments): a string is kept as sent, a map is written
+    /// as compact JSON so the field always has one type.
+    JsonText,
+}
 
 /// An input attribute value, borrowed from the request bytes. Text is
 /// already read (lossily when it was not UTF-8); arrays and maps stay as

@@ -2,7 +2,7 @@
 //! borrowed from the request bytes ([`Attr`]), and an output list
 //! ([`Attrs`]) that is encoded straight into the output message.
 
-use super::value::{InValue, OutValue};
+use crate::ecs::model::value::{InValue, OutValue};
 use crate::otlp::wire::{self, Malformed};
 use hashbrown::HashTable;
 use std::borrow::Cow;

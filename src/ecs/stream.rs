@@ -3,11 +3,11 @@
 //! share their shape down to the items: request → `Resource{Logs,Spans,
 //! Metrics}` (resource, scopes, schema_url) → `Scope{Logs,Spans,Metrics}`
 //! (scope, items, schema_url); only the items differ, and each kind has its
-//! own module: [`super::log`] (log records), [`super::span`] (spans, their
-//! events and links), [`super::metric`] (metrics and their data points).
+//! own module: [`crate::ecs::map::log`] (log records), [`crate::ecs::map::span`] (spans, their
+//! events and links), [`crate::ecs::map::metric`] (metrics and their data points).
 //!
 //! - a resource that is not Claude's is copied byte for byte, unless the
-//!   gateway must change it ([`gateway`]: a tenant's routing, values
+//!   gateway must change it ([`crate::ecs::policy`]: a tenant's routing, values
 //!   Elasticsearch would refuse, text that is not UTF-8), and then only
 //!   what it must change is rewritten;
 //! - a Claude resource keeps its bytes except the attributes the gateway
@@ -19,16 +19,19 @@
 //! Cost is linear in the input: every attribute is looked up once, and the
 //! output attribute list is indexed ([`Attrs`]).
 
-use super::attrs::{Attr, Attrs, Key};
-use super::content::Redactions;
-use super::item::INVALID_UTF8;
-use super::record::{Notes, Tenant};
-use super::value::{OutValue, string};
-use super::{AttributeLookup, Emitter, Outcome, Transformed, Transformer, gateway};
+use super::{Outcome, Transformed};
+use crate::ecs::map::item::content_value;
+use crate::ecs::map::marks::Level;
+use crate::ecs::map::walk::{Owner, Pool, Walk, bad_text, put_text};
+use crate::ecs::model::attrs::{Attr, Attrs, Key};
+use crate::ecs::model::value::{InValue, OutValue, string};
+use crate::ecs::policy::content::Redactions;
+use crate::ecs::policy::routing::Tenant;
+use crate::ecs::policy::{bounds, identity, routing};
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::lookup::Mapping;
 use crate::otlp::Signal;
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
-use gateway::{BOUNDED_TAG, INVALID_UTF8_TAG};
-use sha2::Sha256;
 use std::borrow::Cow;
 
 /// Transforms a protobuf request of `signal` ([`Transformed`]).
@@ -37,14 +40,14 @@ use std::borrow::Cow;
 /// [`Malformed`] when the request itself is not protobuf (its resources
 /// cannot even be told apart).
 pub(crate) fn transform(
-    t: &Transformer,
+    mapping: &Mapping,
     signal: Signal,
     input: &[u8],
     tenant: Option<&str>,
 ) -> Result<Transformed, Malformed> {
     let tenant = Tenant::new(tenant);
     let mut walk = Walk {
-        t,
+        mapping,
         signal,
         tenant: tenant.as_ref(),
         out: Vec::with_capacity(input.len() + input.len() / 2 + 64),
@@ -87,108 +90,6 @@ pub(crate) fn transform(
         unread,
         outcome,
     })
-}
-
-/// The state of one walk: the output and scratch space reused item after
-/// item.
-pub(super) struct Walk<'a> {
-    pub(super) t: &'a Transformer,
-    pub(super) signal: Signal,
-    pub(super) tenant: Option<&'a Tenant<'a>>,
-    pub(super) out: Vec<u8>,
-    pub(super) outcome: Outcome,
-    changed: bool,
-    /// The output attributes of the resource or scope being written.
-    pub(super) attrs: Attrs<'a>,
-    pub(super) lookups: Vec<AttributeLookup>,
-    pub(super) pool: Pool<'a>,
-}
-
-/// Scratch lists handed out and taken back item after item, so a walk
-/// allocates them once whatever the nesting (a span's list is in use while
-/// its events take theirs).
-#[derive(Default)]
-pub(super) struct Pool<'a> {
-    attrs_in: Vec<Vec<Attr<'a>>>,
-    attrs_out: Vec<Attrs<'a>>,
-    pieces: Vec<Vec<Piece<'a>>>,
-}
-
-impl<'a> Pool<'a> {
-    pub(super) fn attrs_in(&mut self) -> Vec<Attr<'a>> {
-        self.attrs_in.pop().unwrap_or_default()
-    }
-    pub(super) fn attrs_out(&mut self) -> Attrs<'a> {
-        self.attrs_out.pop().unwrap_or_default()
-    }
-    pub(super) fn pieces(&mut self) -> Vec<Piece<'a>> {
-        self.pieces.pop().unwrap_or_default()
-    }
-    pub(super) fn give_attrs_in(&mut self, mut v: Vec<Attr<'a>>) {
-        v.clear();
-        self.attrs_in.push(v);
-    }
-    pub(super) fn give_attrs_out(&mut self, mut v: Attrs<'a>) {
-        v.clear();
-        self.attrs_out.push(v);
-    }
-    pub(super) fn give_pieces(&mut self, mut v: Vec<Piece<'a>>) {
-        v.clear();
-        self.pieces.push(v);
-    }
-}
-
-/// A part of an item being written again: its fields in wire order.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Piece<'a> {
-    /// A field copied as it came.
-    Raw(&'a [u8]),
-    /// A string field whose text must be repaired.
-    Text(u32, &'a [u8]),
-    /// A log record's body as it came (replaced when it was rewritten).
-    Body(&'a [u8]),
-    /// Where the attributes go.
-    Attributes,
-    /// A nested message the item's module walks when writing (a span's
-    /// events, links and status; a metric's data; a data point's
-    /// exemplars): its field number and bytes, and its whole field.
-    Child(u32, &'a [u8], &'a [u8]),
-}
-
-/// Whose resource is being walked.
-#[derive(Clone, Copy)]
-pub(super) enum Owner<'r, 'a> {
-    /// A Claude emitter's: every item is normalized.
-    Claude {
-        emitter: &'a Emitter,
-        id_base: &'r Sha256,
-    },
-    /// Another sender's: only what the gateway owns changes.
-    Other,
-}
-
-/// What a resource and a scope (and a metric, for its data points) pass on
-/// to the items below them.
-#[derive(Clone, Default)]
-pub(super) struct Level {
-    /// Problems and tags every item below gets.
-    pub(super) notes: Notes,
-    /// Routing the sender asked for at this level ([`gateway`]).
-    pub(super) requested: Vec<String>,
-}
-
-impl Level {
-    /// Notes a bound (its reason) and a repair; returns whether either happened.
-    pub(super) fn mark(&mut self, bounded: Option<String>, repaired: bool) -> bool {
-        let hit = bounded.is_some() || repaired;
-        if let Some(reason) = bounded {
-            self.notes.add(reason, BOUNDED_TAG);
-        }
-        if repaired {
-            self.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
-        }
-        hit
-    }
 }
 
 /// The attributes (field `attr_tag`) of a message sent in `parts` (see
@@ -234,24 +135,12 @@ fn head(kind: Message, message: &[u8], child: u32) -> Result<(Vec<&[u8]>, bool),
 /// (`None`: dropped).
 type PolicyChange<'a> = (Cow<'a, str>, Option<OutValue<'a>>);
 
-/// Whether a string field's bytes are not UTF-8.
-pub(super) fn bad_text(field: &wire::Field<'_>) -> bool {
-    field
-        .bytes()
-        .is_some_and(|b| std::str::from_utf8(b).is_err())
-}
-
-/// Writes a string field, its text read lossily.
-pub(super) fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
-    wire::put_bytes(out, field_tag, wire::text(bytes).0.as_bytes());
-}
-
 /// The scope attributes the gateway writes on every Claude scope of
 /// `signal`: the exporter reads a record's routing from its own
 /// attributes, then its scope's, then its resource's.
 ///
 /// - logs: `elastic.mapping.mode: ecs` (each record gets its own
-///   `data_stream.*`, [`super::record`]);
+///   `data_stream.*`, [`crate::ecs::map::record`]);
 /// - traces: the OTel-native shape (attributes under `attributes.*`,
 ///   `name`, `duration` in ns), which Elastic's "[Claude Code] Traces
 ///   Overview" reads from `traces-<product>.otel-*` (the exporter appends
@@ -263,12 +152,12 @@ fn scope_routing<'a>(
     namespace: &'a str,
 ) -> Vec<(&'static str, &'a str)> {
     let mode = match signal {
-        Signal::Logs => return vec![(gateway::MAPPING_MODE_ATTRIBUTE, "ecs")],
+        Signal::Logs => return vec![(routing::MAPPING_MODE_ATTRIBUTE, "ecs")],
         Signal::Traces => "otel",
         Signal::Metrics => "ecs",
     };
     vec![
-        (gateway::MAPPING_MODE_ATTRIBUTE, mode),
+        (routing::MAPPING_MODE_ATTRIBUTE, mode),
         ("data_stream.dataset", emitter.dataset(signal)),
         ("data_stream.namespace", namespace),
     ]
@@ -284,14 +173,14 @@ impl<'a> Walk<'a> {
         let mut attrs = read_attrs(Message::Resource, &resource, tag::RESOURCE_ATTRIBUTES)?;
         let service = attrs.iter().find(|a| a.key == "service.name");
         let emitter = match service.map(|a| &a.value) {
-            Some(super::value::InValue::Str(name)) => self.t.emitter_named(name),
+            Some(InValue::Str(name)) => self.mapping.emitter_named(name),
             _ => None,
         };
         // A tenant's routing applies to the resource it has.
         let tenant = self.tenant.filter(|_| !resource.is_empty());
         let mut level = Level::default();
         if emitter.is_some() || tenant.is_some() {
-            gateway::take_routing(&mut attrs, "resource", &mut level.requested);
+            routing::take_routing(&mut attrs, "resource", &mut level.requested);
         }
         // The content and identity policy on a Claude resource (a dropped
         // value goes before the bounds count it; a changed one replaces
@@ -307,7 +196,7 @@ impl<'a> Walk<'a> {
         let prefix_depth = if emitter.is_some() {
             0
         } else {
-            gateway::ATTRIBUTE_PREFIX_DEPTH
+            bounds::ATTRIBUTE_PREFIX_DEPTH
         };
         let (bounded, repaired) = self.bound_level(&mut attrs, "resource", prefix_depth)?;
         for (key, value) in policy {
@@ -316,13 +205,13 @@ impl<'a> Walk<'a> {
             }
         }
         let namespace =
-            (self.t.mapping.settings.tenant_namespace(tenant)).filter(|_| emitter.is_none());
+            (self.mapping.settings.tenant_namespace(tenant)).filter(|_| emitter.is_none());
         if let Some(ns) = namespace {
             self.attrs
                 .set(Key::plain("data_stream.namespace"), string(ns));
         }
         let id_base = match emitter {
-            Some(e) => Some(gateway::document_id_base(e.provider, &attrs)?),
+            Some(e) => Some(identity::document_id_base(e.provider, &attrs)?),
             None => None,
         };
         let owner = match (emitter, &id_base) {
@@ -389,20 +278,20 @@ impl<'a> Walk<'a> {
             Owner::Other => None,
         };
         if claude.is_some() || self.tenant.is_some() {
-            gateway::take_routing(&mut attrs, "scope", &mut level.requested);
+            routing::take_routing(&mut attrs, "scope", &mut level.requested);
         } else {
-            gateway::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
+            routing::take_unknown_mapping_mode(&mut attrs, &mut level.requested);
         }
         let mut changed = level.requested.len() > asked;
         let depth = if claude.is_some() {
             0
         } else {
-            gateway::ATTRIBUTE_PREFIX_DEPTH
+            bounds::ATTRIBUTE_PREFIX_DEPTH
         };
         let (bounded, mut repaired) = self.bound_level(&mut attrs, "scope", depth)?;
         if let Some(emitter) = claude {
-            let t: &'a Transformer = self.t;
-            let namespace = t.mapping.settings.namespace(self.tenant);
+            let mapping: &'a Mapping = self.mapping;
+            let namespace = mapping.settings.namespace(self.tenant);
             for (key, value) in scope_routing(self.signal, emitter, namespace) {
                 self.attrs.set(Key::plain(key), string(value));
             }
@@ -447,7 +336,7 @@ impl<'a> Walk<'a> {
         level: &'static str,
         prefix_depth: usize,
     ) -> Result<(Option<String>, bool), Malformed> {
-        let overflow = gateway::bound_attributes(attrs, prefix_depth, |_| false)?;
+        let overflow = bounds::bound_attributes(attrs, prefix_depth, |_| false)?;
         let repaired = attrs.iter().any(|a| a.repaired);
         self.attrs.clear();
         for a in attrs.iter() {
@@ -456,7 +345,7 @@ impl<'a> Walk<'a> {
         if overflow.is_empty() {
             return Ok((None, repaired));
         }
-        let field = format!("cowork_ecs.{level}_{}", gateway::OVERFLOW_ATTRIBUTE);
+        let field = format!("cowork_ecs.{level}_{}", bounds::OVERFLOW_ATTRIBUTE);
         let reason = format!("{level}: {}", overflow.reason(&field));
         self.attrs
             .set(Key::plain(field), string(overflow.to_text()));
@@ -464,19 +353,18 @@ impl<'a> Walk<'a> {
     }
 
     /// The attributes among `attrs` that carry content (a class in
-    /// [`super::tables::CONTENT_ATTRIBUTES`]), with what the content and
+    /// [`crate::ecs::rules::tables::CONTENT_ATTRIBUTES`]), with what the content and
     /// identity policy makes of each (`None`: dropped); those it keeps as
     /// sent are left out.
     fn content_of(&self, attrs: &[Attr<'a>]) -> Result<Vec<PolicyChange<'a>>, Malformed> {
-        let t: &'a Transformer = self.t;
-        let mapping = &t.mapping;
+        let mapping: &'a Mapping = self.mapping;
         let mut marks = Redactions::default();
         let mut changed = Vec::new();
         for a in attrs {
             let Some(class) = mapping.lookup.attribute(&a.key).class else {
                 continue;
             };
-            let sent = super::item::content_value(a)?;
+            let sent = content_value(a)?;
             let kept = mapping
                 .settings
                 .content
@@ -531,13 +419,5 @@ impl<'a> Walk<'a> {
         self.put_attrs(attr_tag);
         wire::end(&mut self.out, open);
         Ok(repaired)
-    }
-
-    /// Looks every input attribute up in the tables, once.
-    pub(super) fn look_up(&mut self, attrs: &[Attr<'_>]) {
-        self.lookups.clear();
-        let mapping = &self.t.mapping;
-        self.lookups
-            .extend(attrs.iter().map(|a| mapping.lookup.attribute(&a.key)));
     }
 }

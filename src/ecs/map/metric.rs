@@ -1,4 +1,4 @@
-//! Metrics in the walk ([`super::walk`]): every data point of every type
+//! Metrics in the walk ([`crate::ecs::stream`]): every data point of every type
 //! (gauge, sum, histogram, exponential histogram, summary) is an item with
 //! the rules of [`super::item`]; a Claude data point also gets
 //! `related.user`. A metric's name, description and unit, its metadata and
@@ -6,17 +6,19 @@
 //! text repaired when it is not UTF-8 (the metric's data points marked).
 //! Data points get no document id: the exporter has none for metrics.
 
-use super::attrs::Attr;
-use super::gateway::INVALID_UTF8_TAG;
-use super::item::{INVALID_UTF8, ItemKind, Marks, needs_repair};
-use super::span::put_related_user;
-use super::walk::{Level, Owner, Piece, Walk, put_text};
+use crate::ecs::map::item::needs_repair;
+use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
+use crate::ecs::map::span::put_related_user;
+use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::model::attrs::Attr;
+use crate::ecs::policy::bounds;
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
+use bounds::INVALID_UTF8_TAG;
 
 impl<'a> Walk<'a> {
     /// Walks one `Metric` of a resource of `owner`. Returns whether it
     /// changed.
-    pub(super) fn metric(
+    pub(crate) fn metric(
         &mut self,
         bytes: &'a [u8],
         owner: Owner<'_, 'a>,
@@ -30,7 +32,7 @@ impl<'a> Walk<'a> {
             let piece = match (f.tag, f.payload) {
                 (tag::METRIC_METADATA, Payload::Bytes(b)) => {
                     let mut a = Attr::read(b)?;
-                    a.repaired |= super::gateway::shape(&a.value)?.bad_text;
+                    a.repaired |= bounds::shape(&a.value)?.bad_text;
                     bad_text |= a.repaired;
                     metadata.push(a);
                     if metadata.len() > 1 {

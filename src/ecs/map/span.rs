@@ -1,13 +1,13 @@
-//! Spans in the walk ([`super::walk`]), with their events, links and
+//! Spans in the walk ([`crate::ecs::stream`]), with their events, links and
 //! status. Claude spans are written in the exporter's OTel mode (scope
-//! routing in [`super::walk`]): their source attributes stay, because
+//! routing in [`crate::ecs::stream`]): their source attributes stay, because
 //! Elastic's Traces Overview reads `attributes.<source name>`, and the
-//! ECS / GenAI fields are copies beside them ([`super::tables::SPAN_CLASSES`],
-//! [`super::tables::SPAN_RENAMES`]): `event.kind`, `event.category`,
+//! ECS / GenAI fields are copies beside them ([`crate::ecs::rules::tables::SPAN_CLASSES`],
+//! [`crate::ecs::rules::tables::SPAN_RENAMES`]): `event.kind`, `event.category`,
 //! `event.type`, `event.provider`, `event.outcome` (from `success`),
 //! `gen_ai.usage.*`, `process.command_line`, `event.duration`,
 //! `related.user`, and a deterministic `elasticsearch.document_id`
-//! ([`gateway::document_id`]; a replayed span is a conflict on the existing
+//! ([`identity::document_id`]; a replayed span is a conflict on the existing
 //! document, with the exporter's `traces_dynamic_id`).
 //!
 //! A span event becomes its own document (`logs-<product>.otel-*`): it is
@@ -16,15 +16,17 @@
 //! text repaired when it is not UTF-8 (the span marked). Link attributes
 //! are not bounded: the exporter stores them inside the span's `links`.
 
-use super::attrs::{Attr, Attrs, Key};
-use super::item::{INVALID_UTF8, ItemKind, Marks, needs_repair};
-use super::record::ECS_VERSION;
-use super::tables::{self, Conversion, EventClass};
-use super::value::{OutValue, convert, string, string_array, to_bool};
-use super::walk::{Level, Owner, Piece, Walk, put_text};
-use super::{Emitter, gateway};
+use crate::ecs::map::item::needs_repair;
+use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
+use crate::ecs::map::record::ECS_VERSION;
+use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::model::attrs::{Attr, Attrs, Key};
+use crate::ecs::model::value::{OutValue, convert, string, string_array, to_bool};
+use crate::ecs::policy::{bounds, identity, routing};
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::tables::{self, Conversion, EventClass};
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
-use gateway::INVALID_UTF8_TAG;
+use bounds::INVALID_UTF8_TAG;
 use std::borrow::Cow;
 
 /// A span's fields read in one pass.
@@ -142,7 +144,7 @@ fn put_span_fields<'a>(out: &mut Attrs<'a>, name: &str, status_unset: bool, emit
             continue;
         }
         if let Some(v) = out.get(&Key::plain(from)).and_then(|v| copied(v, conv)) {
-            out.push(super::attrs::AttrOut {
+            out.push(crate::ecs::model::attrs::AttrOut {
                 key: Key::plain(to),
                 value: v,
             });
@@ -175,7 +177,7 @@ fn put_span_fields<'a>(out: &mut Attrs<'a>, name: &str, status_unset: bool, emit
 
 /// `related.user`: `user.email` (as the identity policy left it) and
 /// `user.id`, those present, no duplicates.
-pub(super) fn put_related_user<'a>(out: &mut Attrs<'a>) {
+pub(crate) fn put_related_user<'a>(out: &mut Attrs<'a>) {
     let mut users: Vec<Cow<'a, str>> = Vec::new();
     for key in ["user.email", "user.id"] {
         let user = out.get(&Key::plain(key)).and_then(OutValue::scalar_text);
@@ -200,7 +202,7 @@ struct SpanContext<'r, 'a> {
 
 impl<'a> Walk<'a> {
     /// Walks one `Span` of a resource of `owner`. Returns whether it changed.
-    pub(super) fn span(
+    pub(crate) fn span(
         &mut self,
         bytes: &'a [u8],
         owner: Owner<'_, 'a>,
@@ -219,12 +221,12 @@ impl<'a> Walk<'a> {
                 self.claude_attrs(ItemKind::Span, emitter, &mut attrs, &mut marks, &mut out)?;
                 put_span_fields(&mut out, &head.name, head.status_unset, emitter);
                 put_related_user(&mut out);
-                let id = gateway::ItemIdentity::Span {
+                let id = identity::ItemIdentity::Span {
                     trace_id: head.trace_id,
                     span_id: head.span_id,
                 };
-                let id = gateway::document_id(id_base, &id)?;
-                out.set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
+                let id = identity::document_id(id_base, &id)?;
+                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
                 if self.finish_claude(emitter, marks, &mut out) {
                     self.outcome.pipeline_errors += 1;
                 }
@@ -312,15 +314,15 @@ impl<'a> Walk<'a> {
                     &mut marks,
                     &mut out,
                 )?;
-                let id = gateway::ItemIdentity::SpanEvent {
+                let id = identity::ItemIdentity::SpanEvent {
                     trace_id: span.trace_id,
                     span_id: span.span_id,
                     index,
                     time,
                     name: &name,
                 };
-                let id = gateway::document_id(id_base, &id)?;
-                out.set(Key::plain(gateway::DOCUMENT_ID_ATTRIBUTE), string(id));
+                let id = identity::document_id(id_base, &id)?;
+                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
                 self.finish_claude(emitter, marks, &mut out);
                 true
             }

@@ -1,0 +1,113 @@
+//! The state of one walk over a request (`crate::ecs::stream` drives it):
+//! the output being written, the scratch lists reused item after item, and
+//! what each level passes to the items below it.
+
+use crate::ecs::Outcome;
+use crate::ecs::model::attrs::{Attr, Attrs};
+use crate::ecs::policy::routing::Tenant;
+use crate::ecs::rules::emitters::Emitter;
+use crate::ecs::rules::lookup::{AttributeLookup, Mapping};
+use crate::otlp::Signal;
+use crate::otlp::wire;
+use sha2::Sha256;
+
+/// The state of one walk: the output and scratch space reused item after
+/// item.
+pub(crate) struct Walk<'a> {
+    /// The transformer's mapping.
+    pub(crate) mapping: &'a Mapping,
+    pub(crate) signal: Signal,
+    pub(crate) tenant: Option<&'a Tenant<'a>>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) outcome: Outcome,
+    /// Whether anything in the request changed.
+    pub(crate) changed: bool,
+    /// The output attributes of the resource or scope being written.
+    pub(crate) attrs: Attrs<'a>,
+    pub(crate) lookups: Vec<AttributeLookup>,
+    pub(crate) pool: Pool<'a>,
+}
+
+/// Scratch lists handed out and taken back item after item, so a walk
+/// allocates them once whatever the nesting (a span's list is in use while
+/// its events take theirs).
+#[derive(Default)]
+pub(crate) struct Pool<'a> {
+    attrs_in: Vec<Vec<Attr<'a>>>,
+    attrs_out: Vec<Attrs<'a>>,
+    pieces: Vec<Vec<Piece<'a>>>,
+}
+
+impl<'a> Pool<'a> {
+    pub(crate) fn attrs_in(&mut self) -> Vec<Attr<'a>> {
+        self.attrs_in.pop().unwrap_or_default()
+    }
+    pub(crate) fn attrs_out(&mut self) -> Attrs<'a> {
+        self.attrs_out.pop().unwrap_or_default()
+    }
+    pub(crate) fn pieces(&mut self) -> Vec<Piece<'a>> {
+        self.pieces.pop().unwrap_or_default()
+    }
+    pub(crate) fn give_attrs_in(&mut self, mut v: Vec<Attr<'a>>) {
+        v.clear();
+        self.attrs_in.push(v);
+    }
+    pub(crate) fn give_attrs_out(&mut self, mut v: Attrs<'a>) {
+        v.clear();
+        self.attrs_out.push(v);
+    }
+    pub(crate) fn give_pieces(&mut self, mut v: Vec<Piece<'a>>) {
+        v.clear();
+        self.pieces.push(v);
+    }
+}
+
+/// A part of an item being written again: its fields in wire order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Piece<'a> {
+    /// A field copied as it came.
+    Raw(&'a [u8]),
+    /// A string field whose text must be repaired.
+    Text(u32, &'a [u8]),
+    /// A log record's body as it came (replaced when it was rewritten).
+    Body(&'a [u8]),
+    /// Where the attributes go.
+    Attributes,
+    /// A nested message the item's module walks when writing (a span's
+    /// events, links and status; a metric's data; a data point's
+    /// exemplars): its field number and bytes, and its whole field.
+    Child(u32, &'a [u8], &'a [u8]),
+}
+
+/// Whose resource is being walked.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner<'r, 'a> {
+    /// A Claude emitter's: every item is normalized.
+    Claude {
+        emitter: &'a Emitter,
+        id_base: &'r Sha256,
+    },
+    /// Another sender's: only what the gateway owns changes.
+    Other,
+}
+
+/// Whether a string field's bytes are not UTF-8.
+pub(crate) fn bad_text(field: &wire::Field<'_>) -> bool {
+    field
+        .bytes()
+        .is_some_and(|b| std::str::from_utf8(b).is_err())
+}
+
+/// Writes a string field, its text read lossily.
+pub(crate) fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
+    wire::put_bytes(out, field_tag, wire::text(bytes).0.as_bytes());
+}
+
+impl Walk<'_> {
+    pub(crate) fn look_up(&mut self, attrs: &[Attr<'_>]) {
+        self.lookups.clear();
+        let mapping = self.mapping;
+        self.lookups
+            .extend(attrs.iter().map(|a| mapping.lookup.attribute(&a.key)));
+    }
+}
