@@ -11,7 +11,10 @@ const LAYERS: &[&str] = &["model", "policy", "rules", "map", "stream"];
 
 fn layer(module: &str) -> usize {
     let top = module.split("::").next().unwrap_or_default();
-    LAYERS.iter().position(|l| *l == top).unwrap_or(LAYERS.len())
+    LAYERS
+        .iter()
+        .position(|l| *l == top)
+        .unwrap_or(LAYERS.len())
 }
 
 /// `model::value`, `policy::routing`, ... or a top-level module.
@@ -44,7 +47,11 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
     for file in all {
         let rel = file.strip_prefix(&root).unwrap().with_extension("");
         let module = rel.to_string_lossy().replace("/mod", "").replace('/', "::");
-        let module = if module == "mod" { "front".to_owned() } else { module };
+        let module = if module == "mod" {
+            "front".to_owned()
+        } else {
+            module
+        };
         let source = std::fs::read_to_string(&file).unwrap();
         let code: String = (source.split("#[cfg(test)]").next().unwrap().lines())
             .filter(|l| !l.trim_start().starts_with("//"))
@@ -78,7 +85,10 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn ecs_layers_import_only_downward_and_without_circles() {
     let graph = imports();
-    assert!(graph.contains_key("stream") && graph.contains_key("map::span"), "{graph:?}");
+    assert!(
+        graph.contains_key("stream") && graph.contains_key("map::span"),
+        "{graph:?}"
+    );
     for (module, named) in &graph {
         for other in named {
             assert!(
@@ -89,7 +99,10 @@ fn ecs_layers_import_only_downward_and_without_circles() {
     }
     // No circle: a depth-first walk never meets a module on its own path.
     fn walk(graph: &BTreeMap<String, BTreeSet<String>>, at: &str, path: &mut Vec<String>) {
-        assert!(!path.iter().any(|p| p == at), "import circle: {path:?} -> {at}");
+        assert!(
+            !path.iter().any(|p| p == at),
+            "import circle: {path:?} -> {at}"
+        );
         path.push(at.to_owned());
         for next in graph.get(at).into_iter().flatten() {
             walk(graph, next, path);
