@@ -279,6 +279,14 @@ pub struct EmitterConfig {
     pub dataset: String,
 }
 
+impl Config {
+    /// Every emitter's configuration, by its key: the one list a new
+    /// emitter is added to (with its row in the mapping's emitter table).
+    pub fn emitters(&self) -> [(&'static str, &EmitterConfig); 2] {
+        [("cowork", &self.cowork), ("claude_code", &self.claude_code)]
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -356,7 +364,8 @@ impl Config {
     /// # Errors
     /// As [`Config::validate`].
     pub(crate) fn validated_hmac_key(&self) -> Result<Option<Vec<u8>>> {
-        for (name, emitter) in [("cowork", &self.cowork), ("claude_code", &self.claude_code)] {
+        let emitters = self.emitters();
+        for &(name, emitter) in &emitters {
             if emitter.service_names.is_empty() {
                 return Err(Error::config(
                     format!("{name}.service_names"),
@@ -371,16 +380,17 @@ impl Config {
             }
             data_stream::validate_part(&format!("{name}.dataset"), &emitter.dataset)?;
         }
-        if let Some(shared) = self
-            .cowork
-            .service_names
-            .iter()
-            .find(|s| self.claude_code.service_names.contains(s))
-        {
-            return Err(Error::config(
-                "service_names",
-                format!("{shared:?} is listed for both cowork and claude_code"),
-            ));
+        for (i, &(a, first)) in emitters.iter().enumerate() {
+            for &(b, second) in &emitters[i + 1..] {
+                let shared =
+                    (first.service_names.iter()).find(|s| second.service_names.contains(s));
+                if let Some(shared) = shared {
+                    return Err(Error::config(
+                        "service_names",
+                        format!("{shared:?} is listed for both {a} and {b}"),
+                    ));
+                }
+            }
         }
         data_stream::validate_part("namespace", &self.namespace)?;
         if let Some(identity) = self.tenants.keys().find(|k| k.trim().is_empty()) {

@@ -186,6 +186,12 @@ func createDefaultConfig() component.Config {
 	return cfg
 }
 
+// emitters are the configurations of every emitter (Config::emitters in
+// src/config.rs): the one list a new emitter is added to.
+func (cfg *Config) emitters() []EmitterConfig {
+	return []EmitterConfig{cfg.Cowork, cfg.ClaudeCode}
+}
+
 // transformConfig is the JSON the Rust library receives: the Config's own
 // json tags (Go-only settings excluded).
 func (cfg *Config) transformConfig() ([]byte, error) {

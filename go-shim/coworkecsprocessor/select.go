@@ -38,11 +38,13 @@ var (
 	mappingModeAttribute = cffi.MappingModeAttribute()
 )
 
-// claudeNames are the service.name values of both emitters.
+// claudeNames are the service.name values of every emitter.
 func (cfg *Config) claudeNames() map[string]struct{} {
 	names := map[string]struct{}{}
-	for _, n := range append(append([]string{}, cfg.Cowork.ServiceNames...), cfg.ClaudeCode.ServiceNames...) {
-		names[n] = struct{}{}
+	for _, e := range cfg.emitters() {
+		for _, n := range e.ServiceNames {
+			names[n] = struct{}{}
+		}
 	}
 	return names
 }

@@ -1,8 +1,8 @@
 //! The emitters the mapping recognizes (mapping.md §1, first table), as
 //! rows of one table: a new emitter is one row here and its configuration
-//! key (`config.rs`: `dataset`, `service_names`).
+//! (`Config::emitters`: `dataset`, `service_names`).
 
-use crate::config::{Config, EmitterConfig};
+use crate::config::Config;
 use crate::data_stream::{
     CLAUDE_CODE_METRICS_DATASET, CLAUDE_CODE_TRACES_DATASET, COWORK_METRICS_DATASET,
     COWORK_TRACES_DATASET,
@@ -20,8 +20,8 @@ pub(crate) struct EmitterRow {
     pub(crate) traces_dataset: &'static str,
     /// `data_stream.dataset` of its metrics.
     pub(crate) metrics_dataset: &'static str,
-    /// Its configuration (log dataset, `service.name` values).
-    pub(crate) config: fn(&Config) -> &EmitterConfig,
+    /// Its key in the configuration ([`Config::emitters`]).
+    pub(crate) key: &'static str,
 }
 
 /// Every emitter, in the order a `service.name` is matched.
@@ -31,14 +31,14 @@ pub(crate) const EMITTERS: &[EmitterRow] = &[
         vendor_prefix: "claude_cowork.events.",
         traces_dataset: COWORK_TRACES_DATASET,
         metrics_dataset: COWORK_METRICS_DATASET,
-        config: |c| &c.cowork,
+        key: "cowork",
     },
     EmitterRow {
         provider: "claude-code",
         vendor_prefix: "claude_code.events.",
         traces_dataset: CLAUDE_CODE_TRACES_DATASET,
         metrics_dataset: CLAUDE_CODE_METRICS_DATASET,
-        config: |c| &c.claude_code,
+        key: "claude_code",
     },
 ];
 
@@ -63,17 +63,18 @@ pub(crate) struct Emitter {
 impl Emitter {
     /// Every emitter of [`EMITTERS`], configured by `config`.
     pub(crate) fn all(config: &Config) -> Vec<Emitter> {
+        let configured = config.emitters();
         (EMITTERS.iter())
-            .map(|row| {
-                let own = (row.config)(config);
-                Emitter {
+            .filter_map(|row| {
+                let own = configured.iter().find(|(key, _)| *key == row.key)?.1;
+                Some(Emitter {
                     provider: row.provider,
                     vendor_prefix: row.vendor_prefix,
                     dataset: own.dataset.clone(),
                     traces_dataset: row.traces_dataset,
                     metrics_dataset: row.metrics_dataset,
                     service_names: own.service_names.clone(),
-                }
+                })
             })
             .collect()
     }
