@@ -488,6 +488,10 @@ pub enum AnyRef<'a> {
 /// # Errors
 /// [`Malformed`] when the bytes are not protobuf.
 pub fn any(bytes: &[u8]) -> Result<AnyRef<'_>, Malformed> {
+    // The common case, one string_value and nothing else, read directly.
+    if let Some(text) = only_bytes_field(bytes, tag::ANY_STRING) {
+        return Ok(AnyRef::Str(text));
+    }
     let mut v = AnyRef::Empty;
     for field in fields(bytes) {
         let field = field?;
@@ -527,6 +531,17 @@ pub struct KeyValueRef<'a> {
 /// # Errors
 /// [`Malformed`] when the bytes are not protobuf.
 pub fn key_value(bytes: &[u8]) -> Result<KeyValueRef<'_>, Malformed> {
+    // The common case, the key then the value and nothing else (how every
+    // encoder writes a KeyValue), read directly.
+    if let Some((key, rest)) = leading_bytes_field(bytes, tag::KV_KEY) {
+        if let Some(value_raw) = only_bytes_field(rest, tag::KV_VALUE) {
+            return Ok(KeyValueRef {
+                key,
+                value: any(value_raw)?,
+                value_raw,
+            });
+        }
+    }
     let mut kv = KeyValueRef {
         key: &[],
         value: AnyRef::Empty,
@@ -547,6 +562,29 @@ pub fn key_value(bytes: &[u8]) -> Result<KeyValueRef<'_>, Malformed> {
         }
     }
     Ok(kv)
+}
+
+/// A length-delimited field `field_tag` at the start of `bytes` (its key
+/// in one byte): its payload and what follows; `None` for anything else
+/// (the caller reads the bytes the general way).
+#[inline(always)]
+fn leading_bytes_field(bytes: &[u8], field_tag: u32) -> Option<(&[u8], &[u8])> {
+    let (&key, mut rest) = bytes.split_first()?;
+    if u32::from(key) != field_tag << 3 | 2 || field_tag > 15 {
+        return None;
+    }
+    let len = usize::try_from(varint(&mut rest).ok()?).ok()?;
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+/// `bytes` holding exactly one length-delimited field `field_tag`: its
+/// payload.
+#[inline(always)]
+fn only_bytes_field(bytes: &[u8], field_tag: u32) -> Option<&[u8]> {
+    match leading_bytes_field(bytes, field_tag)? {
+        (payload, []) => Some(payload),
+        _ => None,
+    }
 }
 
 /// The `values` of an `ArrayValue` (each an `AnyValue`'s bytes) or of a

@@ -75,17 +75,14 @@ struct Output<'r, 'a> {
 impl<'a> Output<'_, 'a> {
     /// [`Output::put`] through the content policy of `class` (mapping.md §5).
     fn put_content(&mut self, class: Option<ContentClass>, key: Key<'a>, v: OutValue<'a>) {
+        let Some(class) = class else {
+            self.attrs.put(key, v); // one lookup: put skips a key already set
+            return;
+        };
         if self.attrs.contains(&key) {
             return; // first writer wins, as in put; do not count its secrets twice
         }
-        let v = match class {
-            Some(class) => self
-                .mapping
-                .settings
-                .content
-                .apply_out(class, v, &mut self.marks),
-            None => Some(v),
-        };
+        let v = (self.mapping.settings.content).apply_out(class, v, &mut self.marks);
         if let Some(v) = v {
             self.attrs.put(key, v);
         }

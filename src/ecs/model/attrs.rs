@@ -96,7 +96,7 @@ pub(crate) struct Attrs<'a> {
 }
 
 /// Length from which [`Attrs`] keeps a hash index.
-const INDEXED_FROM: usize = 48;
+const INDEXED_FROM: usize = 16;
 
 /// A key's fingerprint: equal keys have equal fingerprints.
 fn fingerprint(key: &Key<'_>) -> u64 {
