@@ -319,8 +319,10 @@ fn transform(
         eprintln!("cowork-ecs: warning: copied as it came, not transformed: {unread}");
     }
     let out = done.output.as_deref().unwrap_or(&bytes);
-    let written = match output {
-        Output::Proto => out.to_vec(),
+    let json;
+    let written: &[u8] = match output {
+        // Written as the walk wrote it: no copy.
+        Output::Proto => out,
         Output::Json => {
             let request = decode_protobuf(out, signal)?;
             let mut text = match &request {
@@ -330,11 +332,12 @@ fn transform(
             }
             .map_err(|e| e.to_string())?;
             text.push('\n');
-            text.into_bytes()
+            json = text;
+            json.as_bytes()
         }
     };
     std::io::stdout()
-        .write_all(&written)
+        .write_all(written)
         .map_err(|e| format!("cannot write stdout: {e}"))?;
     let summary = match signal {
         Signal::Logs => format!(
