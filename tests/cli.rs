@@ -124,3 +124,52 @@ fn a_protobuf_request_that_starts_like_json_is_protobuf() {
     assert_eq!(back.resource_logs[0].scope_logs[0].log_records.len(), 1);
     assert!(err.contains("1 Claude record(s)"), "{err}");
 }
+
+/// A protobuf request bigger than one chunk is streamed (issue 17): every
+/// record comes out once, in order, transformed exactly as the library
+/// transforms the whole request (same attributes, same document ids), and
+/// a small request comes out byte for byte as the library writes it.
+#[test]
+fn a_large_protobuf_request_is_streamed_without_changing_a_record() {
+    let mut request = read_request(&testdata().join("captures/bash_ok/logs.json"));
+    let rl = &mut request.resource_logs[0];
+    let sample = rl.scope_logs[0].log_records.clone();
+    let count = 2 * 10_000 + 7;
+    rl.scope_logs[0].log_records = (0..count)
+        .map(|i| {
+            let mut r = sample[i % sample.len()].clone();
+            r.time_unix_nano = 1_000 + i as u64;
+            r
+        })
+        .collect();
+    let bytes = otlp::encode(&request);
+    let (code, out, err) = run(&["--output", "proto"], &bytes);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{count} Claude record(s)")), "{err}");
+    let streamed = otlp::decode(&out).unwrap();
+    assert_eq!(streamed.resource_logs.len(), 3, "cut in chunks of 10,000");
+    let mut whole = request.clone();
+    cowork_ecs::Transformer::new(&cowork_ecs::Config::default())
+        .unwrap()
+        .transform_logs_request(&mut whole, None);
+    let flat = |r: &otlp::ExportLogsServiceRequest| -> Vec<otlp::LogRecord> {
+        records(r).into_iter().cloned().collect()
+    };
+    assert_eq!(flat(&streamed), flat(&whole), "records, order, ids");
+    for rl in &streamed.resource_logs {
+        assert_eq!(rl.resource, whole.resource_logs[0].resource);
+        assert_eq!(
+            rl.scope_logs[0].scope,
+            whole.resource_logs[0].scope_logs[0].scope
+        );
+    }
+
+    let small = capture("captures/protobuf/logs.pb");
+    let (code, out, err) = run(&["--output", "proto"], &small);
+    assert_eq!(code, 0, "{err}");
+    let library = cowork_ecs::Transformer::new(&cowork_ecs::Config::default())
+        .unwrap()
+        .transform(otlp::Signal::Logs, &small, None)
+        .unwrap();
+    assert_eq!(out, library.output.unwrap());
+}

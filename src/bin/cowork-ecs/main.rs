@@ -19,6 +19,7 @@
 //! Installs the index and component templates the documents need (see
 //! [`setup`]).
 
+mod chunks;
 mod setup;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -301,44 +302,61 @@ fn transform(
         None => hint_signal(&bytes).unwrap_or(e),
         Some(_) => e,
     };
-    let done = (transformer.transform(signal, &bytes, tenant))
-        .map_err(|e| hint(format!("not a protobuf {} request: {e}", signal.name())))?;
-    let o = done.outcome;
-    if asked.is_none() && signal == Signal::Logs && o.claude_items + o.other_items == 0 {
-        // Protobuf carries no signal: a traces or metrics request read as
-        // logs holds no record. Say so instead.
-        let why = "this protobuf request holds no log record; if it is traces or metrics, pass --signal traces|metrics";
-        if !done.unread.is_empty() || decode_protobuf(&bytes, Signal::Logs).is_err() {
-            return Err(hint(format!("{why} ({})", done.unread.join("; "))));
-        }
-        if resource_count(&bytes) > 0 {
-            return Err(hint(why.to_owned()));
+    let mut stdout = std::io::stdout().lock();
+    let mut write = |b: &[u8]| {
+        stdout
+            .write_all(b)
+            .map_err(|e| format!("cannot write stdout: {e}"))
+    };
+    let (mut o, mut unread, mut streamed) = (cowork_ecs::Outcome::default(), Vec::new(), false);
+    if matches!(output, Output::Proto) {
+        // Each part transformed and written as soon as it is done.
+        let mut written = Vec::new();
+        let done = chunks::for_each(&bytes, |part| {
+            let done = transformer
+                .transform(signal, part.bytes(), tenant)
+                .map_err(|e| format!("not a protobuf {} request: {e}", signal.name()))?;
+            add(&mut o, done.outcome);
+            unread.extend(done.unread);
+            written.push(done.output.unwrap_or_else(|| part.bytes().to_vec()));
+            if o.claude_items + o.other_items > 0 {
+                // Items are there, so the signal is right: write what waited.
+                written.drain(..).try_for_each(|b| write(&b))?;
+            }
+            Ok(())
+        });
+        if let Some(done) = done {
+            done.map_err(hint)?;
+            no_record_check(asked, signal, &o, &unread, &bytes, hint)?;
+            written.drain(..).try_for_each(|b| write(&b))?;
+            streamed = true;
         }
     }
-    for unread in &done.unread {
+    if !streamed {
+        let done = (transformer.transform(signal, &bytes, tenant))
+            .map_err(|e| hint(format!("not a protobuf {} request: {e}", signal.name())))?;
+        o = done.outcome;
+        unread = done.unread;
+        no_record_check(asked, signal, &o, &unread, &bytes, hint)?;
+        let out = done.output.as_deref().unwrap_or(&bytes);
+        match output {
+            Output::Proto => write(out)?,
+            Output::Json => {
+                let request = decode_protobuf(out, signal)?;
+                let mut text = match &request {
+                    Request::Logs(r) => otlp::to_json(r),
+                    Request::Traces(r) => otlp::any_to_json(r),
+                    Request::Metrics(r) => otlp::any_to_json(r),
+                }
+                .map_err(|e| e.to_string())?;
+                text.push('\n');
+                write(text.as_bytes())?;
+            }
+        }
+    }
+    for unread in &unread {
         eprintln!("cowork-ecs: warning: copied as it came, not transformed: {unread}");
     }
-    let out = done.output.as_deref().unwrap_or(&bytes);
-    let json;
-    let written: &[u8] = match output {
-        // Written as the walk wrote it: no copy.
-        Output::Proto => out,
-        Output::Json => {
-            let request = decode_protobuf(out, signal)?;
-            let mut text = match &request {
-                Request::Logs(r) => otlp::to_json(r),
-                Request::Traces(r) => otlp::any_to_json(r),
-                Request::Metrics(r) => otlp::any_to_json(r),
-            }
-            .map_err(|e| e.to_string())?;
-            text.push('\n');
-            json = text;
-            json.as_bytes()
-        }
-    };
-    std::io::stdout()
-        .write_all(written)
-        .map_err(|e| format!("cannot write stdout: {e}"))?;
     let summary = match signal {
         Signal::Logs => format!(
             "{} Claude record(s) normalized, {} with pipeline_error, {} other record(s) untouched",
@@ -348,6 +366,37 @@ fn transform(
         Signal::Metrics => format!("{} Claude data point(s) normalized", o.claude_items),
     };
     eprintln!("cowork-ecs: {summary}");
+    Ok(())
+}
+
+/// Adds one part's outcome to the request's.
+fn add(total: &mut cowork_ecs::Outcome, part: cowork_ecs::Outcome) {
+    total.claude_items += part.claude_items;
+    total.pipeline_errors += part.pipeline_errors;
+    total.other_items += part.other_items;
+    total.other_items_changed += part.other_items_changed;
+}
+
+/// Protobuf carries no signal: a traces or metrics request read as logs
+/// holds no record. Says so instead of writing an empty output.
+fn no_record_check(
+    asked: Option<Signal>,
+    signal: Signal,
+    o: &cowork_ecs::Outcome,
+    unread: &[String],
+    bytes: &[u8],
+    hint: impl Fn(String) -> String,
+) -> Result<(), String> {
+    if asked.is_some() || signal != Signal::Logs || o.claude_items + o.other_items > 0 {
+        return Ok(());
+    }
+    let why = "this protobuf request holds no log record; if it is traces or metrics, pass --signal traces|metrics";
+    if !unread.is_empty() || decode_protobuf(bytes, Signal::Logs).is_err() {
+        return Err(hint(format!("{why} ({})", unread.join("; "))));
+    }
+    if resource_count(bytes) > 0 {
+        return Err(hint(why.to_owned()));
+    }
     Ok(())
 }
 
