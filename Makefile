@@ -28,7 +28,7 @@ help:
 	@echo "make collector  build the Rust library, install ocb $(OCB_VERSION), build $(COLLECTOR)"
 	@echo "make bench      criterion + go test -bench"
 	@echo "make bench-cli  the CLI's transform vs its own convert (20,000 real records) and its peak memory (1,000,000 tiny records)"
-	@echo "make bench-gateway  durable gateway vs the previous one, same run, real Elasticsearch"
+	@echo "make bench-gateway  durable gateway (queue fsync on, and off) vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 	@echo "make bench-collector-traces  the same for traces"
 	@echo "make generate   regenerate the processor's mdatagen code from metadata.yaml"
@@ -128,7 +128,7 @@ bench-collector-traces: collector
 	cd go-shim && go build -o $(BUILD)/bin/loadgen ./internal/loadgen
 	BENCH_SIGNAL=traces python3 tests/e2e/bench_collector.py
 
-## bench-gateway: the shipped gateway against the previous release's, interleaved, one run.
+## bench-gateway: the shipped gateway (its queue fsync on, and off) against the previous release's, interleaved, one run.
 bench-gateway: collector cli deps
 	python3 tests/e2e/bench_gateway.py
 

@@ -21,6 +21,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,9 +107,8 @@ class Sender:
         assert self.error is None, self.error
 
 
-def counts(es, tag):
+def counts(es, tag, index="logs-claude_code.events.otel-*"):
     """(documents, distinct event.sequence) of a session, exactly."""
-    index = "logs-claude_code.events.otel-*"
     h.http("POST", f"{es.url}/{index}/_refresh")
     q = {"term": {"claude_code.events.session.id": f"s-{tag}"}}
     status, body = h.http("POST", f"{es.url}/{index}/_search", {
@@ -465,3 +465,17 @@ def test_spans_and_data_points_elasticsearch_would_refuse_are_indexed_and_marked
     assert "\ufffd" in p["model"]
     everything = json.dumps(bad_docs + point_docs)
     assert "CanarySpanPass42" not in everything and "CanaryPointPass42" not in everything
+
+
+def test_the_shipped_queues_fsync_every_write():
+    """Issue 18: for an audit trail the persistent queue fsyncs every write
+    by default (both shipped gateways and the README's EDOT snippet), so an
+    acknowledged record survives a power loss; COWORK_ECS_QUEUE_FSYNC=false
+    trades that for the throughput make bench-gateway measures. Every other
+    test of this suite runs the gateways with it on."""
+    import yaml
+    from test_edot import readme_snippet
+    for path in (h.GATEWAY_CONFIG, h.MULTITENANT_CONFIG):
+        storage = yaml.safe_load(Path(path).read_text())["extensions"]["file_storage/queue"]
+        assert storage["fsync"] == "${env:COWORK_ECS_QUEUE_FSYNC:-true}", path
+    assert readme_snippet()["extensions"]["file_storage/queue"]["fsync"] is True
