@@ -230,23 +230,18 @@ impl<'a> Walk<'a> {
     }
 
     /// Writes a nested message that carries no mapping (field `field_tag`
-    /// of kind `kind`: a span link, a status, an exemplar): as it came
-    /// (`raw`) unless its text must be repaired ([`needs_repair`]), then
-    /// with its string fields and attributes read lossily.
+    /// of kind `kind`: a span link, a status, an exemplar) whose text must
+    /// be repaired ([`needs_repair`] said so; the caller copies the others
+    /// as they came): its string fields and attributes read lossily.
     ///
     /// # Errors
     /// [`Malformed`] when it is not protobuf.
-    pub(crate) fn put_checked(
+    pub(crate) fn put_repaired(
         &mut self,
         kind: Message,
         field_tag: u32,
         body: &'a [u8],
-        raw: &'a [u8],
     ) -> Result<(), Malformed> {
-        if !needs_repair(kind, body)? {
-            self.out.extend_from_slice(raw);
-            return Ok(());
-        }
         let attr_tag = kind.attributes();
         let open = wire::begin(&mut self.out, field_tag, body.len() + 16);
         for f in wire::fields_of(kind, body) {
@@ -260,7 +255,11 @@ impl<'a> Walk<'a> {
                 }
                 Payload::Bytes(b) if kind.child(f.tag).is_some() => {
                     let child = kind.child(f.tag).unwrap_or(kind);
-                    self.put_checked(child, f.tag, b, f.raw)?;
+                    if needs_repair(child, b)? {
+                        self.put_repaired(child, f.tag, b)?;
+                    } else {
+                        self.out.extend_from_slice(f.raw);
+                    }
                 }
                 Payload::Bytes(b) if kind.text(f.tag) && bad_text(&f) => {
                     put_text(&mut self.out, f.tag, b)

@@ -5,7 +5,7 @@
 
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks, Notes};
 use crate::ecs::map::record::{self, Input, Record};
-use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::{Attr, Attrs, Key};
 use crate::ecs::model::value::{InValue, OutValue, string};
 use crate::ecs::policy::bounds::BOUNDED_TAG;
@@ -47,13 +47,10 @@ fn read_record<'a>(
     for f in wire::fields_of(Message::LogRecord, bytes) {
         let f = f?;
         let piece = match (f.tag, f.payload) {
-            (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => {
-                attrs.push(Attr::read(b)?);
-                if attrs.len() > 1 {
-                    continue;
-                }
-                Piece::Attributes
-            }
+            (tag::RECORD_ATTRIBUTES, Payload::Bytes(b)) => match Piece::attribute(attrs, b)? {
+                Some(piece) => piece,
+                None => continue,
+            },
             (tag::RECORD_BODY, Payload::Bytes(b)) => {
                 // A body sent twice: pdata keeps the last (its value is a
                 // oneof), so the transform reads and writes only that one;
@@ -65,16 +62,12 @@ fn read_record<'a>(
                 Piece::Body(f.raw)
             }
             (tag::RECORD_EVENT_NAME | tag::RECORD_SEVERITY_TEXT, Payload::Bytes(b)) => {
-                let (text, bad) = wire::text(b);
+                let (text, bad, piece) = Piece::text(f.tag, f.raw, b);
                 if f.tag == tag::RECORD_EVENT_NAME {
                     head.event_name = text;
                 }
                 head.bad_text |= bad;
-                if bad {
-                    Piece::Text(f.tag, b)
-                } else {
-                    Piece::Raw(f.raw)
-                }
+                piece
             }
             (tag::RECORD_TIME, _) => {
                 head.time = f.fixed64().unwrap_or_default();
@@ -141,7 +134,17 @@ impl<'a> Walk<'a> {
             }
             Owner::Other => self.other_record(&head, level, &mut attrs, &mut out)?,
         };
-        self.put_record(bytes.len(), &pieces, body.as_ref(), &out);
+        // A Claude record gains about 20 attributes.
+        let body = body.as_ref().map(|b| (tag::RECORD_BODY, b));
+        self.put_item(
+            tag::SCOPE_ITEMS_ITEMS,
+            2 * bytes.len() + 512,
+            &pieces,
+            &out,
+            tag::RECORD_ATTRIBUTES,
+            body,
+            |_, _, _| Ok(()),
+        )?;
         self.pool.give_attrs_in(attrs);
         self.pool.give_pieces(pieces);
         self.pool.give_attrs_out(out);
@@ -254,43 +257,5 @@ impl<'a> Walk<'a> {
         let changed = self.finish_other(marks, out);
         self.outcome.other_items_changed += usize::from(changed);
         Ok((changed, new_body))
-    }
-
-    /// Writes a record (`input_len` bytes as it came): its fields as they
-    /// came (`pieces`: text repaired where needed), `body` in place of the
-    /// one it had when given, and `attrs` as its attributes.
-    fn put_record(
-        &mut self,
-        input_len: usize,
-        pieces: &[Piece<'a>],
-        body: Option<&OutValue<'_>>,
-        attrs: &Attrs<'a>,
-    ) {
-        // A Claude record gains about 20 attributes.
-        let expected = 2 * input_len + 512;
-        let open = wire::begin(&mut self.out, tag::SCOPE_ITEMS_ITEMS, expected);
-        let mut attrs_written = false;
-        for piece in pieces {
-            match *piece {
-                Piece::Raw(raw) | Piece::Child(_, _, raw) => self.out.extend_from_slice(raw),
-                Piece::Body(raw) => {
-                    if body.is_none() {
-                        self.out.extend_from_slice(raw);
-                    }
-                }
-                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
-                Piece::Attributes => {
-                    attrs.encode(tag::RECORD_ATTRIBUTES, &mut self.out);
-                    attrs_written = true;
-                }
-            }
-        }
-        if let Some(body) = body {
-            wire::put_message(&mut self.out, tag::RECORD_BODY, body);
-        }
-        if !attrs_written {
-            attrs.encode(tag::RECORD_ATTRIBUTES, &mut self.out);
-        }
-        wire::end(&mut self.out, open);
     }
 }

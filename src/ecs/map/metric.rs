@@ -9,7 +9,7 @@
 use crate::ecs::map::item::needs_repair;
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
 use crate::ecs::map::span::put_related_user;
-use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::Attr;
 use crate::ecs::policy::bounds;
 use crate::otlp::wire::{self, Malformed, Message, Payload, tag};
@@ -40,16 +40,11 @@ impl<'a> Walk<'a> {
                     }
                     Piece::Attributes
                 }
-                (t, Payload::Bytes(b)) if Message::data_point(t).is_some() => {
-                    Piece::Child(t, b, f.raw)
-                }
+                (t, Payload::Bytes(b)) if Message::data_point(t).is_some() => Piece::Child(t, b),
                 (t, Payload::Bytes(b)) if Message::Metric.text(t) => {
-                    if std::str::from_utf8(b).is_ok() {
-                        Piece::Raw(f.raw)
-                    } else {
-                        bad_text = true;
-                        Piece::Text(t, b)
-                    }
+                    let (_, bad, piece) = Piece::text(t, f.raw, b);
+                    bad_text |= bad;
+                    piece
                 }
                 _ => Piece::Raw(f.raw),
             };
@@ -64,29 +59,24 @@ impl<'a> Walk<'a> {
         } else {
             level
         };
-        let open = wire::begin(&mut self.out, tag::SCOPE_ITEMS_ITEMS, 2 * bytes.len() + 512);
-        for piece in &pieces {
-            match *piece {
-                Piece::Raw(raw) | Piece::Body(raw) => self.out.extend_from_slice(raw),
-                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
-                Piece::Attributes => {
-                    for a in &metadata {
-                        let kept = a.kept()?;
-                        wire::put_key_value(
-                            &mut self.out,
-                            tag::METRIC_METADATA,
-                            "",
-                            &kept.key.name,
-                            &kept.value,
-                        );
-                    }
-                }
-                Piece::Child(field_tag, b, _) => {
-                    changed |= self.metric_data(field_tag, b, owner, level)?;
-                }
-            }
+        let mut kept = self.pool.attrs_out();
+        for a in &metadata {
+            kept.push(a.kept()?);
         }
-        wire::end(&mut self.out, open);
+        let expected = 2 * bytes.len() + 512;
+        self.put_item(
+            tag::SCOPE_ITEMS_ITEMS,
+            expected,
+            &pieces,
+            &kept,
+            tag::METRIC_METADATA,
+            None,
+            |walk, field_tag, b| {
+                changed |= walk.metric_data(field_tag, b, owner, level)?;
+                Ok(())
+            },
+        )?;
+        self.pool.give_attrs_out(kept);
         self.pool.give_pieces(pieces);
         self.pool.give_attrs_in(metadata);
         Ok(changed)
@@ -137,19 +127,19 @@ impl<'a> Walk<'a> {
         for f in wire::fields_of(kind, bytes) {
             let f = f?;
             let piece = match f.payload {
-                Payload::Bytes(b) if f.tag == attr_tag => {
-                    attrs.push(Attr::read(b)?);
-                    if attrs.len() > 1 {
-                        continue;
-                    }
-                    Piece::Attributes
-                }
+                Payload::Bytes(b) if f.tag == attr_tag => match Piece::attribute(&mut attrs, b)? {
+                    Some(piece) => piece,
+                    None => continue,
+                },
                 Payload::Bytes(b) if kind.child(f.tag).is_some() => {
                     let child = kind.child(f.tag).unwrap_or(Message::Exemplar);
+                    // Checked once here: written again only when repaired.
                     if needs_repair(child, b)? {
                         marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
+                        Piece::Child(f.tag, b)
+                    } else {
+                        Piece::Raw(f.raw)
                     }
-                    Piece::Child(f.tag, b, f.raw)
                 }
                 _ => Piece::Raw(f.raw),
             };
@@ -179,26 +169,16 @@ impl<'a> Walk<'a> {
                 changed
             }
         };
-        let open = wire::begin(&mut self.out, tag::DATA_POINTS, 2 * bytes.len() + 256);
-        let mut attrs_written = false;
-        for piece in &pieces {
-            match *piece {
-                Piece::Raw(raw) | Piece::Body(raw) => self.out.extend_from_slice(raw),
-                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
-                Piece::Attributes => {
-                    out.encode(attr_tag, &mut self.out);
-                    attrs_written = true;
-                }
-                Piece::Child(field_tag, b, raw) => {
-                    let child = kind.child(field_tag).unwrap_or(Message::Exemplar);
-                    self.put_checked(child, field_tag, b, raw)?;
-                }
-            }
-        }
-        if !attrs_written {
-            out.encode(attr_tag, &mut self.out);
-        }
-        wire::end(&mut self.out, open);
+        let expected = 2 * bytes.len() + 256;
+        self.put_item(
+            tag::DATA_POINTS,
+            expected,
+            &pieces,
+            &out,
+            attr_tag,
+            None,
+            |walk, t, b| walk.put_repaired(kind.child(t).unwrap_or(Message::Exemplar), t, b),
+        )?;
         self.pool.give_attrs_in(attrs);
         self.pool.give_pieces(pieces);
         self.pool.give_attrs_out(out);

@@ -19,7 +19,7 @@
 use crate::ecs::map::item::needs_repair;
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
 use crate::ecs::map::record::ECS_VERSION;
-use crate::ecs::map::walk::{Owner, Piece, Walk, put_text};
+use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::{Attr, Attrs, Key};
 use crate::ecs::model::value::{OutValue, convert, string, string_array, to_bool};
 use crate::ecs::policy::{bounds, identity, routing};
@@ -56,13 +56,10 @@ fn read_span<'a>(
     for f in wire::fields_of(Message::Span, bytes) {
         let f = f?;
         let piece = match (f.tag, f.payload) {
-            (tag::SPAN_ATTRIBUTES, Payload::Bytes(b)) => {
-                attrs.push(Attr::read(b)?);
-                if attrs.len() > 1 {
-                    continue;
-                }
-                Piece::Attributes
-            }
+            (tag::SPAN_ATTRIBUTES, Payload::Bytes(b)) => match Piece::attribute(attrs, b)? {
+                Some(piece) => piece,
+                None => continue,
+            },
             (tag::SPAN_TRACE_ID, Payload::Bytes(b)) => {
                 head.trace_id = b;
                 Piece::Raw(f.raw)
@@ -71,26 +68,27 @@ fn read_span<'a>(
                 head.span_id = b;
                 Piece::Raw(f.raw)
             }
-            (tag::SPAN_EVENTS, Payload::Bytes(b)) => Piece::Child(f.tag, b, f.raw),
+            (tag::SPAN_EVENTS, Payload::Bytes(b)) => Piece::Child(f.tag, b),
             (tag::SPAN_LINKS | tag::SPAN_STATUS, Payload::Bytes(b)) => {
                 let kind = Message::Span.child(f.tag).unwrap_or(Message::Status);
-                head.bad_text |= needs_repair(kind, b)?;
                 if f.tag == tag::SPAN_STATUS {
                     head.status_unset = status_code(b)? == 0;
                 }
-                Piece::Child(f.tag, b, f.raw)
+                // Checked once here: written again only when repaired.
+                if needs_repair(kind, b)? {
+                    head.bad_text = true;
+                    Piece::Child(f.tag, b)
+                } else {
+                    Piece::Raw(f.raw)
+                }
             }
             (t, Payload::Bytes(b)) if Message::Span.text(t) => {
-                let (text, bad) = wire::text(b);
+                let (text, bad, piece) = Piece::text(t, f.raw, b);
                 if t == tag::SPAN_NAME {
                     head.name = text;
                 }
                 head.bad_text |= bad;
-                if bad {
-                    Piece::Text(t, b)
-                } else {
-                    Piece::Raw(f.raw)
-                }
+                piece
             }
             _ => Piece::Raw(f.raw),
         };
@@ -245,30 +243,25 @@ impl<'a> Walk<'a> {
             trace_id: head.trace_id,
             span_id: head.span_id,
         };
-        let open = wire::begin(&mut self.out, tag::SCOPE_ITEMS_ITEMS, 2 * bytes.len() + 512);
-        let (mut attrs_written, mut events) = (false, 0u64);
-        for piece in &pieces {
-            match *piece {
-                Piece::Raw(raw) | Piece::Body(raw) => self.out.extend_from_slice(raw),
-                Piece::Text(field_tag, b) => put_text(&mut self.out, field_tag, b),
-                Piece::Attributes => {
-                    out.encode(tag::SPAN_ATTRIBUTES, &mut self.out);
-                    attrs_written = true;
-                }
-                Piece::Child(tag::SPAN_EVENTS, b, _) => {
-                    changed |= self.span_event(b, &context, events, level)?;
+        let mut events = 0u64;
+        let expected = 2 * bytes.len() + 512;
+        self.put_item(
+            tag::SCOPE_ITEMS_ITEMS,
+            expected,
+            &pieces,
+            &out,
+            tag::SPAN_ATTRIBUTES,
+            None,
+            |walk, field_tag, b| {
+                if field_tag == tag::SPAN_EVENTS {
+                    changed |= walk.span_event(b, &context, events, level)?;
                     events += 1;
+                    return Ok(());
                 }
-                Piece::Child(field_tag, b, raw) => {
-                    let kind = Message::Span.child(field_tag).unwrap_or(Message::Status);
-                    self.put_checked(kind, field_tag, b, raw)?;
-                }
-            }
-        }
-        if !attrs_written {
-            out.encode(tag::SPAN_ATTRIBUTES, &mut self.out);
-        }
-        wire::end(&mut self.out, open);
+                let kind = Message::Span.child(field_tag).unwrap_or(Message::Status);
+                walk.put_repaired(kind, field_tag, b)
+            },
+        )?;
         self.pool.give_attrs_in(attrs);
         self.pool.give_pieces(pieces);
         self.pool.give_attrs_out(out);
@@ -285,22 +278,30 @@ impl<'a> Walk<'a> {
         level: &Level,
     ) -> Result<bool, Malformed> {
         let (mut attrs, mut out) = (self.pool.attrs_in(), self.pool.attrs_out());
+        let mut pieces = self.pool.pieces();
         let mut marks = Marks::new(level);
-        let (mut time, mut name, mut bad_name, mut attrs_at) = (0, Cow::Borrowed(""), false, None);
-        for (i, f) in wire::fields_of(Message::SpanEvent, bytes).enumerate() {
+        let (mut time, mut name, mut bad_name) = (0, Cow::Borrowed(""), false);
+        for f in wire::fields_of(Message::SpanEvent, bytes) {
             let f = f?;
-            match (f.tag, f.payload) {
+            let piece = match (f.tag, f.payload) {
                 (tag::EVENT_ATTRIBUTES, Payload::Bytes(b)) => {
-                    attrs_at.get_or_insert(i);
-                    attrs.push(Attr::read(b)?);
+                    match Piece::attribute(&mut attrs, b)? {
+                        Some(piece) => piece,
+                        None => continue,
+                    }
                 }
-                (tag::EVENT_TIME, _) => time = f.fixed64().unwrap_or_default(),
                 (tag::EVENT_NAME, Payload::Bytes(b)) => {
-                    let (text, bad) = wire::text(b);
+                    let (text, bad, piece) = Piece::text(f.tag, f.raw, b);
                     (name, bad_name) = (text, bad);
+                    piece
                 }
-                _ => {}
-            }
+                (tag::EVENT_TIME, _) => {
+                    time = f.fixed64().unwrap_or_default();
+                    Piece::Raw(f.raw)
+                }
+                _ => Piece::Raw(f.raw),
+            };
+            pieces.push(piece);
         }
         if bad_name {
             marks.notes.add(INVALID_UTF8, INVALID_UTF8_TAG);
@@ -332,25 +333,17 @@ impl<'a> Walk<'a> {
                 self.finish_other(marks, &mut out)
             }
         };
-        let open = wire::begin(&mut self.out, tag::SPAN_EVENTS, 2 * bytes.len() + 128);
-        for (i, f) in wire::fields_of(Message::SpanEvent, bytes).enumerate() {
-            let f = f?;
-            match (f.tag, f.payload) {
-                (tag::EVENT_ATTRIBUTES, _) => {
-                    if attrs_at == Some(i) {
-                        out.encode(tag::EVENT_ATTRIBUTES, &mut self.out);
-                    }
-                }
-                (tag::EVENT_NAME, Payload::Bytes(b)) if bad_name => {
-                    put_text(&mut self.out, f.tag, b)
-                }
-                _ => self.out.extend_from_slice(f.raw),
-            }
-        }
-        if attrs_at.is_none() {
-            out.encode(tag::EVENT_ATTRIBUTES, &mut self.out);
-        }
-        wire::end(&mut self.out, open);
+        let expected = 2 * bytes.len() + 128;
+        self.put_item(
+            tag::SPAN_EVENTS,
+            expected,
+            &pieces,
+            &out,
+            tag::EVENT_ATTRIBUTES,
+            None,
+            |_, _, _| Ok(()),
+        )?;
+        self.pool.give_pieces(pieces);
         self.pool.give_attrs_in(attrs);
         self.pool.give_attrs_out(out);
         Ok(changed)

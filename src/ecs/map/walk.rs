@@ -4,12 +4,14 @@
 
 use crate::ecs::Outcome;
 use crate::ecs::model::attrs::{Attr, Attrs};
+use crate::ecs::model::value::OutValue;
 use crate::ecs::policy::routing::Tenant;
 use crate::ecs::rules::emitters::Emitter;
 use crate::ecs::rules::lookup::{AttributeLookup, Mapping};
 use crate::otlp::Signal;
 use crate::otlp::wire;
 use sha2::Sha256;
+use std::borrow::Cow;
 
 /// The state of one walk: the output and scratch space reused item after
 /// item.
@@ -73,10 +75,41 @@ pub(crate) enum Piece<'a> {
     Body(&'a [u8]),
     /// Where the attributes go.
     Attributes,
-    /// A nested message the item's module walks when writing (a span's
-    /// events, links and status; a metric's data; a data point's
-    /// exemplars): its field number and bytes, and its whole field.
-    Child(u32, &'a [u8], &'a [u8]),
+    /// A nested message the item's module writes itself (a span's events,
+    /// a metric's data, a link, status or exemplar whose text must be
+    /// repaired): its field number and bytes.
+    Child(u32, &'a [u8]),
+}
+
+impl<'a> Piece<'a> {
+    /// A string field (`raw`, payload `bytes`): its text (read lossily),
+    /// whether it was not UTF-8, and its piece (as it came, or to repair).
+    pub(crate) fn text(
+        field_tag: u32,
+        raw: &'a [u8],
+        bytes: &'a [u8],
+    ) -> (Cow<'a, str>, bool, Piece<'a>) {
+        let (text, bad) = wire::text(bytes);
+        let piece = if bad {
+            Piece::Text(field_tag, bytes)
+        } else {
+            Piece::Raw(raw)
+        };
+        (text, bad, piece)
+    }
+
+    /// Reads one attribute (`KeyValue` bytes) into `attrs`; the first one
+    /// gives the piece that marks where the attributes are written.
+    ///
+    /// # Errors
+    /// [`Malformed`] when the bytes are not protobuf.
+    pub(crate) fn attribute(
+        attrs: &mut Vec<Attr<'a>>,
+        bytes: &'a [u8],
+    ) -> Result<Option<Piece<'a>>, wire::Malformed> {
+        attrs.push(Attr::read(bytes)?);
+        Ok((attrs.len() == 1).then_some(Piece::Attributes))
+    }
 }
 
 /// Whose resource is being walked.
@@ -103,7 +136,54 @@ pub(crate) fn put_text(out: &mut Vec<u8>, field_tag: u32, bytes: &[u8]) {
     wire::put_bytes(out, field_tag, wire::text(bytes).0.as_bytes());
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// Writes one item again as field `field_tag` (about `expected` bytes):
+    /// its `pieces` in wire order, `attrs` as its attributes (field
+    /// `attr_tag`, where the first one was, else at the end), `body` in
+    /// place of a log record's own when given, and each child through
+    /// `child`.
+    ///
+    /// # Errors
+    /// What `child` returns.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn put_item(
+        &mut self,
+        field_tag: u32,
+        expected: usize,
+        pieces: &[Piece<'a>],
+        attrs: &Attrs<'a>,
+        attr_tag: u32,
+        body: Option<(u32, &OutValue<'_>)>,
+        mut child: impl FnMut(&mut Self, u32, &'a [u8]) -> Result<(), wire::Malformed>,
+    ) -> Result<(), wire::Malformed> {
+        let open = wire::begin(&mut self.out, field_tag, expected);
+        let mut attrs_written = false;
+        for piece in pieces {
+            match *piece {
+                Piece::Raw(raw) => self.out.extend_from_slice(raw),
+                Piece::Body(raw) => {
+                    if body.is_none() {
+                        self.out.extend_from_slice(raw);
+                    }
+                }
+                Piece::Text(t, b) => put_text(&mut self.out, t, b),
+                Piece::Attributes => {
+                    attrs.encode(attr_tag, &mut self.out);
+                    attrs_written = true;
+                }
+                Piece::Child(t, b) => child(self, t, b)?,
+            }
+        }
+        if let Some((body_tag, body)) = body {
+            wire::put_message(&mut self.out, body_tag, body);
+        }
+        if !attrs_written {
+            attrs.encode(attr_tag, &mut self.out);
+        }
+        wire::end(&mut self.out, open);
+        Ok(())
+    }
+
     pub(crate) fn look_up(&mut self, attrs: &[Attr<'_>]) {
         self.lookups.clear();
         let mapping = self.mapping;
