@@ -213,3 +213,32 @@ impl<'a> Attrs<'a> {
         }
     }
 }
+
+/// Attributes as the tests of the policies build them.
+#[cfg(test)]
+pub(crate) mod test_support {
+    #![allow(clippy::unwrap_used)]
+    use super::Attr;
+    use crate::otlp::{AnyValue, KeyValue, Value};
+    use prost::Message;
+
+    /// A `KeyValue`'s bytes.
+    pub(crate) fn kv(key: &str, v: Value) -> Vec<u8> {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..KeyValue::default()
+        }
+        .encode_to_vec()
+    }
+
+    /// Those bytes read as attributes.
+    pub(crate) fn attrs(encoded: &[Vec<u8>]) -> Vec<Attr<'_>> {
+        encoded.iter().map(|b| Attr::read(b).unwrap()).collect()
+    }
+
+    /// A string value.
+    pub(crate) fn s(x: &str) -> Value {
+        Value::StringValue(x.to_owned())
+    }
+}

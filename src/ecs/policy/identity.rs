@@ -148,25 +148,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::ecs::model::attrs::Attr;
-    use crate::otlp::{AnyValue, KeyValue, Value};
-    use prost::Message;
-
-    fn kv(key: &str, v: Value) -> Vec<u8> {
-        KeyValue {
-            key: key.to_owned(),
-            value: Some(AnyValue { value: Some(v) }),
-            ..KeyValue::default()
-        }
-        .encode_to_vec()
-    }
-
-    fn attrs(encoded: &[Vec<u8>]) -> Vec<Attr<'_>> {
-        encoded.iter().map(|b| Attr::read(b).unwrap()).collect()
-    }
-
-    fn s(x: &str) -> Value {
-        Value::StringValue(x.to_owned())
-    }
+    use crate::ecs::model::attrs::test_support::{attrs, kv, s};
 
     #[test]
     fn document_id_is_stable_and_distinct() {

@@ -194,26 +194,8 @@ impl<'a> Tenant<'a> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::ecs::model::attrs::Attr;
-    use crate::otlp::{AnyValue, ArrayValue, KeyValue, Value};
-    use prost::Message;
-
-    fn kv(key: &str, v: Value) -> Vec<u8> {
-        KeyValue {
-            key: key.to_owned(),
-            value: Some(AnyValue { value: Some(v) }),
-            ..KeyValue::default()
-        }
-        .encode_to_vec()
-    }
-
-    fn attrs(encoded: &[Vec<u8>]) -> Vec<Attr<'_>> {
-        encoded.iter().map(|b| Attr::read(b).unwrap()).collect()
-    }
-
-    fn s(x: &str) -> Value {
-        Value::StringValue(x.to_owned())
-    }
+    use crate::ecs::model::attrs::test_support::{attrs, kv, s};
+    use crate::otlp::{AnyValue, ArrayValue, Value};
 
     #[test]
     fn routing_attributes_are_taken_and_noted() {
