@@ -318,12 +318,14 @@ fn transform(
                 .map_err(|e| format!("not a protobuf {} request: {e}", signal.name()))?;
             add(&mut o, done.outcome);
             unread.extend(done.unread);
-            written.push(done.output.unwrap_or_else(|| part.bytes().to_vec()));
-            if o.claude_items + o.other_items > 0 {
-                // Items are there, so the signal is right: write what waited.
-                written.drain(..).try_for_each(|b| write(&b))?;
+            if o.claude_items + o.other_items == 0 {
+                // Until an item shows the signal is right, nothing is written
+                // (the request may be traces or metrics read as logs).
+                written.push(done.output.unwrap_or_else(|| part.bytes().to_vec()));
+                return Ok(());
             }
-            Ok(())
+            written.drain(..).try_for_each(|b: Vec<u8>| write(&b))?;
+            write(done.output.as_deref().unwrap_or(part.bytes()))
         });
         if let Some(done) = done {
             done.map_err(hint)?;
