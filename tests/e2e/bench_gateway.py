@@ -52,7 +52,10 @@ CONFIGS = {
 
 
 def one_round(es, workdir, name, config, env, tag):
-    collector = h.Collector(workdir, es.url, "bench-token", config=config, name=f"{name}-{tag}", env=env).start()
+    # Plaintext listeners for all three (the previous gateway has no TLS):
+    # the rounds differ in their queue only.
+    collector = h.Collector(workdir, es.url, "bench-token", config=config, name=f"{name}-{tag}", env=env,
+                            tls=False).start()
     bodies = [json.dumps(claude_request(tag, first, 100)).encode() for first in range(0, RECORDS, 100)]
     acked = [0] * SENDERS
 

@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -50,14 +51,56 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, body=None, headers=None, timeout=30):
-    """One HTTP request; returns (status, body bytes). Never raises on HTTP errors."""
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _issue(pki, name, ca, ext):
+    """A P-256 key and a certificate for it, signed by `ca` (a name in pki)."""
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key",
+             "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=pki)
+    (pki / f"{name}.ext").write_text(ext + "\n")
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+             "-out", f"{name}.crt", "-days", "7", "-extfile", f"{name}.ext", cwd=pki)
+
+
+@functools.cache
+def test_pki():
+    """The suite's own PKI, made once per run with openssl (in a temporary
+    directory): `ca` signs `server` (localhost, 127.0.0.1: the gateway's
+    OTLP listeners and Elasticsearch's HTTP layer) and `client` (mTLS);
+    `rogue_ca` signs `rogue_client`, a client the gateway must not trust.
+    Returns the directory; files are <name>.crt / <name>.key."""
+    pki = Path(tempfile.mkdtemp(prefix="cowork-ecs-pki-"))
+    os.chmod(pki, 0o755)
+    for ca in ("ca", "rogue_ca"):
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                 f"{ca}.key", "-out", f"{ca}.crt", "-days", "7", "-subj", f"/CN=cowork-ecs test {ca}", cwd=pki)
+    _issue(pki, "server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+    _issue(pki, "client", "ca", "extendedKeyUsage=clientAuth")
+    _issue(pki, "rogue_client", "rogue_ca", "extendedKeyUsage=clientAuth")
+    for f in pki.iterdir():
+        os.chmod(f, 0o644)  # Elasticsearch runs as another user
+    return pki
+
+
+@functools.cache
+def tls_context():
+    """Trusts the suite's CA (only): what every https request of the tests uses."""
+    return ssl.create_default_context(cafile=str(test_pki() / "ca.crt"))
+
+
+def http(method, url, body=None, headers=None, timeout=30, context=None):
+    """One HTTP request; returns (status, body bytes). Never raises on HTTP
+    errors. An https URL trusts the suite's CA unless `context` says otherwise."""
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
     hdrs = {"content-type": "application/json"} if data is not None and not isinstance(body, bytes) else {}
     hdrs.update(headers or {})
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    if context is None and url.startswith("https:"):
+        context = tls_context()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -284,11 +327,17 @@ class Elasticsearch:
 
 
 class Collector:
-    """The ocb-built collector running collector-config/gateway.yaml."""
+    """The ocb-built collector running collector-config/gateway.yaml. With
+    `tls` (the shipped default) its OTLP listeners serve the suite's server
+    certificate; without, COWORK_ECS_OTLP_TLS=false (plaintext)."""
 
-    def __init__(self, workdir, es_url, token, config=None, env=None, name="collector"):
+    def __init__(self, workdir, es_url, token, config=None, env=None, name="collector", tls=True):
         self.work = Path(workdir) / name
         self.token = token
+        self.tls = tls
+        pki = test_pki()
+        tls_env = ({"COWORK_ECS_TLS_CERT_FILE": str(pki / "server.crt"), "COWORK_ECS_TLS_KEY_FILE": str(pki / "server.key")}
+                   if tls else {"COWORK_ECS_OTLP_TLS": "false"})
         self.config = Path(config) if config else GATEWAY_CONFIG
         self.http_port, self.grpc_port, self.health_port = free_port(), free_port(), free_port()
         self.env = {
@@ -300,6 +349,7 @@ class Collector:
             "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
             "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "COWORK_ECS_FLUSH_TIMEOUT": "1s",
+            **tls_env,
             **(env or {}),
         }
         self.proc = None
@@ -307,7 +357,7 @@ class Collector:
 
     @property
     def otlp_http(self):
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://localhost:{self.http_port}"
 
     def start(self, extra_configs=(), timeout=60, keep_queue=False):
         """Starts the collector; with keep_queue, on the persistent queue its
@@ -396,6 +446,10 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+            # The README's emitter setting for a gateway with TLS: Claude
+            # Code trusts the CA its runtime reads from NODE_EXTRA_CA_CERTS
+            # (it does not read OTEL_EXPORTER_OTLP_CERTIFICATE).
+            **({"NODE_EXTRA_CA_CERTS": str(test_pki() / "ca.crt")} if otlp_endpoint.startswith("https:") else {}),
             "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {token}",
             "OTEL_LOGS_EXPORT_INTERVAL": "500",
             "OTEL_LOG_USER_PROMPTS": "1",

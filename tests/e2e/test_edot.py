@@ -107,8 +107,10 @@ def edot_gateway(stack, tmp_path_factory):
                                  "health_check": {"endpoint": f"127.0.0.1:{c.health_port}"}})
     config["service"]["extensions"] += ["bearertokenauth", "health_check"]
     for proto, port in (("grpc", c.grpc_port), ("http", c.http_port)):
-        config["receivers"]["otlp"]["protocols"][proto] = {"endpoint": f"127.0.0.1:{port}",
-                                                           "auth": {"authenticator": "bearertokenauth"}}
+        listener = config["receivers"]["otlp"]["protocols"][proto]
+        # The snippet's TLS, with the certificate named by its variables (c.env).
+        assert listener["tls"]["cert_file"] == "${env:COWORK_ECS_TLS_CERT_FILE}", listener
+        listener.update({"endpoint": f"127.0.0.1:{port}", "auth": {"authenticator": "bearertokenauth"}})
     config["exporters"]["debug"] = {"verbosity": "basic"}
     path = work / "edot-gateway.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
