@@ -43,6 +43,31 @@ if [ -z "$has_jdk21" ]; then
   exit 1
 fi
 
+# The suite's Elasticsearch 9 runs with security on, and its security index
+# needs three analysis components the test distribution lacks
+# (tests/e2e/es-analysis-standin/README.md): compile that stable plugin
+# against the distribution's own jars and install it.
+es_home=$BUILD/elasticsearch-$ES_VERSION
+standin=tests/e2e/es-analysis-standin
+if [ ! -d "$es_home/plugins/es-analysis-standin" ]; then
+  echo "install-deps: analysis stand-in plugin for Elasticsearch $ES_VERSION"
+  work=$BUILD/es-analysis-standin && rm -rf "$work" && mkdir -p "$work/classes" "$work/zip"
+  "$has_jdk21/bin/javac" --release 21 -nowarn -d "$work/classes" \
+    -cp "$(ls "$es_home"/lib/*.jar | tr '\n' ':')" $(find "$standin/src" -name '*.java')
+  cp "$standin/named_components.json" "$work/zip/"
+  (cd "$work/classes" && "$has_jdk21/bin/jar" cf "$work/zip/es-analysis-standin.jar" .)
+  cat > "$work/zip/stable-plugin-descriptor.properties" <<PROPS
+description=Stand-in of analysis-common's pattern_capture, uax_url_email and unique (tests only)
+version=1.0
+name=es-analysis-standin
+java.version=21
+elasticsearch.version=$ES_VERSION
+PROPS
+  (cd "$work/zip" && rm -f ../plugin.zip && "$has_jdk21/bin/jar" cMf ../plugin.zip .)
+  ES_JAVA_HOME=$has_jdk21 ES_PATH_CONF=$es_home/config "$es_home/bin/elasticsearch-plugin" install --batch \
+    "file://$work/plugin.zip"
+fi
+
 if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \
    && [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-arm64/claude ]; then
   echo "install-deps: Claude Code CLI (npm ci in tests/e2e)"

@@ -20,7 +20,8 @@ TOKEN = "e2e-ingest-token-5c1d"
 class Stack:
     def __init__(self, workdir):
         self.workdir = workdir
-        self.es = h.Elasticsearch(workdir)
+        # Security on, TLS, API keys (README "Elasticsearch security").
+        self.es = h.Elasticsearch(workdir, secure=True)
         self.collector = None
         self.api = None
         self.claude_runs = {}

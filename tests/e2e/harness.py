@@ -84,6 +84,13 @@ def test_pki():
     return pki
 
 
+# Secured clusters by base URL: http() sends their superuser's credentials
+# unless a request carries its own, and a Collector pointed at one gets its
+# gateway API key and CA (Elasticsearch.gateway_env).
+_CLUSTERS = {}
+ROLES = ROOT / "collector-config" / "elasticsearch" / "roles"
+
+
 @functools.cache
 def tls_context():
     """Trusts the suite's CA (only): what every https request of the tests uses."""
@@ -96,6 +103,9 @@ def http(method, url, body=None, headers=None, timeout=30, context=None):
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
     hdrs = {"content-type": "application/json"} if data is not None and not isinstance(body, bytes) else {}
     hdrs.update(headers or {})
+    cluster = next((c for base, c in _CLUSTERS.items() if url.startswith(base + "/")), None)
+    if cluster and not any(k.lower() == "authorization" for k in hdrs):
+        hdrs["authorization"] = cluster.admin_authorization
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     if context is None and url.startswith("https:"):
         context = tls_context()
@@ -179,14 +189,25 @@ def java_home(es_version):
 
 class Elasticsearch:
     """A single-node Elasticsearch from the integ-test-zip distribution,
-    security off, bound to loopback, run as an unprivileged user."""
+    bound to loopback, run as an unprivileged user. With `secure`, as users
+    run it: security on, TLS on its HTTP layer (the suite's CA), a
+    superuser for the tests' own queries, and API keys with the README's
+    role descriptors (collector-config/elasticsearch/roles) for `setup` and
+    the gateway; without, security off."""
 
-    def __init__(self, workdir, version=ES_VERSION, name="elasticsearch"):
+    def __init__(self, workdir, version=ES_VERSION, name="elasticsearch", secure=False):
         self.version = version
         self.home = BUILD / f"elasticsearch-{version}"
         self.work = Path(workdir) / name
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.secure = secure
+        self.url = f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
+        self.gateway_key = None
+        if secure:
+            import base64
+            self.admin_password = uuid.uuid4().hex
+            self.admin_authorization = "Basic " + base64.b64encode(f"cowork-admin:{self.admin_password}".encode()).decode()
+            _CLUSTERS[self.url] = self
         self.proc = None
         self.log = self.work / "stdout.log"
         # Called with self after the node is up and before `cowork-ecs setup`
@@ -222,23 +243,67 @@ class Elasticsearch:
             f"http.port: {self.port}",
             f"transport.port: {free_port()}",
             "discovery.type: single-node",
-            "xpack.security.enabled: false",
+            *(self._security_settings(conf) if self.secure else ["xpack.security.enabled: false"]),
             f"path.data: {self.work / 'data'}",
             f"path.logs: {self.work / 'logs'}",
             "cluster.routing.allocation.disk.threshold_enabled: false",
             "action.destructive_requires_name: false",
             "",
         ]))
+        if self.secure:
+            self._tool("elasticsearch-users", "useradd", "cowork-admin", "-p", self.admin_password, "-r", "superuser")
         return self._launch(timeout)
 
-    def _launch(self, timeout):
-        env = {
+    def _security_settings(self, conf):
+        pki = test_pki()
+        for src, dst in (("ca.crt", "ca.crt"), ("server.crt", "http.crt"), ("server.key", "http.key")):
+            shutil.copy(pki / src, conf / dst)
+        return ["xpack.security.enabled: true",
+                "xpack.security.http.ssl.enabled: true",
+                "xpack.security.http.ssl.certificate: http.crt",
+                "xpack.security.http.ssl.key: http.key",
+                "xpack.security.http.ssl.certificate_authorities: [ca.crt]",
+                "xpack.security.transport.ssl.enabled: false",
+                "xpack.security.authc.api_key.enabled: true"]
+
+    def _env(self):
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ES_PATH_CONF": str(self.work / "config"),
             "ES_TMPDIR": str(self.work / "tmp"),
             "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
+            "ES_JAVA_HOME": java_home(self.version),
         }
-        env["ES_JAVA_HOME"] = java_home(self.version)
+
+    def _tool(self, name, *args):
+        proc = subprocess.run([str(self.home / "bin" / name), *args], env=self._env(), capture_output=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name} failed: {proc.stdout.decode()[-1000:]} {proc.stderr.decode()[-2000:]}")
+
+    def api_key(self, name, role_files, authorization=None):
+        """Creates an API key holding the role descriptors of `role_files`
+        (files under collector-config/elasticsearch/roles, as the README
+        lists them); returns (id, encoded key)."""
+        roles = {}
+        for f in ([role_files] if isinstance(role_files, str) else role_files):
+            roles.update(json.loads((ROLES / f).read_text()))
+        headers = {"authorization": authorization} if authorization else None
+        status, body = http("POST", f"{self.url}/_security/api_key", {"name": name, "role_descriptors": roles},
+                            headers=headers)
+        if status != 200:
+            raise RuntimeError(f"API key {name}: {status} {body[:1000]!r}")
+        key = json.loads(body)
+        return key["id"], key["encoded"]
+
+    def gateway_env(self):
+        """What a gateway needs to write to this cluster: its API key (made
+        at setup) and the CA of the cluster's certificate."""
+        if not self.secure:
+            return {}
+        return {"ELASTICSEARCH_API_KEY": self.gateway_key[1], "ELASTICSEARCH_CA_FILE": str(test_pki() / "ca.crt")}
+
+    def _launch(self, timeout):
+        env = self._env()
         user = self._user()
         cmd = [str(self.home / "bin" / "elasticsearch")]
         if user:
@@ -268,7 +333,16 @@ class Elasticsearch:
     def setup(self):
         """What a user runs once: `cowork-ecs setup` (the project's templates),
         plus a test-only stand-in for the built-in logs-*.otel-* template."""
-        proc = subprocess.run([str(CLI), "setup", "--elasticsearch", self.url], timeout=120, capture_output=True)
+        args = []
+        if self.secure:
+            # setup with a key of the README's setup role; the gateway's key
+            # with the gateway role.
+            _, setup_key = self.api_key("cowork-ecs-setup", "setup.json")
+            args = ["--api-key", setup_key, "--ca-file", str(test_pki() / "ca.crt")]
+            # The suite's gateways also carry other senders' records.
+            self.gateway_key = self.api_key("cowork-ecs-gateway", ("gateway.json", "other-senders.json"))
+        proc = subprocess.run([str(CLI), "setup", "--elasticsearch", self.url, *args], timeout=120,
+                              capture_output=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         self.setup_output = proc.stderr.decode(errors="replace")
         if proc.returncode != 0:
             raise RuntimeError(f"cowork-ecs setup failed:\n{self.setup_output}")
@@ -350,6 +424,7 @@ class Collector:
             "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "COWORK_ECS_FLUSH_TIMEOUT": "1s",
             **tls_env,
+            **(_CLUSTERS[es_url].gateway_env() if es_url in _CLUSTERS else {}),
             **(env or {}),
         }
         self.proc = None
@@ -411,7 +486,18 @@ class Collector:
             headers["authorization"] = authorization
         elif token:
             headers["authorization"] = f"Bearer {token}"
-        return http("POST", f"{self.otlp_http}/v1/{signal}", body, headers)
+        # A request the receiver refuses before reading its body (401) ends
+        # its connection (Go's net/http closes after the reply); over TLS
+        # the client can see that close before the answer. An OTLP exporter
+        # sends again on a connection error, and so does this, a few times.
+        for attempt in range(5):
+            try:
+                return http("POST", f"{self.otlp_http}/v1/{signal}", body, headers)
+            except (urllib.error.URLError, ConnectionError, ssl.SSLError) as e:
+                reason = getattr(e, "reason", e)
+                if attempt == 4 or not isinstance(reason, (ssl.SSLEOFError, ConnectionError)):
+                    raise
+                time.sleep(0.2)
 
 
 # What Claude Code needs to export traces (beta) and metrics as well, with

@@ -20,6 +20,7 @@
 //! [`setup`]).
 
 mod chunks;
+mod elasticsearch;
 mod setup;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -73,18 +74,8 @@ enum Command {
     /// above Elastic's package and built-in templates; report what else
     /// matches those data streams.
     Setup {
-        /// Elasticsearch URL, e.g. https://es.example.com:9200.
-        #[arg(long, env = "ELASTICSEARCH_ENDPOINT")]
-        elasticsearch: String,
-        /// Encoded API key (needs manage_index_templates).
-        #[arg(long, env = "ELASTICSEARCH_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
-        /// User for basic auth (instead of an API key).
-        #[arg(long, env = "ELASTICSEARCH_USERNAME")]
-        username: Option<String>,
-        /// Password for basic auth.
-        #[arg(long, env = "ELASTICSEARCH_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
+        #[command(flatten)]
+        connection: elasticsearch::ConnectionArgs,
         /// The processor's claude_code.dataset (Claude Code log records).
         #[arg(long, default_value = cowork_ecs::config::DEFAULT_CLAUDE_CODE_DATASET)]
         claude_code_dataset: String,
@@ -434,23 +425,19 @@ fn main() -> ExitCode {
         }
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
         Command::Setup {
-            elasticsearch,
-            api_key,
-            username,
-            password,
+            connection,
             claude_code_dataset,
             cowork_dataset,
             retention,
-        } => setup::run(&setup::Setup {
-            url: elasticsearch.clone(),
-            authorization: setup::authorization(
-                api_key.as_deref(),
-                username.as_deref(),
-                password.as_deref(),
-            ),
-            claude_code_dataset: claude_code_dataset.clone(),
-            cowork_dataset: cowork_dataset.clone(),
-            retention: retention.clone(),
+        } => elasticsearch::Client::new(connection).and_then(|client| {
+            setup::run(
+                &client,
+                &setup::Setup {
+                    claude_code_dataset: claude_code_dataset.clone(),
+                    cowork_dataset: cowork_dataset.clone(),
+                    retention: retention.clone(),
+                },
+            )
         }),
     };
     match result {

@@ -30,9 +30,9 @@
 //! which others match each data stream (the package's templates and their
 //! default pipelines); a template that would win over this one is an error.
 
+use crate::elasticsearch::Client;
 use cowork_ecs::data_stream;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The settings component template (shipped file).
 const SETTINGS: &str =
@@ -57,12 +57,8 @@ pub const PASSTHROUGH_PRIORITY: u64 = 10;
 /// Prefix of every index template `setup` installs.
 pub const TEMPLATE_PREFIX: &str = "cowork-ecs-";
 
-/// What to install and where.
+/// What to install (the cluster is the [`Client`]'s).
 pub struct Setup {
-    /// Base URL of the cluster, e.g. `https://es.example.com:9200`.
-    pub url: String,
-    /// `Authorization` header value (`ApiKey …` or `Basic …`), if any.
-    pub authorization: Option<String>,
     /// The processor's `claude_code.dataset`.
     pub claude_code_dataset: String,
     /// The processor's `cowork.dataset`.
@@ -244,53 +240,13 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
     Ok(out)
 }
 
-/// An HTTP client for the cluster.
-struct Client<'a> {
-    agent: ureq::Agent,
-    setup: &'a Setup,
-}
-
-impl Client<'_> {
-    /// One request; `(status, body)`.
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
-        let url = format!("{}/{path}", self.setup.url.trim_end_matches('/'));
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("content-type", "application/json");
-        let req = match &self.setup.authorization {
-            Some(auth) => req.header("authorization", auth),
-            None => req,
-        };
-        let req = req
-            .body(body.map(Value::to_string).unwrap_or_default())
-            .map_err(|e| format!("{method} {url}: {e}"))?;
-        let mut resp = self
-            .agent
-            .run(req)
-            .map_err(|e| format!("{method} {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, value))
-    }
-}
-
 /// Sends every request of [`requests`] (stops at the first one refused),
 /// then [`report`]s what else matches the data streams.
 ///
 /// # Errors
 /// A refused request, or another index template that would take
 /// precedence over this one.
-pub fn run(setup: &Setup) -> Result<(), String> {
-    let client = Client {
-        agent: ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into(),
-        setup,
-    };
+pub fn run(client: &Client, setup: &Setup) -> Result<(), String> {
     for (path, body) in requests(setup)? {
         let (status, text) = client.call("PUT", &path, Some(&body))?;
         if !(200..300).contains(&status) {
@@ -302,7 +258,7 @@ pub fn run(setup: &Setup) -> Result<(), String> {
         }
         eprintln!("cowork-ecs setup: {path} installed");
     }
-    for line in report(&client, setup)? {
+    for line in report(client, setup)? {
         eprintln!("cowork-ecs setup: {line}");
     }
     Ok(())
@@ -316,7 +272,7 @@ pub fn run(setup: &Setup) -> Result<(), String> {
 /// Another template of a priority at least [`PRIORITY`] on one of the data
 /// streams (Elasticsearch would pick it, or refuse the tie), or a request
 /// that fails.
-fn report(client: &Client<'_>, setup: &Setup) -> Result<Vec<String>, String> {
+fn report(client: &Client, setup: &Setup) -> Result<Vec<String>, String> {
     let (status, all) = client.call("GET", "_index_template", None)?;
     if status != 200 {
         return Err(format!("GET _index_template: HTTP {status}: {all}"));
@@ -383,25 +339,6 @@ fn wildcard_match(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-/// The `Authorization` header from an API key (encoded, as Kibana shows
-/// it) or a user and password.
-pub fn authorization(
-    api_key: Option<&str>,
-    user: Option<&str>,
-    password: Option<&str>,
-) -> Option<String> {
-    if let Some(k) = api_key.filter(|k| !k.is_empty()) {
-        return Some(format!("ApiKey {k}"));
-    }
-    let user = user.filter(|u| !u.is_empty())?;
-    use base64::Engine;
-    let pair = format!("{user}:{}", password.unwrap_or(""));
-    Some(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -436,23 +373,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn basic_auth_is_base64() {
-        assert_eq!(
-            authorization(None, Some("elastic"), Some("changeme")).unwrap(),
-            "Basic ZWxhc3RpYzpjaGFuZ2VtZQ=="
-        );
-        assert_eq!(
-            authorization(Some("abc=="), Some("u"), None).unwrap(),
-            "ApiKey abc=="
-        );
-        assert_eq!(authorization(None, None, None), None);
-    }
-
     fn setup() -> Setup {
         Setup {
-            url: "http://x".into(),
-            authorization: None,
             claude_code_dataset: cowork_ecs::config::DEFAULT_CLAUDE_CODE_DATASET.into(),
             cowork_dataset: cowork_ecs::config::DEFAULT_COWORK_DATASET.into(),
             retention: Some("90d".into()),
