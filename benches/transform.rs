@@ -121,5 +121,41 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_traces);
+/// Tamper evidence's cost (README "Tamper evidence"): the same batch with
+/// and without a signing key, in the same run.
+fn bench_signing(c: &mut Criterion) {
+    let input = batch_1000();
+    let key = std::env::temp_dir().join(format!("cowork-ecs-bench-{}.pem", std::process::id()));
+    // RFC 8032's test key 1, as PKCS#8 PEM.
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let plain = Transformer::new(&Config::default()).unwrap();
+    let config = format!(
+        r#"{{"signing": {{"key_file": {:?}}}}}"#,
+        key.display().to_string()
+    );
+    let signing = Transformer::from_json_config(config.as_bytes()).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let mut group = c.benchmark_group("signing_1000_records");
+    group.throughput(Throughput::Elements(1000));
+    for (name, t) in [
+        ("transform_unsigned", &plain),
+        ("transform_signed", &signing),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                t.transform(Signal::Logs, &input, None)
+                    .unwrap()
+                    .output
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_traces, bench_signing);
 criterion_main!(benches);

@@ -13,7 +13,8 @@
 //!               "hmac_key": null, "hmac_key_file": null},
 //!   "identity": "keep",
 //!   "tenant": {"set_namespace": true, "set_label": true},
-//!   "tenants": {"team-a": ["<organization.id>", "..."]}
+//!   "tenants": {"team-a": ["<organization.id>", "..."]},
+//!   "signing": {"key_file": null}
 //! }
 //! ```
 //! Every key is optional; the defaults are mapping.md §1–2. Unknown keys
@@ -76,6 +77,46 @@ pub struct Config {
     /// (and still delivered). Empty: no check.
     #[serde(deserialize_with = "null_is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
+    /// Tamper evidence (README "Tamper evidence"): sign every Claude log
+    /// record with this key.
+    pub signing: SigningConfig,
+}
+
+/// Tamper evidence: the Ed25519 key that signs every Claude log record
+/// ([`crate::signature`]).
+///
+/// ```json
+/// {"key_file": "/etc/cowork-ecs/signing.pem"}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigningConfig {
+    /// A PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm
+    /// ed25519`). Unset or empty: records are not signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl SigningConfig {
+    /// The signer of `key_file`, read now; `None` when unset or empty.
+    ///
+    /// # Errors
+    /// [`Error::ConfigInvalid`] (`signing.key_file`) when the file cannot be
+    /// read or is not an Ed25519 key.
+    pub fn signer(&self) -> Result<Option<crate::signature::Signer>> {
+        let Some(path) = self.key_file.as_ref().filter(|p| !p.as_os_str().is_empty()) else {
+            return Ok(None);
+        };
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(
+                "signing.key_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        crate::signature::Signer::from_pem(&pem)
+            .map(Some)
+            .map_err(|e| Error::config("signing.key_file", format!("{}: {e}", path.display())))
+    }
 }
 
 /// Reads `null` as the empty value (an unset Go slice or map marshals so).
@@ -304,6 +345,7 @@ impl Default for Config {
             identity: IdentityAction::default(),
             tenant: TenantConfig::default(),
             tenants: BTreeMap::new(),
+            signing: SigningConfig::default(),
         }
     }
 }
@@ -399,6 +441,7 @@ impl Config {
                 format!("{identity:?} is not an identity"),
             ));
         }
+        self.signing.signer()?;
         let uses_hash = (ContentClass::ALL.iter()).any(|&c| self.action(c) == ContentAction::Hash);
         self.content.hmac_key(uses_hash)
     }

@@ -17,6 +17,8 @@
 //! - [`policy`]: the content classes and actions, the vocabulary `config`
 //!   and `ecs` share.
 //! - [`data_stream`]: Elasticsearch data stream naming.
+//! - [`signature`]: tamper evidence, the Ed25519 signature of a stored
+//!   record and its canonical form (the processor signs, `cowork-ecs verify` checks).
 //! - [`error`]: the crate's single [`Error`] type.
 //! - [`ffi`]: the C ABI (`cowork_ecs_*`), the only module with `unsafe` code.
 
@@ -27,6 +29,7 @@ pub mod error;
 pub mod ffi;
 pub mod otlp;
 pub mod policy;
+pub mod signature;
 
 pub use config::Config;
 pub use ecs::{Outcome, Transformer};

@@ -95,6 +95,15 @@ type TenantConfig struct {
 	SetLabel bool `mapstructure:"set_label" json:"set_label"`
 }
 
+// SigningConfig names the Ed25519 key that signs every Claude log record
+// (README "Tamper evidence"); the Rust transform reads and checks it at
+// collector start.
+type SigningConfig struct {
+	// KeyFile is a PKCS#8 PEM Ed25519 private key (openssl genpkey
+	// -algorithm ed25519). Empty: records are not signed.
+	KeyFile string `mapstructure:"key_file" json:"key_file,omitempty"`
+}
+
 // ErrorMode says what the processor does when the transform of a batch fails
 // (the vocabulary of the collector-contrib OTTL processors).
 type ErrorMode string
@@ -158,6 +167,8 @@ type Config struct {
 	// Tenants maps an identity to the organization.id values it may claim;
 	// other claims are tagged organization_mismatch. Empty: no check.
 	Tenants map[string][]string `mapstructure:"tenants" json:"tenants"`
+	// Signing is tamper evidence: the key that signs every Claude log record.
+	Signing SigningConfig `mapstructure:"signing" json:"signing"`
 	// ErrorMode: ignore (default), silent or propagate. See ErrorMode. Go-only.
 	ErrorMode ErrorMode `mapstructure:"error_mode" json:"-"`
 

@@ -78,7 +78,7 @@ impl Transformer {
     pub fn new(config: &Config) -> Result<Transformer> {
         let hmac_key = config.validated_hmac_key()?;
         Ok(Transformer {
-            mapping: Mapping::new(config, hmac_key)?,
+            mapping: Mapping::new(config, hmac_key, config.signing.signer()?)?,
         })
     }
 

@@ -69,8 +69,10 @@ def test_pki():
     """The suite's own PKI, made once per run with openssl (in a temporary
     directory): `ca` signs `server` (localhost, 127.0.0.1: the gateway's
     OTLP listeners and Elasticsearch's HTTP layer) and `client` (mTLS);
-    `rogue_ca` signs `rogue_client`, a client the gateway must not trust.
-    Returns the directory; files are <name>.crt / <name>.key."""
+    `rogue_ca` signs `rogue_client`, a client the gateway must not trust;
+    `signing` is the gateways' Ed25519 signing key, `signing_revoked` one
+    rotated out. Returns the directory; files are <name>.crt / <name>.key,
+    <key>.pem / <key>.pub.pem."""
     pki = Path(tempfile.mkdtemp(prefix="cowork-ecs-pki-"))
     os.chmod(pki, 0o755)
     for ca in ("ca", "rogue_ca"):
@@ -79,6 +81,10 @@ def test_pki():
     _issue(pki, "server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth")
     _issue(pki, "client", "ca", "extendedKeyUsage=clientAuth")
     _issue(pki, "rogue_client", "rogue_ca", "extendedKeyUsage=clientAuth")
+    # Tamper evidence: the gateways' signing key, and one revoked (rotated out).
+    for key in ("signing", "signing_revoked"):
+        _openssl("genpkey", "-algorithm", "ed25519", "-out", f"{key}.pem", cwd=pki)
+        _openssl("pkey", "-in", f"{key}.pem", "-pubout", "-out", f"{key}.pub.pem", cwd=pki)
     for f in pki.iterdir():
         os.chmod(f, 0o644)  # Elasticsearch runs as another user
     return pki
@@ -424,6 +430,7 @@ class Collector:
             "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "COWORK_ECS_FLUSH_TIMEOUT": "1s",
             **tls_env,
+            "COWORK_ECS_SIGNING_KEY_FILE": str(pki / "signing.pem"),
             **(_CLUSTERS[es_url].gateway_env() if es_url in _CLUSTERS else {}),
             **(env or {}),
         }

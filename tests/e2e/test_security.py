@@ -29,7 +29,7 @@ def readme_roles():
 
 def test_the_readme_shows_the_role_files_the_tests_create_keys_from():
     files = {p.name: json.loads(p.read_text()) for p in h.ROLES.glob("*.json")}
-    assert set(files) == {"setup.json", "gateway.json", "other-senders.json"}
+    assert set(files) == {"setup.json", "gateway.json", "other-senders.json", "verify.json"}
     assert readme_roles() == files
 
 

@@ -22,6 +22,7 @@
 mod chunks;
 mod elasticsearch;
 mod setup;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cowork_ecs::otlp::Signal;
@@ -85,6 +86,30 @@ enum Command {
         /// Data stream lifecycle retention, e.g. 365d (default: keep until deleted).
         #[arg(long)]
         retention: Option<String>,
+    },
+    /// Read the stored Claude log documents back and check their signatures
+    /// and each session's sequence (README "Tamper evidence"). Prints one
+    /// line per session (intact, or its problems); exits 1 when anything
+    /// is wrong or nothing matched.
+    Verify {
+        #[command(flatten)]
+        connection: elasticsearch::ConnectionArgs,
+        /// Public key (PEM) whose signatures are good; repeat for keys still
+        /// in use after a rotation.
+        #[arg(long = "public-key", value_name = "FILE", required = true)]
+        public_keys: Vec<PathBuf>,
+        /// Public key (PEM) of a revoked key: documents it signed are reported.
+        #[arg(long = "revoked-key", value_name = "FILE")]
+        revoked_keys: Vec<PathBuf>,
+        /// Only this session (session.id).
+        #[arg(long)]
+        session: Option<String>,
+        /// Only documents at or after this time, e.g. 2026-11-30T00:00:00Z or now-1d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Index pattern(s) to read.
+        #[arg(long, default_value = verify::DEFAULT_INDEX)]
+        index: String,
     },
     /// Check a JSON configuration file and exit 0 if it is valid.
     ValidateConfig {
@@ -424,6 +449,26 @@ fn main() -> ExitCode {
             read_request(*signal).and_then(|r| write_request(&r, *output))
         }
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
+        Command::Verify {
+            connection,
+            public_keys,
+            revoked_keys,
+            session,
+            since,
+            index,
+        } => (|| {
+            let v = verify::Verify {
+                index: index.clone(),
+                session: session.clone(),
+                since: since.clone(),
+                trusted: verify::keys(public_keys)?,
+                revoked: verify::keys(revoked_keys)?,
+            };
+            match verify::run(&elasticsearch::Client::new(connection)?, &v)? {
+                true => Ok(()),
+                false => Err("verify: not every session is intact (above)".to_owned()),
+            }
+        })(),
         Command::Setup {
             connection,
             claude_code_dataset,

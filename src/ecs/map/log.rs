@@ -5,6 +5,7 @@
 
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks, Notes};
 use crate::ecs::map::record::{self, Input, Record};
+use crate::ecs::map::signing;
 use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::{Attr, Attrs, Key};
 use crate::ecs::model::value::{InValue, OutValue, string};
@@ -220,6 +221,18 @@ impl<'a> Walk<'a> {
             out.set(key, string(overflow.to_text()));
         }
         routing::mark_overridden(out, &requested);
+        if let Some(signer) = &mapping.settings.signer {
+            let message = match &new_body {
+                Some(OutValue::Str(s)) => Some(&**s),
+                Some(OutValue::Value(crate::otlp::Value::StringValue(s))) => Some(s.as_str()),
+                Some(_) => None,
+                None => match &body {
+                    InValue::Str(s) => Some(&**s),
+                    _ => None,
+                },
+            };
+            signing::sign_record(signer, &id, head.time, message, out);
+        }
         out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
         Ok(new_body)
     }

@@ -1,7 +1,8 @@
 //! The mapping of each kind of item, over the state of one walk (`walk`):
 //! the rules every item shares (`item`, with its `marks`), log records
 //! (`log`, mapped to ECS by `record`), spans with their events and links
-//! (`span`), metrics and their data points (`metric`). Imports `model`,
+//! (`span`), metrics and their data points (`metric`); the signature of a
+//! record as stored (`signing`). Imports `model`,
 //! `policy` and `rules` below it; `stream` above walks the requests down
 //! to these items.
 
@@ -10,5 +11,6 @@ pub(crate) mod log;
 pub(crate) mod marks;
 pub(crate) mod metric;
 pub(crate) mod record;
+pub(crate) mod signing;
 pub(crate) mod span;
 pub(crate) mod walk;

@@ -159,6 +159,11 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// The attributes, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &AttrOut<'a>> {
+        self.items.iter()
+    }
+
     /// Appends an attribute whatever is already there (a sender's duplicate
     /// keys are kept as sent).
     pub(crate) fn push(&mut self, attr: AttrOut<'a>) {

@@ -63,6 +63,8 @@ pub(crate) struct Lookup {
 pub(crate) struct Settings {
     pub(crate) content: ContentPolicy,
     pub(crate) config: Config,
+    /// The key that signs every Claude log record (`signing.key_file`).
+    pub(crate) signer: Option<crate::signature::Signer>,
 }
 
 impl Mapping {
@@ -70,7 +72,11 @@ impl Mapping {
     ///
     /// # Errors
     /// [`Error::ConfigInvalid`] when the content policy cannot be compiled.
-    pub(crate) fn new(config: &Config, hmac_key: Option<Vec<u8>>) -> Result<Mapping> {
+    pub(crate) fn new(
+        config: &Config,
+        hmac_key: Option<Vec<u8>>,
+        signer: Option<crate::signature::Signer>,
+    ) -> Result<Mapping> {
         let content = ContentPolicy::new(ContentClass::ALL.map(|c| config.action(c)), hmac_key)
             .map_err(|e| Error::config("content", format!("secret patterns: {e}")))?;
         Ok(Mapping {
@@ -79,6 +85,7 @@ impl Mapping {
             settings: Settings {
                 content,
                 config: config.clone(),
+                signer,
             },
         })
     }
