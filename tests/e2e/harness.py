@@ -406,6 +406,35 @@ class Elasticsearch:
                           timeout, interval=1)
 
 
+def _post_expecting_continue(port, path, body, headers, timeout=30):
+    """POSTs over TLS with `Expect: 100-continue`, as curl does for a large
+    body: the body goes only once the server asks for it. A request the
+    receiver refuses before reading its body (a 401) ends the connection
+    (Go's net/http closes after that reply); sent whole, the body would
+    still be in flight then, and over TLS the client sees the close before
+    the answer. Returns (status, body bytes)."""
+    import http.client
+    conn = http.client.HTTPSConnection("localhost", port, context=tls_context(), timeout=timeout)
+    try:
+        conn.putrequest("POST", path)
+        for k, v in {**headers, "content-length": str(len(body)), "expect": "100-continue"}.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        fp = conn.sock.makefile("rb")
+        status_line = fp.readline()
+        status = int(status_line.split()[1])
+        if status == 100:
+            while fp.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            conn.sock.sendall(body)
+            resp = http.client.HTTPResponse(conn.sock, method="POST")
+            resp.begin()
+            return resp.status, resp.read()
+        return status, b""
+    finally:
+        conn.close()
+
+
 class Collector:
     """The ocb-built collector running collector-config/gateway.yaml. With
     `tls` (the shipped default) its OTLP listeners serve the suite's server
@@ -493,18 +522,9 @@ class Collector:
             headers["authorization"] = authorization
         elif token:
             headers["authorization"] = f"Bearer {token}"
-        # A request the receiver refuses before reading its body (401) ends
-        # its connection (Go's net/http closes after the reply); over TLS
-        # the client can see that close before the answer. An OTLP exporter
-        # sends again on a connection error, and so does this, a few times.
-        for attempt in range(5):
-            try:
-                return http("POST", f"{self.otlp_http}/v1/{signal}", body, headers)
-            except (urllib.error.URLError, ConnectionError, ssl.SSLError) as e:
-                reason = getattr(e, "reason", e)
-                if attempt == 4 or not isinstance(reason, (ssl.SSLEOFError, ConnectionError)):
-                    raise
-                time.sleep(0.2)
+        if not self.tls:
+            return http("POST", f"{self.otlp_http}/v1/{signal}", body, headers)
+        return _post_expecting_continue(self.http_port, f"/v1/{signal}", body, headers)
 
 
 # What Claude Code needs to export traces (beta) and metrics as well, with

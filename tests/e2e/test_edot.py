@@ -115,7 +115,11 @@ def edot_gateway(stack, tmp_path_factory):
     path = work / "edot-gateway.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     c.config = path
-    c.env.update({"ELASTIC_ENDPOINT": stack.es.url, "ELASTIC_API_KEY": ""})
+    # The suite's cluster is secured: EDOT's exporter gets the gateway's API
+    # key through its own variable, and trusts the suite's CA.
+    config["exporters"]["elasticsearch/otel"]["tls"] = {"ca_file": str(h.test_pki() / "ca.crt")}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    c.env.update({"ELASTIC_ENDPOINT": stack.es.url, "ELASTIC_API_KEY": stack.es.gateway_key[1]})
     validate = subprocess.run([str(h.COLLECTOR), "validate", "--config", str(path)], env=c.env,
                               capture_output=True, timeout=60)
     assert validate.returncode == 0, validate.stderr.decode()[-3000:]
