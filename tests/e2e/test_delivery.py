@@ -401,6 +401,99 @@ def test_the_same_record_sent_twice_is_one_document(own_es, tmp_path):
     assert (docs, distinct) == (100, 100)
 
 
+METRICS_INDEX = "metrics-claude_code.metrics-*"
+# Documents one metrics request of metrics_request() makes: token.usage for
+# input and for output, and cost.usage (the exporter's ECS mode groups data
+# points by attributes and time; these three never share both).
+DOCS_PER_METRICS_REQUEST = 3
+
+
+def metrics_request(tag, n):
+    """Claude Code's metrics of export number n of session s-<tag>: its time
+    is its own (a new point of each series), its values too."""
+    t = str(1_000_000 * (int(time.time() * 1000) // 1000 * 1000 + n))  # this second, plus n ms
+    def point(value, **attrs):
+        return {"timeUnixNano": t, "startTimeUnixNano": t, "asDouble": value,
+                "attributes": [attr("session.id", f"s-{tag}"), attr("model", "claude-e2e"),
+                               *(attr(k, v) for k, v in attrs.items())]}
+    def metric(name, unit, points):
+        return {"name": name, "unit": unit, "sum": {"aggregationTemporality": 1, "isMonotonic": True,
+                                                      "dataPoints": points}}
+    return {"resourceMetrics": [{"resource": {"attributes": [attr("service.name", "claude-code"),
+                                                            attr("e2e.scenario", tag)]},
+                                 "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": [
+                                     metric("claude_code.token.usage", "tokens",
+                                            [point(100.0 + n, type="input"), point(10.0 + n, type="output")]),
+                                     metric("claude_code.cost.usage", "USD", [point(0.01 * n)]),
+                                 ]}]}]}
+
+
+def metric_docs(es, tag):
+    return es.count({"term": {"e2e.scenario": tag}}, index=METRICS_INDEX)
+
+
+def test_metrics_are_in_time_series_mode_and_the_same_point_twice_is_one_document(own_es, tmp_path):
+    collector = gateway(own_es, tmp_path, "metrics_twice").start()
+    try:
+        body = json.dumps(metrics_request("metrics_twice", 1)).encode()
+        for _ in range(2):  # a sender's retry after a lost response
+            assert collector.post("metrics", body, "application/json")[0] == 200
+        h.wait_until("the data points", lambda: metric_docs(own_es, "metrics_twice") >= DOCS_PER_METRICS_REQUEST, 90)
+        time.sleep(3)
+        assert metric_docs(own_es, "metrics_twice") == DOCS_PER_METRICS_REQUEST
+    finally:
+        collector.stop()
+    status, body = h.http("GET", f"{own_es.url}/{METRICS_INDEX}/_settings/index.mode")
+    assert status == 200 and {v["settings"]["index"]["mode"] for v in json.loads(body).values()} == {"time_series"}
+
+
+def test_hung_elasticsearch_and_collector_kill9_store_each_data_point_once(own_es, tmp_path):
+    """The crash scenario of the logs, with Claude Code metrics flowing: one
+    request of data points every 0.1 s, Elasticsearch hung, the collector
+    killed -9 while it holds them, both restarted."""
+    tag, total = "metrics_hang", 200
+    collector = gateway(own_es, tmp_path, "metrics_hang").start()
+    acked = []
+
+    def send():
+        for n in range(total):
+            body = json.dumps(metrics_request(tag, n)).encode()
+            for _ in range(600):
+                try:
+                    if collector.post("metrics", body, "application/json")[0] == 200:
+                        acked.append(n)
+                        break
+                except OSError:
+                    pass  # collector down (restarting): retry
+                time.sleep(0.5)
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        time.sleep(3)
+        own_es.pause()
+        time.sleep(8)  # bulk requests hang; the queue fills
+        collector.kill()
+        time.sleep(2)
+        collector.start(keep_queue=True)
+        own_es.pause(False)
+        sender.join(300)
+        assert not sender.is_alive()
+        want = DOCS_PER_METRICS_REQUEST * len(acked)
+        h.wait_until(f"{want} metric documents", lambda: metric_docs(own_es, tag) >= want, 300, interval=2)
+        time.sleep(3)  # a second copy still in flight would show now
+        docs = metric_docs(own_es, tag)
+    finally:
+        own_es.pause(False)
+        collector.stop()
+    print(f"\n[delivery] metrics, Elasticsearch hung + collector kill -9: sent {total} requests "
+          f"({DOCS_PER_METRICS_REQUEST * total} data point documents) acknowledged {len(acked)} "
+          f"indexed {docs} duplicated {docs - DOCS_PER_METRICS_REQUEST * len(set(acked))}")
+    assert sorted(acked) == list(range(total))
+    assert docs == DOCS_PER_METRICS_REQUEST * total, "each data point once"
+
+
 @pytest.mark.parametrize("policy", ["redact_secrets", "hash", "drop"])
 def test_a_non_utf8_canary_is_never_stored_in_clear(own_es, tmp_path, policy):
     env = {"COWORK_ECS_CONTENT_PROMPTS": policy, "COWORK_ECS_HMAC_KEY": "e2e-hmac-key-0123456789abcdef0123456789"}

@@ -3,10 +3,10 @@
 //! Beats), in a cluster that may also hold Elastic's `claude_code` /
 //! `claude_cowork` integration assets and Elasticsearch's built-in OTel
 //! templates:
-//! - three component templates (files in `collector-config/elasticsearch/`):
-//!   `cowork-ecs@settings`, `cowork-ecs@mappings` (the ECS documents) and
+//! - four component templates (files in `collector-config/elasticsearch/`):
+//!   `cowork-ecs@settings`, `cowork-ecs@mappings` (the ECS documents),
 //!   `cowork-ecs@otel-mappings` (spans and span events, written in the
-//!   exporter's OTel mode);
+//!   exporter's OTel mode) and `cowork-ecs@metrics-tsdb` (metrics);
 //! - one index template per data stream the processor routes to, named
 //!   `cowork-ecs-<type>-<dataset>` (never the name Fleet gives the
 //!   package's own, `<type>-<dataset>`), at [`PRIORITY`]: above the
@@ -22,7 +22,9 @@
 //!     answer as they do in an OTel data stream's `attributes`;
 //!   - `traces-<product>.otel-*` for Claude spans and `logs-<product>.otel-*`
 //!     for their span events;
-//!   - `metrics-<product>.metrics-*` for Claude metrics, with the
+//!   - `metrics-<product>.metrics-*` for Claude metrics, in time-series mode
+//!     (`cowork-ecs@metrics-tsdb`: a replayed data point is refused as a
+//!     duplicate), with the
 //!     `double_metrics` / `summary_metrics` dynamic templates the exporter's
 //!     ECS mode names for metric values.
 //!
@@ -43,6 +45,10 @@ const MAPPINGS: &str =
 /// The OTel-shape mappings component template (shipped file).
 const OTEL_MAPPINGS: &str =
     include_str!("../../../collector-config/elasticsearch/cowork-ecs@otel-mappings.json");
+
+/// The time-series component template of the metrics data streams (shipped file).
+const METRICS_TSDB: &str =
+    include_str!("../../../collector-config/elasticsearch/cowork-ecs@metrics-tsdb.json");
 
 /// Priority of the index templates: above the templates Fleet installs for
 /// Elastic's integration packages (200), Elasticsearch's built-in OTel
@@ -105,6 +111,9 @@ pub const DASHBOARD_ALIASES: &[(&str, &str)] = &[
 
 const ECS: &[&str] = &["cowork-ecs@settings", "cowork-ecs@mappings"];
 const OTEL: &[&str] = &["cowork-ecs@settings", "cowork-ecs@otel-mappings"];
+/// Metrics: time-series mode, every string a dimension (a replayed data
+/// point is a duplicate of its first copy, which Elasticsearch refuses).
+const METRICS: &[&str] = &["cowork-ecs@settings", "cowork-ecs@metrics-tsdb"];
 
 /// Every data stream pattern the processor routes to.
 pub fn streams(setup: &Setup) -> Vec<Stream> {
@@ -145,7 +154,7 @@ pub fn streams(setup: &Setup) -> Vec<Stream> {
         out.push(Stream {
             kind: "metrics",
             dataset: metrics.to_owned(),
-            composed_of: ECS,
+            composed_of: METRICS,
             passthrough: None,
         });
     }
@@ -184,6 +193,10 @@ pub fn requests(setup: &Setup) -> Result<Vec<(String, Value)>, String> {
         (
             "_component_template/cowork-ecs@otel-mappings".to_owned(),
             parse("otel-mappings", OTEL_MAPPINGS)?,
+        ),
+        (
+            "_component_template/cowork-ecs@metrics-tsdb".to_owned(),
+            parse("metrics-tsdb", METRICS_TSDB)?,
         ),
     ];
     let mut lifecycle = json!({"enabled": true});
@@ -386,7 +399,7 @@ mod tests {
         let reqs = requests(&setup()).unwrap();
         let paths: Vec<&str> = reqs.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
-            paths[3..],
+            paths[4..],
             [
                 "_index_template/cowork-ecs-logs-claude_code.events.otel",
                 "_index_template/cowork-ecs-traces-claude_code.otel",
@@ -398,12 +411,12 @@ mod tests {
                 "_index_template/cowork-ecs-metrics-claude_cowork.metrics",
             ]
         );
-        let metrics = &reqs[6].1;
+        let metrics = &reqs[7].1;
         assert_eq!(
             metrics["template"]["mappings"]["dynamic_templates"][0]["double_metrics"]["mapping"]["type"],
             json!("double")
         );
-        let (path, body) = &reqs[3];
+        let (path, body) = &reqs[4];
         assert_eq!(
             path,
             "_index_template/cowork-ecs-logs-claude_code.events.otel"
@@ -430,12 +443,13 @@ mod tests {
             json!("gen_ai.response.model")
         );
         assert!(metrics["template"]["mappings"].get("properties").is_none());
+        assert_eq!(metrics["composed_of"][1], json!("cowork-ecs@metrics-tsdb"));
         assert_eq!(
             body["template"]["lifecycle"]["data_retention"],
             json!("90d")
         );
         assert_eq!(
-            reqs[4].1["composed_of"][1],
+            reqs[5].1["composed_of"][1],
             json!("cowork-ecs@otel-mappings")
         );
         let bad = Setup {
