@@ -268,9 +268,21 @@ pub fn flatten_into(prefix: &str, value: &Value, out: &mut BTreeMap<String, Valu
     }
 }
 
-/// `@timestamp` as stored (RFC 3339 in UTC, `Z`, with up to 9 fraction
-/// digits) in nanoseconds since the epoch; `None` for another form.
+/// `@timestamp` as stored in nanoseconds since the epoch: RFC 3339 in UTC
+/// (`Z`, up to 9 fraction digits; the exporter's ECS mode) or
+/// `<milliseconds>.<nanoseconds within the millisecond>` (its OTel mode,
+/// the second part not zero-padded); `None` for another form.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Some((ms, ns)) = text.split_once('.').filter(|(ms, _)| !ms.contains('-')) {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+        if digits(ms) && digits(ns) {
+            return ms
+                .parse::<i64>()
+                .ok()?
+                .checked_mul(1_000_000)?
+                .checked_add(ns.parse().ok()?);
+        }
+    }
     let b = text.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -391,5 +403,13 @@ mod tests {
             Some(1_700_000_000_500_000_000)
         );
         assert_eq!(parse_timestamp("2023-11-14 22:13:20Z"), None);
+        assert_eq!(
+            parse_timestamp("1700000000123.456789"),
+            Some(1_700_000_000_123_456_789)
+        );
+        assert_eq!(
+            parse_timestamp("1700000000123.5"),
+            Some(1_700_000_000_123_000_005)
+        );
     }
 }

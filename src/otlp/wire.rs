@@ -99,6 +99,10 @@ pub mod tag {
     pub const SPAN_TRACE_STATE: u32 = 3;
     /// `Span.name`.
     pub const SPAN_NAME: u32 = 5;
+    /// `Span.start_time_unix_nano` (fixed64).
+    pub const SPAN_START_TIME: u32 = 7;
+    /// `Span.end_time_unix_nano` (fixed64).
+    pub const SPAN_END_TIME: u32 = 8;
     /// `Span.attributes`.
     pub const SPAN_ATTRIBUTES: u32 = 9;
     /// `Span.events`.

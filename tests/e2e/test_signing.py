@@ -1,6 +1,7 @@
 """Tamper evidence end to end (issue 18, item 3): real Claude Code sessions
-through the shipped gateway, which signs every Claude log record with the
-suite's key (harness.test_pki: signing.pem); then, in Elasticsearch, one
+through the shipped gateway, which signs every Claude log record, span and
+span event with the suite's key (harness.test_pki: signing.pem); then, in
+Elasticsearch, one
 stored document edited (its command changed), one deleted from the middle
 of its session, one forged document inserted, and one document signed by a
 gateway whose key was revoked. `cowork-ecs verify` names exactly those and
@@ -138,3 +139,32 @@ def test_verify_without_a_trusted_key_for_the_documents_says_unknown_key(stack, 
                            "--session", sessions["untouched"]], capture_output=True, timeout=120)
     out = proc.stdout.decode()
     assert proc.returncode == 1 and "unknown key" in out, out + proc.stderr.decode()
+
+
+def test_spans_and_span_events_are_signed_and_a_changed_span_is_named(stack):
+    tag = "sig_spans"
+    extra = dict(h.ALL_SIGNALS_ENV)
+    extra["OTEL_RESOURCE_ATTRIBUTES"] = f"e2e.scenario={tag}"
+    sid, proc = h.run_claude("bash_ok", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
+                             tag=tag, extra_env=extra)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    spans = stack.docs(tag, 3, index="traces-claude_code.otel-*")
+    events = stack.docs(tag, 1, index="logs-claude_code.otel-*")
+    time.sleep(3)
+    for doc in spans + events:
+        assert get(doc, "attributes.cowork_ecs.signature.key_id"), doc
+    # Every span and span event of this session verifies: the signed form is
+    # the exporter's OTel-mode document.
+    for index in ("traces-claude_code.otel-*", "logs-claude_code.otel-*"):
+        code, out, err = verify(stack, "--index", index, "--since", "now-10m")
+        assert code == 0, out + err
+    # One span changed.
+    hits = stack.es.search({"term": {"resource.attributes.e2e.scenario": tag}}, "traces-claude_code.otel-*")
+    span = next(x for x in hits if get(x["_source"], "attributes.session.id") == sid)
+    status, body = h.http("POST", f"{stack.es.url}/{span['_index']}/_update/{span['_id']}?refresh=true",
+                          {"doc": {"name": "claude_code.nothing_to_see"}})
+    assert status == 200, body[:500]
+    code, out, err = verify(stack, "--index", "traces-claude_code.otel-*", "--session", sid)
+    print(f"\n[verify spans]\n{out}")
+    assert code == 1, out + err
+    assert f"  modified: {span['_index']}/{span['_id']} (fields: name)" in out.splitlines(), out

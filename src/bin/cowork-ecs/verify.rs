@@ -11,14 +11,19 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// The default documents: the log records of both emitters.
-pub const DEFAULT_INDEX: &str = "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*";
+/// The default documents: the log records, spans and span events of both emitters.
+pub const DEFAULT_INDEX: &str = "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*,\
+traces-claude_code.otel-*,traces-claude_cowork.otel-*,logs-claude_code.otel-*,logs-claude_cowork.otel-*";
+/// Where the signature's fields are: at the top (ECS documents) or under
+/// `attributes` (spans and span events, in the exporter's OTel mode).
+const SIGNATURE_PREFIXES: &[&str] = &["", "attributes."];
 /// Where a document's session id is (ECS documents: under the emitter's
 /// vendor object; the first present wins).
 const SESSION_FIELDS: &[&str] = &[
     "claude_code.events.session.id",
     "claude_cowork.events.session.id",
     "session.id",
+    "attributes.session.id",
 ];
 /// Where a document's number in its session is.
 const SEQUENCE_FIELDS: &[&str] = &[
@@ -168,20 +173,21 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
 
 /// Checks one document's signature; `None` when it holds under a trusted key.
 fn check(doc: &Doc, v: &Verify) -> Option<Finding> {
-    let Some(sig) = doc.fields.get(FIELD_SIGNATURE).and_then(Value::as_str) else {
+    let field = |name: &str| {
+        SIGNATURE_PREFIXES
+            .iter()
+            .find_map(|p| doc.fields.get(&format!("{p}{name}")))
+    };
+    let Some(sig) = field(FIELD_SIGNATURE).and_then(Value::as_str) else {
         return Some(Finding::Unsigned);
     };
-    let key_id = doc
-        .fields
-        .get(FIELD_KEY_ID)
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let key_id = field(FIELD_KEY_ID).and_then(Value::as_str).unwrap_or("");
     let (public, revoked) = match (v.trusted.get(key_id), v.revoked.get(key_id)) {
         (_, Some(k)) => (k, true),
         (Some(k), None) => (k, false),
         (None, None) => return Some(Finding::UnknownKey(key_id.to_owned())),
     };
-    let listed: Vec<(String, String)> = match doc.fields.get(FIELD_FIELDS) {
+    let listed: Vec<(String, String)> = match field(FIELD_FIELDS) {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)

@@ -231,7 +231,11 @@ impl<'a> Walk<'a> {
                     _ => None,
                 },
             };
-            signing::sign_record(signer, &id, head.time, message, out);
+            let stored = signing::Stored::LogRecord {
+                time: head.time,
+                message,
+            };
+            signing::sign(signer, &id, &stored, out);
         }
         out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
         Ok(new_body)

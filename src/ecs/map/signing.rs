@@ -1,44 +1,122 @@
-//! The signature of a Claude log record as the exporter stores it
-//! ([`crate::signature`]; README "Tamper evidence"): its attributes under
-//! their stored names, `@timestamp` and `message`, after every rule of the
-//! mapping (the content policy included: what is signed is what is stored).
+//! The signature of a Claude item as the exporter stores it
+//! ([`crate::signature`]; README "Tamper evidence"), after every rule of the
+//! mapping (the content policy included: what is signed is what is stored):
+//! - a log record (ECS mode): its attributes under their stored names,
+//!   `@timestamp` and `message`;
+//! - a span (OTel mode): its attributes under `attributes.`, `name`,
+//!   `trace_id`, `span_id`, `@timestamp` (its start) and `duration`;
+//! - a span event (OTel mode, its own document): its attributes under
+//!   `attributes.`, `event_name`, its span's `trace_id` and `span_id`, and
+//!   `@timestamp`.
 
 use crate::ecs::model::attrs::{Attrs, Key};
 use crate::ecs::model::value::{string, string_array, to_json};
-use crate::ecs::policy::routing;
 use crate::signature::{self, Signer};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-/// Signs a record mapped into `out` (its document id `doc_id`, its time in
-/// nanoseconds, its body when a string) and adds the signature's three
-/// fields to `out`.
-pub(crate) fn sign_record(
-    signer: &Signer,
-    doc_id: &str,
-    time: u64,
-    message: Option<&str>,
-    out: &mut Attrs<'_>,
-) {
+/// Attributes the exporter does not store as they are: it routes on them,
+/// reads them as hints or as the document id (elasticsearchexporter
+/// `jsonwriter.go` `writeAttributes`, v0.157.0; ECS mode uses the data
+/// stream values as routed, which are the same).
+const EXPORTER_OWNED: &[&str] = &[
+    "data_stream.type",
+    "data_stream.dataset",
+    "data_stream.namespace",
+    "elastic.mapping.hints",
+    "elastic.mapping.mode",
+    "elasticsearch.document_id",
+    "elasticsearch.document_pipeline",
+    "elasticsearch.index",
+];
+
+/// What the exporter stores of an item besides its attributes.
+pub(crate) enum Stored<'x> {
+    /// A log record (ECS mode).
+    LogRecord {
+        /// Nanoseconds (`time_unix_nano`, else the observed time).
+        time: u64,
+        /// Its body, when a string.
+        message: Option<&'x str>,
+    },
+    /// A span (OTel mode).
+    Span {
+        name: &'x str,
+        trace_id: &'x [u8],
+        span_id: &'x [u8],
+        start: u64,
+        end: u64,
+    },
+    /// A span event (OTel mode), with its span's ids.
+    SpanEvent {
+        name: &'x str,
+        trace_id: &'x [u8],
+        span_id: &'x [u8],
+        time: u64,
+    },
+}
+
+/// Signs an item mapped into `out` (its document id `doc_id`) as `stored`
+/// says it is stored, and adds the signature's three fields to `out`.
+pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut Attrs<'_>) {
+    let otel = !matches!(stored, Stored::LogRecord { .. });
     let mut leaves = BTreeMap::new();
     for a in out.iter() {
         let name = format!("{}{}", a.key.prefix, a.key.name);
-        if name == routing::DOCUMENT_ID_ATTRIBUTE {
+        if EXPORTER_OWNED.contains(&name.as_str())
+            || (matches!(stored, Stored::SpanEvent { .. }) && name == "event.name")
+        {
             continue;
         }
-        let name = (signature::ECS_LOG_RENAMES.iter())
-            .find(|(from, _)| *from == name)
-            .map_or(name, |(_, to)| (*to).to_owned());
+        let name = if otel {
+            format!("attributes.{name}")
+        } else {
+            (signature::ECS_LOG_RENAMES.iter())
+                .find(|(from, _)| *from == name)
+                .map_or(name, |(_, to)| (*to).to_owned())
+        };
         if let Some(value) = a.value.clone().into_value() {
             signature::flatten_into(&name, &to_json(&value), &mut leaves);
         }
     }
-    leaves.insert(
-        signature::FIELD_TIMESTAMP.to_owned(),
-        Value::from(i64::try_from(time).unwrap_or(i64::MAX)),
-    );
-    if let Some(m) = message.filter(|m| !m.is_empty()) {
-        leaves.insert(signature::FIELD_MESSAGE.to_owned(), Value::from(m));
+    let nanos = |t: u64| Value::from(t);
+    let mut put = |k: &str, v: Value| {
+        leaves.insert(k.to_owned(), v);
+    };
+    match *stored {
+        Stored::LogRecord { time, message } => {
+            put(signature::FIELD_TIMESTAMP, nanos(time));
+            if let Some(m) = message.filter(|m| !m.is_empty()) {
+                put(signature::FIELD_MESSAGE, Value::from(m));
+            }
+        }
+        Stored::Span {
+            name,
+            trace_id,
+            span_id,
+            start,
+            end,
+        } => {
+            put(signature::FIELD_TIMESTAMP, nanos(start));
+            put("duration", nanos(end.wrapping_sub(start)));
+            put_ids(&mut put, trace_id, span_id);
+            if !name.is_empty() {
+                put("name", Value::from(name));
+            }
+        }
+        Stored::SpanEvent {
+            name,
+            trace_id,
+            span_id,
+            time,
+        } => {
+            put(signature::FIELD_TIMESTAMP, nanos(time));
+            put_ids(&mut put, trace_id, span_id);
+            if !name.is_empty() {
+                put("event_name", Value::from(name));
+            }
+        }
     }
     let mut fields: Vec<(String, Value)> = leaves.into_iter().collect();
     let signed = signer.sign(doc_id, &mut fields);
@@ -51,4 +129,18 @@ pub(crate) fn sign_record(
         Key::plain(signature::FIELD_FIELDS),
         string_array(signed.fields),
     );
+}
+
+/// `trace_id` and `span_id` as the exporter writes them (lowercase hex;
+/// none when empty).
+fn put_ids(put: &mut impl FnMut(&str, Value), trace_id: &[u8], span_id: &[u8]) {
+    for (k, id) in [("trace_id", trace_id), ("span_id", span_id)] {
+        if !id.is_empty() && id.iter().any(|b| *b != 0) {
+            let hex = id.iter().fold(String::new(), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            });
+            put(k, Value::from(hex));
+        }
+    }
 }

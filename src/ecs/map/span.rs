@@ -19,6 +19,7 @@
 use crate::ecs::map::item::needs_repair;
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
 use crate::ecs::map::record::ECS_VERSION;
+use crate::ecs::map::signing;
 use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::{Attr, Attrs, Key};
 use crate::ecs::model::value::{OutValue, convert, string, string_array, to_bool};
@@ -35,6 +36,9 @@ struct SpanHead<'a> {
     trace_id: &'a [u8],
     span_id: &'a [u8],
     name: Cow<'a, str>,
+    /// `start_time_unix_nano`, `end_time_unix_nano`.
+    start: u64,
+    end: u64,
     /// Whether its status is unset (no status, or code 0).
     status_unset: bool,
     /// Whether its name, trace state, a link or its status holds text that
@@ -66,6 +70,14 @@ fn read_span<'a>(
             }
             (tag::SPAN_SPAN_ID, Payload::Bytes(b)) => {
                 head.span_id = b;
+                Piece::Raw(f.raw)
+            }
+            (tag::SPAN_START_TIME, _) => {
+                head.start = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            (tag::SPAN_END_TIME, _) => {
+                head.end = f.fixed64().unwrap_or_default();
                 Piece::Raw(f.raw)
             }
             (tag::SPAN_EVENTS, Payload::Bytes(b)) => Piece::Child(f.tag, b),
@@ -224,9 +236,22 @@ impl<'a> Walk<'a> {
                     span_id: head.span_id,
                 };
                 let id = identity::document_id(id_base, &id)?;
-                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
+                out.set(
+                    Key::plain(routing::DOCUMENT_ID_ATTRIBUTE),
+                    string(id.clone()),
+                );
                 if self.finish_claude(emitter, marks, &mut out) {
                     self.outcome.pipeline_errors += 1;
+                }
+                if let Some(signer) = &self.mapping.settings.signer {
+                    let stored = signing::Stored::Span {
+                        name: &head.name,
+                        trace_id: head.trace_id,
+                        span_id: head.span_id,
+                        start: head.start,
+                        end: head.end,
+                    };
+                    signing::sign(signer, &id, &stored, &mut out);
                 }
                 true
             }
@@ -323,8 +348,20 @@ impl<'a> Walk<'a> {
                     name: &name,
                 };
                 let id = identity::document_id(id_base, &id)?;
-                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
+                out.set(
+                    Key::plain(routing::DOCUMENT_ID_ATTRIBUTE),
+                    string(id.clone()),
+                );
                 self.finish_claude(emitter, marks, &mut out);
+                if let Some(signer) = &self.mapping.settings.signer {
+                    let stored = signing::Stored::SpanEvent {
+                        name: &name,
+                        trace_id: span.trace_id,
+                        span_id: span.span_id,
+                        time,
+                    };
+                    signing::sign(signer, &id, &stored, &mut out);
+                }
                 true
             }
             Owner::Other => {
