@@ -128,6 +128,14 @@ pub mod tag {
     pub const DATA_POINTS: u32 = 1;
     /// `Exemplar.filtered_attributes`.
     pub const EXEMPLAR_ATTRIBUTES: u32 = 7;
+    /// `Metric.name`.
+    pub const METRIC_NAME: u32 = 1;
+    /// Every data point type's `time_unix_nano` (fixed64).
+    pub const POINT_TIME: u32 = 3;
+    /// `NumberDataPoint.as_double` (fixed64 double).
+    pub const NUMBER_AS_DOUBLE: u32 = 4;
+    /// `NumberDataPoint.as_int` (sfixed64).
+    pub const NUMBER_AS_INT: u32 = 6;
 }
 
 /// One field's payload.

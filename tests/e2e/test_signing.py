@@ -21,6 +21,8 @@ INDEX = "logs-claude_code.events.otel-*"
 
 def verify(stack, *args):
     pki = h.test_pki()
+    if getattr(stack.es, "verify_key", None) is None:  # the README's read-only role
+        _, stack.es.verify_key = stack.es.api_key("cowork-ecs-verify", "verify.json")
     proc = subprocess.run([str(h.CLI), "verify", "--elasticsearch", stack.es.url,
                            "--api-key", stack.es.verify_key, "--ca-file", str(pki / "ca.crt"),
                            "--public-key", str(pki / "signing.pub.pem"),
@@ -40,7 +42,6 @@ def stored(stack, sid):
 def sessions(stack):
     """Three real sessions (untouched, tampered, and one joined by a record
     a revoked key signed), each fully indexed."""
-    _, stack.es.verify_key = stack.es.api_key("cowork-ecs-verify", "verify.json")
     out = {}
     for name in ("untouched", "tampered", "revoked"):
         sid, proc = h.run_claude("bash_ok", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
@@ -134,6 +135,7 @@ def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
 
 def test_verify_without_a_trusted_key_for_the_documents_says_unknown_key(stack, sessions):
     pki = h.test_pki()
+    verify(stack, "--session", sessions["untouched"])  # makes the read-only key
     proc = subprocess.run([str(h.CLI), "verify", "--elasticsearch", stack.es.url, "--api-key", stack.es.verify_key,
                            "--ca-file", str(pki / "ca.crt"), "--public-key", str(pki / "signing_revoked.pub.pem"),
                            "--session", sessions["untouched"]], capture_output=True, timeout=120)
@@ -141,7 +143,7 @@ def test_verify_without_a_trusted_key_for_the_documents_says_unknown_key(stack, 
     assert proc.returncode == 1 and "unknown key" in out, out + proc.stderr.decode()
 
 
-def test_spans_and_span_events_are_signed_and_a_changed_span_is_named(stack):
+def test_spans_span_events_and_data_points_are_signed_and_a_changed_one_is_named(stack):
     tag = "sig_spans"
     extra = dict(h.ALL_SIGNALS_ENV)
     extra["OTEL_RESOURCE_ATTRIBUTES"] = f"e2e.scenario={tag}"
@@ -150,14 +152,32 @@ def test_spans_and_span_events_are_signed_and_a_changed_span_is_named(stack):
     assert proc.returncode == 0, proc.stderr[-2000:]
     spans = stack.docs(tag, 3, index="traces-claude_code.otel-*")
     events = stack.docs(tag, 1, index="logs-claude_code.otel-*")
+    points = stack.docs(tag, 2, index="metrics-claude_code.metrics-*")
     time.sleep(3)
     for doc in spans + events:
         assert get(doc, "attributes.cowork_ecs.signature.key_id"), doc
-    # Every span and span event of this session verifies: the signed form is
-    # the exporter's OTel-mode document.
-    for index in ("traces-claude_code.otel-*", "logs-claude_code.otel-*"):
+    for doc in points:
+        assert get(doc, "cowork_ecs.signature.key_id"), doc
+    # Every span, span event and data point of the last minutes verifies:
+    # the signed form is the exporter's document (OTel mode; ECS mode for
+    # data points, one document each).
+    for index in ("traces-claude_code.otel-*", "logs-claude_code.otel-*", "metrics-claude_code.metrics-*"):
         code, out, err = verify(stack, "--index", index, "--since", "now-10m")
         assert code == 0, out + err
+    # One data point's value changed: time-series mode updates nothing in
+    # place, so the forger deletes it and writes it again, cheaper.
+    hits = stack.es.search({"term": {"e2e.scenario": tag}}, "metrics-claude_code.metrics-*")
+    point = next(x for x in hits if get(x["_source"], "claude_code.cost.usage") is not None)
+    assert h.http("DELETE", f"{stack.es.url}/{point['_index']}/_doc/{point['_id']}?refresh=true")[0] == 200
+    forged = json.loads(json.dumps(point["_source"]))
+    forged["claude_code"]["cost"]["usage"] = 0.0
+    status, body = h.http("POST", f"{stack.es.url}/metrics-claude_code.metrics-default/_doc?refresh=true", forged)
+    assert status == 201, body[:500]
+    point = json.loads(body)
+    code, out, err = verify(stack, "--index", "metrics-claude_code.metrics-*", "--session", sid)
+    print(f"\n[verify data points]\n{out}")
+    assert code == 1, out + err
+    assert f"  modified: {point['_index']}/{point['_id']} (fields: claude_code.cost.usage)" in out.splitlines(), out
     # One span changed.
     hits = stack.es.search({"term": {"resource.attributes.e2e.scenario": tag}}, "traces-claude_code.otel-*")
     span = next(x for x in hits if get(x["_source"], "attributes.session.id") == sid)

@@ -11,9 +11,10 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// The default documents: the log records, spans and span events of both emitters.
+/// The default documents: the log records, spans, span events and data points of both emitters.
 pub const DEFAULT_INDEX: &str = "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*,\
-traces-claude_code.otel-*,traces-claude_cowork.otel-*,logs-claude_code.otel-*,logs-claude_cowork.otel-*";
+traces-claude_code.otel-*,traces-claude_cowork.otel-*,logs-claude_code.otel-*,logs-claude_cowork.otel-*,\
+metrics-claude_code.metrics-*,metrics-claude_cowork.metrics-*";
 /// Where the signature's fields are: at the top (ECS documents) or under
 /// `attributes` (spans and span events, in the exporter's OTel mode).
 const SIGNATURE_PREFIXES: &[&str] = &["", "attributes."];
@@ -263,9 +264,16 @@ fn read(client: &Client, v: &Verify) -> Result<Vec<Doc>, String> {
             let (Some(index), Some(id)) = (hit["_index"].as_str(), hit["_id"].as_str()) else {
                 continue;
             };
+            // A data point's signature binds no id: the processor cannot
+            // know the one time-series mode derives from its dimensions.
+            let metrics = index.starts_with("metrics-") || index.starts_with(".ds-metrics-");
             docs.push(Doc {
                 name: format!("{index}/{id}"),
-                id: id.to_owned(),
+                id: if metrics {
+                    String::new()
+                } else {
+                    id.to_owned()
+                },
                 fields: signature::flatten(&hit["_source"]),
             });
         }

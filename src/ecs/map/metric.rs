@@ -4,10 +4,14 @@
 //! `related.user`. A metric's name, description and unit, its metadata and
 //! a data point's exemplars carry no mapping: copied as they came, their
 //! text repaired when it is not UTF-8 (the metric's data points marked).
-//! Data points get no document id: the exporter has none for metrics.
+//! Data points get no document id: the exporter has none for metrics (their
+//! data streams are in time-series mode instead, README "Delivery
+//! guarantee"). With a signing key each Claude data point is signed
+//! (`signing`), which also keeps it in a document of its own.
 
 use crate::ecs::map::item::needs_repair;
 use crate::ecs::map::marks::{INVALID_UTF8, ItemKind, Level, Marks};
+use crate::ecs::map::signing;
 use crate::ecs::map::span::put_related_user;
 use crate::ecs::map::walk::{Owner, Piece, Walk};
 use crate::ecs::model::attrs::Attr;
@@ -27,6 +31,7 @@ impl<'a> Walk<'a> {
         let mut pieces = self.pool.pieces();
         let mut metadata = self.pool.attrs_in();
         let mut bad_text = false;
+        let mut name = std::borrow::Cow::Borrowed("");
         for f in wire::fields_of(Message::Metric, bytes) {
             let f = f?;
             let piece = match (f.tag, f.payload) {
@@ -42,7 +47,10 @@ impl<'a> Walk<'a> {
                 }
                 (t, Payload::Bytes(b)) if Message::data_point(t).is_some() => Piece::Child(t, b),
                 (t, Payload::Bytes(b)) if Message::Metric.text(t) => {
-                    let (_, bad, piece) = Piece::text(t, f.raw, b);
+                    let (text, bad, piece) = Piece::text(t, f.raw, b);
+                    if t == tag::METRIC_NAME {
+                        name = text;
+                    }
                     bad_text |= bad;
                     piece
                 }
@@ -72,7 +80,7 @@ impl<'a> Walk<'a> {
             tag::METRIC_METADATA,
             None,
             |walk, field_tag, b| {
-                changed |= walk.metric_data(field_tag, b, owner, level)?;
+                changed |= walk.metric_data(field_tag, b, &name, owner, level)?;
                 Ok(())
             },
         )?;
@@ -88,6 +96,7 @@ impl<'a> Walk<'a> {
         &mut self,
         field_tag: u32,
         body: &'a [u8],
+        name: &str,
         owner: Owner<'_, 'a>,
         level: &Level,
     ) -> Result<bool, Malformed> {
@@ -99,7 +108,7 @@ impl<'a> Walk<'a> {
             let f = f?;
             match (f.tag, f.payload) {
                 (tag::DATA_POINTS, Payload::Bytes(b)) => {
-                    changed |= self.data_point(point, b, owner, level)?;
+                    changed |= self.data_point(point, b, name, owner, level)?;
                 }
                 _ => self.out.extend_from_slice(f.raw),
             }
@@ -114,6 +123,7 @@ impl<'a> Walk<'a> {
         &mut self,
         kind: Message,
         bytes: &'a [u8],
+        metric: &str,
         owner: Owner<'_, 'a>,
         level: &Level,
     ) -> Result<bool, Malformed> {
@@ -124,8 +134,21 @@ impl<'a> Walk<'a> {
             self.pool.attrs_out(),
         );
         let mut marks = Marks::new(level);
+        let (mut time, mut value) = (0, None);
         for f in wire::fields_of(kind, bytes) {
             let f = f?;
+            match f.tag {
+                tag::POINT_TIME => time = f.fixed64().unwrap_or_default(),
+                tag::NUMBER_AS_DOUBLE if kind == Message::NumberDataPoint => {
+                    value = f
+                        .fixed64()
+                        .map(|b| serde_json::Value::from(f64::from_bits(b)));
+                }
+                tag::NUMBER_AS_INT if kind == Message::NumberDataPoint => {
+                    value = f.fixed64().map(|b| serde_json::Value::from(b as i64));
+                }
+                _ => {}
+            }
             let piece = match f.payload {
                 Payload::Bytes(b) if f.tag == attr_tag => match Piece::attribute(&mut attrs, b)? {
                     Some(piece) => piece,
@@ -158,6 +181,14 @@ impl<'a> Walk<'a> {
                 put_related_user(&mut out);
                 if self.finish_claude(emitter, marks, &mut out) {
                     self.outcome.pipeline_errors += 1;
+                }
+                if let Some(signer) = &self.mapping.settings.signer {
+                    let stored = signing::Stored::DataPoint {
+                        metric,
+                        time,
+                        value: value.as_ref(),
+                    };
+                    signing::sign(signer, "", &stored, &mut out);
                 }
                 true
             }

@@ -7,7 +7,10 @@
 //!   `trace_id`, `span_id`, `@timestamp` (its start) and `duration`;
 //! - a span event (OTel mode, its own document): its attributes under
 //!   `attributes.`, `event_name`, its span's `trace_id` and `span_id`, and
-//!   `@timestamp`.
+//!   `@timestamp`;
+//! - a data point (ECS mode): its attributes, `@timestamp` and, for a
+//!   number, its value under the metric's name. It has no document id (the
+//!   signature binds the empty one).
 
 use crate::ecs::model::attrs::{Attrs, Key};
 use crate::ecs::model::value::{string, string_array, to_json};
@@ -55,12 +58,22 @@ pub(crate) enum Stored<'x> {
         span_id: &'x [u8],
         time: u64,
     },
+    /// A data point (ECS mode: its attributes at the top, its value under
+    /// its metric's name). Its signature's attributes differ from every
+    /// other point's, so the exporter, which merges the points of a batch
+    /// that share attributes and time into one document, writes it alone.
+    DataPoint {
+        metric: &'x str,
+        time: u64,
+        /// A number point's value (histograms and summaries: none signed).
+        value: Option<&'x Value>,
+    },
 }
 
 /// Signs an item mapped into `out` (its document id `doc_id`) as `stored`
 /// says it is stored, and adds the signature's three fields to `out`.
 pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut Attrs<'_>) {
-    let otel = !matches!(stored, Stored::LogRecord { .. });
+    let otel = matches!(stored, Stored::Span { .. } | Stored::SpanEvent { .. });
     let mut leaves = BTreeMap::new();
     for a in out.iter() {
         let name = format!("{}{}", a.key.prefix, a.key.name);
@@ -71,6 +84,8 @@ pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut
         }
         let name = if otel {
             format!("attributes.{name}")
+        } else if matches!(stored, Stored::DataPoint { .. }) {
+            name
         } else {
             (signature::ECS_LOG_RENAMES.iter())
                 .find(|(from, _)| *from == name)
@@ -115,6 +130,16 @@ pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut
             put_ids(&mut put, trace_id, span_id);
             if !name.is_empty() {
                 put("event_name", Value::from(name));
+            }
+        }
+        Stored::DataPoint {
+            metric,
+            time,
+            value,
+        } => {
+            put(signature::FIELD_TIMESTAMP, nanos(time));
+            if let Some(v) = value.filter(|v| !metric.is_empty() && v.is_number()) {
+                put(metric, v.clone());
             }
         }
     }
