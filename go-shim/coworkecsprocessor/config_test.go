@@ -97,6 +97,9 @@ func TestValidate(t *testing.T) {
 		{desc: "uppercase namespace", mutate: func(c *Config) { c.Namespace = "Prod" }, expectedErr: "lowercase"},
 		{desc: "empty namespace", mutate: func(c *Config) { c.Namespace = "" }, expectedErr: "namespace"},
 		{desc: "silent", mutate: func(c *Config) { c.ErrorMode = ErrorModeSilent }},
+		{desc: "missing signing key", mutate: func(c *Config) { c.Signing.KeyFile = "/nonexistent/signing.pem" }, expectedErr: "signing.key_file"},
+		{desc: "signing key that is no key", mutate: func(c *Config) { c.Signing.KeyFile = "config_test.go" }, expectedErr: "not a PKCS#8 PEM Ed25519 private key"},
+		{desc: "signing key", mutate: func(c *Config) { c.Signing.KeyFile = writeSigningKey(t) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -110,6 +113,15 @@ func TestValidate(t *testing.T) {
 			require.ErrorContains(t, err, tt.expectedErr)
 		})
 	}
+}
+
+// writeSigningKey writes RFC 8032's test key 1 (PKCS#8 PEM) into a
+// temporary file and returns its path.
+func writeSigningKey(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "signing.pem")
+	pem := "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n"
+	require.NoError(t, os.WriteFile(path, []byte(pem), 0o600))
+	return path
 }
 
 func TestErrorModeUnmarshalText(t *testing.T) {
