@@ -102,12 +102,19 @@ impl Signer {
     /// (any order; names unique).
     pub fn sign(&self, doc_id: &str, fields: &mut [(String, Value)]) -> Signed {
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        let signature = self.key.sign(&message(&self.key_id, doc_id, fields));
+        // Each value's canonical text once, for the message and its digest.
+        let texts: Vec<String> = fields.iter().map(|(_, v)| canonical(v)).collect();
+        let mut out = message_head(&self.key_id, doc_id, fields.len());
+        for ((name, _), text) in fields.iter().zip(&texts) {
+            put(&mut out, name.as_bytes());
+            put(&mut out, text.as_bytes());
+        }
+        let signature = self.key.sign(&out);
         Signed {
             signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
             key_id: self.key_id.clone(),
-            fields: (fields.iter())
-                .map(|(name, value)| format!("{name}:{}", field_digest(name, value)))
+            fields: (fields.iter().zip(&texts))
+                .map(|((name, _), text)| format!("{name}:{}", digest_of(name, text)))
                 .collect(),
         }
     }
@@ -154,13 +161,19 @@ pub fn verify(
 /// length-prefixed (decimal length, `:`), so no two field lists give one
 /// message.
 pub fn message(key_id: &str, doc_id: &str, fields: &[(String, Value)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + fields.len() * 64);
-    for part in [DOMAIN, key_id.as_bytes(), doc_id.as_bytes()] {
-        put(&mut out, part);
-    }
+    let mut out = message_head(key_id, doc_id, fields.len());
     for (name, value) in fields {
         put(&mut out, name.as_bytes());
         put(&mut out, canonical(value).as_bytes());
+    }
+    out
+}
+
+/// The message's first parts: [`DOMAIN`], the key id, the document id.
+fn message_head(key_id: &str, doc_id: &str, fields: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + fields * 64);
+    for part in [DOMAIN, key_id.as_bytes(), doc_id.as_bytes()] {
+        put(&mut out, part);
     }
     out
 }
@@ -175,10 +188,15 @@ fn put(out: &mut Vec<u8>, part: &[u8]) {
 /// as 8 hex digits. It names the field that changed; the signature, not the
 /// digest, is what proves.
 pub fn field_digest(name: &str, value: &Value) -> String {
+    digest_of(name, &canonical(value))
+}
+
+/// [`field_digest`] of a value's canonical text.
+fn digest_of(name: &str, text: &str) -> String {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update([0]);
-    h.update(canonical(value).as_bytes());
+    h.update(text.as_bytes());
     hex(&h.finalize()[..4])
 }
 
@@ -210,7 +228,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 }
             }
         }
-        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -228,13 +246,19 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                write_string(k, out);
                 out.push(':');
                 write_canonical(v, out);
             }
             out.push('}');
         }
     }
+}
+
+/// A string as JSON (serde_json's escaping), appended.
+fn write_string(s: &str, out: &mut String) {
+    // Serializing a string into a String cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// A stored document as its leaf fields: objects are walked into dotted
@@ -264,6 +288,27 @@ pub fn flatten_into(prefix: &str, value: &Value, out: &mut BTreeMap<String, Valu
         Value::Array(a) if a.is_empty() => {}
         leaf => {
             out.insert(prefix.to_owned(), leaf.clone());
+        }
+    }
+}
+
+/// [`flatten_into`] of an owned value: its leaves are moved, not copied.
+pub fn flatten_owned_into(prefix: &str, value: Value, out: &mut BTreeMap<String, Value>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_owned_into(&name, v, out);
+            }
+        }
+        Value::Null => {}
+        Value::Array(a) if a.is_empty() => {}
+        leaf => {
+            out.insert(prefix.to_owned(), leaf);
         }
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut
                 .map_or(name, |(_, to)| (*to).to_owned())
         };
         if let Some(value) = a.value.clone().into_value() {
-            signature::flatten_into(&name, &to_json(&value), &mut leaves);
+            signature::flatten_owned_into(&name, to_json(&value), &mut leaves);
         }
     }
     let nanos = |t: u64| Value::from(t);
