@@ -93,6 +93,18 @@ impl Signer {
         Ok(Signer { key, key_id })
     }
 
+    /// A signer from the 32-byte Ed25519 secret key itself.
+    pub fn from_secret(secret: &[u8; 32]) -> Signer {
+        let key = SigningKey::from_bytes(secret);
+        let key_id = key_id(&key.verifying_key());
+        Signer { key, key_id }
+    }
+
+    /// The public half of this key.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
     /// The id of this key ([`key_id`] of its public key).
     pub fn key_id(&self) -> &str {
         &self.key_id
@@ -265,35 +277,15 @@ fn write_string(s: &str, out: &mut String) {
 /// names (`{"a": {"b": 1}}` and `{"a.b": 1}` both give `a.b`); arrays,
 /// strings, numbers and bools are leaves. `null`, empty objects and empty
 /// arrays are left out (the exporter writes none of them).
-pub fn flatten(doc: &Value) -> BTreeMap<String, Value> {
+pub fn flatten(doc: Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     flatten_into("", doc, &mut out);
     out
 }
 
-/// [`flatten`] into `out`, under `prefix` (empty, or a name without its dot).
-pub fn flatten_into(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let name = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten_into(&name, v, out);
-            }
-        }
-        Value::Null => {}
-        Value::Array(a) if a.is_empty() => {}
-        leaf => {
-            out.insert(prefix.to_owned(), leaf.clone());
-        }
-    }
-}
-
-/// [`flatten_into`] of an owned value: its leaves are moved, not copied.
-pub fn flatten_owned_into(prefix: &str, value: Value, out: &mut BTreeMap<String, Value>) {
+/// [`flatten`] into `out`, under `prefix` (empty, or a name without its
+/// dot); the leaves are moved, not copied.
+pub fn flatten_into(prefix: &str, value: Value, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -302,7 +294,7 @@ pub fn flatten_owned_into(prefix: &str, value: Value, out: &mut BTreeMap<String,
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten_owned_into(&name, v, out);
+                flatten_into(&name, v, out);
             }
         }
         Value::Null => {}
@@ -421,7 +413,7 @@ mod tests {
 
     #[test]
     fn flatten_reads_nested_and_dotted_keys_alike() {
-        let a = flatten(&json!({"event": {"action": "x", "tags": []}, "n": null, "a.b": {"c": 1}}));
+        let a = flatten(json!({"event": {"action": "x", "tags": []}, "n": null, "a.b": {"c": 1}}));
         assert_eq!(
             a,
             [

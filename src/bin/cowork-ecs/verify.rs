@@ -9,7 +9,7 @@ use crate::elasticsearch::Client;
 use cowork_ecs::signature::{self, FIELD_FIELDS, FIELD_KEY_ID, FIELD_SIGNATURE, FIELD_TIMESTAMP};
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// The default documents: the log records, spans, span events and data points of both emitters.
 pub const DEFAULT_INDEX: &str = "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*,\
@@ -81,6 +81,17 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
         println!("no documents in {} match: nothing verified", v.index);
         return Ok(false);
     }
+    let (intact, lines) = report(docs, v);
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(intact)
+}
+
+/// The report on `docs`: per session a line, `intact` or its problems,
+/// each problem on an indented line after it; and whether every session
+/// is intact.
+fn report(docs: Vec<Doc>, v: &Verify) -> (bool, Vec<String>) {
     let mut sessions: BTreeMap<String, Vec<Checked>> = BTreeMap::new();
     for doc in docs {
         let session = first(&doc.fields, SESSION_FIELDS)
@@ -98,9 +109,10 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
             .or_default()
             .push((doc, sequence, finding));
     }
+    let mut out = Vec::new();
     let mut intact = true;
     for (session, mut docs) in sessions {
-        docs.sort_by_key(|(d, seq, _)| (*seq, d.name.clone()));
+        docs.sort_by(|(a, sa, _), (b, sb, _)| (sa, &a.name).cmp(&(sb, &b.name)));
         let mut lines = Vec::new();
         for (doc, _, finding) in &docs {
             match finding {
@@ -136,40 +148,33 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
                 *seen.entry(*seq).or_default() += 1;
             }
         }
-        let good: BTreeSet<i64> = seen.keys().copied().collect();
-        for (seq, n) in &seen {
-            if *n > 1 {
-                lines.push(format!(
-                    "inserted: {} signed documents for sequence {seq}",
-                    n
-                ));
-            }
+        for (seq, n) in seen.iter().filter(|(_, n)| **n > 1) {
+            lines.push(format!("inserted: {n} signed documents for sequence {seq}"));
         }
-        if let (Some(&lo), Some(&hi)) = (good.first(), good.last()) {
-            let missing: Vec<i64> = (lo..=hi).filter(|s| !good.contains(s)).collect();
+        let bounds = seen.keys().next().zip(seen.keys().next_back());
+        if let Some((&lo, &hi)) = bounds {
+            let missing: Vec<i64> = (lo..=hi).filter(|s| !seen.contains_key(s)).collect();
             if !missing.is_empty() {
                 lines.push(format!("missing: sequence {}", ranges(&missing)));
             }
         }
-        let span = match (good.first(), good.last()) {
-            (Some(lo), Some(hi)) => format!(", sequence {lo}..{hi}"),
-            _ => String::new(),
-        };
+        let span = bounds.map_or(String::new(), |(lo, hi)| format!(", sequence {lo}..{hi}"));
         if lines.is_empty() {
-            println!("session {session}: intact ({} documents{span})", docs.len());
+            out.push(format!(
+                "session {session}: intact ({} documents{span})",
+                docs.len()
+            ));
         } else {
             intact = false;
-            println!(
+            out.push(format!(
                 "session {session}: {} problem(s) ({} documents{span})",
                 lines.len(),
                 docs.len()
-            );
-            for line in lines {
-                println!("  {line}");
-            }
+            ));
+            out.extend(lines.into_iter().map(|l| format!("  {l}")));
         }
     }
-    Ok(intact)
+    (intact, out)
 }
 
 /// Checks one document's signature; `None` when it holds under a trusted key.
@@ -256,11 +261,14 @@ fn read(client: &Client, v: &Verify) -> Result<Vec<Doc>, String> {
     }
     let mut docs = Vec::new();
     loop {
-        let hits = page["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        let hits = match page["hits"]["hits"].take() {
+            Value::Array(hits) => hits,
+            _ => Vec::new(),
+        };
         if hits.is_empty() {
             break;
         }
-        for hit in hits {
+        for mut hit in hits {
             let (Some(index), Some(id)) = (hit["_index"].as_str(), hit["_id"].as_str()) else {
                 continue;
             };
@@ -274,7 +282,7 @@ fn read(client: &Client, v: &Verify) -> Result<Vec<Doc>, String> {
                 } else {
                     id.to_owned()
                 },
-                fields: signature::flatten(&hit["_source"]),
+                fields: signature::flatten(hit["_source"].take()),
             });
         }
         let Some(scroll_id) = page["_scroll_id"].as_str().map(str::to_owned) else {
@@ -344,7 +352,107 @@ pub fn keys(files: &[std::path::PathBuf]) -> Result<HashMap<String, VerifyingKey
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use cowork_ecs::signature::Signer;
+
+    /// A stored log document of session `s`, number `seq`, signed by
+    /// `signer` as the processor signs (its `@timestamp` as stored).
+    fn signed(signer: &Signer, id: &str, seq: i64, command: &str) -> Doc {
+        let mut fields: BTreeMap<String, Value> = [
+            ("claude_code.events.session.id", json!("s")),
+            ("claude_code.events.event.sequence", json!(seq)),
+            ("process.command_line", json!(command)),
+            ("@timestamp", json!("2026-11-30T00:00:00.000000007Z")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut signed_fields: Vec<(String, Value)> = fields.clone().into_iter().collect();
+        signed_fields[0].1 = json!(signature::parse_timestamp("2026-11-30T00:00:00.000000007Z"));
+        let s = signer.sign(id, &mut signed_fields);
+        fields.insert(FIELD_SIGNATURE.into(), json!(s.signature));
+        fields.insert(FIELD_KEY_ID.into(), json!(s.key_id));
+        fields.insert(FIELD_FIELDS.into(), json!(s.fields));
+        Doc {
+            name: format!("i/{id}"),
+            id: id.into(),
+            fields,
+        }
+    }
+
+    fn verifier(trusted: &Signer) -> Verify {
+        let key = trusted.public_key();
+        Verify {
+            index: DEFAULT_INDEX.into(),
+            session: None,
+            since: None,
+            trusted: [(signature::key_id(&key), key)].into(),
+            revoked: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn an_untouched_session_is_intact() {
+        let signer = Signer::from_secret(&[7; 32]);
+        let docs = (0..3)
+            .map(|n| signed(&signer, &format!("d{n}"), n, "ls"))
+            .collect();
+        assert_eq!(
+            report(docs, &verifier(&signer)),
+            (
+                true,
+                vec!["session s: intact (3 documents, sequence 0..2)".to_owned()]
+            )
+        );
+    }
+
+    #[test]
+    fn each_kind_of_tampering_is_named() {
+        let signer = Signer::from_secret(&[7; 32]);
+        let other = Signer::from_secret(&[9; 32]);
+        let mut docs: Vec<Doc> = (0..5)
+            .map(|n| signed(&signer, &format!("d{n}"), n, "ls"))
+            .collect();
+        // d1: its signed field list shortened (fields still match their digests).
+        let Value::Array(list) = docs[1].fields.get_mut(FIELD_FIELDS).unwrap() else {
+            panic!()
+        };
+        list.retain(|e| !e.as_str().unwrap().starts_with("process.command_line:"));
+        // d2: its command changed.
+        docs[2]
+            .fields
+            .insert("process.command_line".into(), json!("rm -rf /"));
+        // d3: deleted.
+        docs.remove(3);
+        // A second signed document for number 4, and an unsigned one.
+        docs.push(signed(&signer, "copy", 4, "ls"));
+        let mut unsigned = signed(&signer, "forged", 0, "ls");
+        unsigned.fields.remove(FIELD_SIGNATURE);
+        docs.push(unsigned);
+        // One signed with a key the verifier does not know.
+        docs.push(signed(&other, "stranger", 0, "ls"));
+        let (intact, lines) = report(docs, &verifier(&signer));
+        assert!(!intact);
+        let mut problems = lines[1..].to_vec();
+        problems.sort();
+        assert_eq!(
+            lines[0],
+            "session s: 6 problem(s) (7 documents, sequence 0..4)"
+        );
+        assert_eq!(
+            problems,
+            [
+                "  bad signature: i/d1".to_owned(),
+                "  inserted: 2 signed documents for sequence 4".to_owned(),
+                "  inserted: i/forged (unsigned)".to_owned(),
+                // 1 too: a document whose signature fails holds no place.
+                "  missing: sequence 1, 3".to_owned(),
+                "  modified: i/d2 (fields: process.command_line)".to_owned(),
+                format!("  unknown key: i/stranger (key {})", other.key_id()),
+            ]
+        );
+    }
 
     #[test]
     fn ranges_are_compact() {

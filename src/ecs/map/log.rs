@@ -221,23 +221,21 @@ impl<'a> Walk<'a> {
             out.set(key, string(overflow.to_text()));
         }
         routing::mark_overridden(out, &requested);
-        if let Some(signer) = &mapping.settings.signer {
-            let message = match &new_body {
-                Some(OutValue::Str(s)) => Some(&**s),
-                Some(OutValue::Value(crate::otlp::Value::StringValue(s))) => Some(s.as_str()),
-                Some(_) => None,
-                None => match &body {
-                    InValue::Str(s) => Some(&**s),
-                    _ => None,
-                },
-            };
-            let stored = signing::Stored::LogRecord {
-                time: head.time,
-                message,
-            };
-            signing::sign(signer, &id, &stored, out);
-        }
         out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
+        let message = match &new_body {
+            Some(OutValue::Str(s)) => Some(&**s),
+            Some(OutValue::Value(crate::otlp::Value::StringValue(s))) => Some(s.as_str()),
+            Some(_) => None,
+            None => match &body {
+                InValue::Str(s) => Some(&**s),
+                _ => None,
+            },
+        };
+        let stored = signing::Stored::LogRecord {
+            time: head.time,
+            message,
+        };
+        self.sign(&stored, out);
         Ok(new_body)
     }
 

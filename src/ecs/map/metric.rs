@@ -182,14 +182,12 @@ impl<'a> Walk<'a> {
                 if self.finish_claude(emitter, marks, &mut out) {
                     self.outcome.pipeline_errors += 1;
                 }
-                if let Some(signer) = &self.mapping.settings.signer {
-                    let stored = signing::Stored::DataPoint {
-                        metric,
-                        time,
-                        value: value.as_ref(),
-                    };
-                    signing::sign(signer, "", &stored, &mut out);
-                }
+                let stored = signing::Stored::DataPoint {
+                    metric,
+                    time,
+                    value: value.as_ref(),
+                };
+                self.sign(&stored, &mut out);
                 true
             }
             Owner::Other => {

@@ -12,27 +12,14 @@
 //!   number, its value under the metric's name. It has no document id (the
 //!   signature binds the empty one).
 
+use crate::ecs::map::walk::Walk;
 use crate::ecs::model::attrs::{Attrs, Key};
-use crate::ecs::model::value::{string, string_array, to_json};
-use crate::signature::{self, Signer};
+use crate::ecs::model::value::{OutValue, string, string_array, to_json};
+use crate::ecs::policy::identity::lower_hex;
+use crate::ecs::policy::routing::{DOCUMENT_ID_ATTRIBUTE, ROUTING_ATTRIBUTES};
+use crate::signature;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
-/// Attributes the exporter does not store as they are: it routes on them,
-/// reads them as hints or as the document id (elasticsearchexporter
-/// `jsonwriter.go` `writeAttributes`, v0.157.0; ECS mode uses the data
-/// stream values as routed, which are the same).
-const EXPORTER_OWNED: &[&str] = &[
-    "data_stream.type",
-    "data_stream.dataset",
-    "data_stream.namespace",
-    "elastic.mapping.hints",
-    "elastic.mapping.mode",
-    "elasticsearch.document_id",
-    "elasticsearch.document_pipeline",
-    "elasticsearch.index",
-];
 
 /// What the exporter stores of an item besides its attributes.
 pub(crate) enum Stored<'x> {
@@ -70,38 +57,64 @@ pub(crate) enum Stored<'x> {
     },
 }
 
-/// Signs an item mapped into `out` (its document id `doc_id`) as `stored`
-/// says it is stored, and adds the signature's three fields to `out`.
-pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut Attrs<'_>) {
-    let otel = matches!(stored, Stored::Span { .. } | Stored::SpanEvent { .. });
+impl Walk<'_> {
+    /// With a signing key configured, signs an item mapped into `out` as
+    /// `stored` says the exporter stores it, bound to the document id
+    /// already in `out` (none for a data point), and adds the signature's
+    /// three fields to `out`. The exporter's control attributes
+    /// ([`ROUTING_ATTRIBUTES`]: routing, mapping mode, document id) are not
+    /// stored as they are, so they are not signed.
+    pub(crate) fn sign(&self, stored: &Stored<'_>, out: &mut Attrs<'_>) {
+        let Some(signer) = &self.mapping.settings.signer else {
+            return;
+        };
+        let signed = {
+            let doc_id = (out.get(&Key::plain(DOCUMENT_ID_ATTRIBUTE)))
+                .and_then(OutValue::scalar_text)
+                .unwrap_or_default();
+            let mut fields: Vec<(String, Value)> = stored_fields(stored, out).into_iter().collect();
+            signer.sign(&doc_id, &mut fields)
+        };
+        out.set(
+            Key::plain(signature::FIELD_SIGNATURE),
+            string(signed.signature),
+        );
+        out.set(Key::plain(signature::FIELD_KEY_ID), string(signed.key_id));
+        out.set(
+            Key::plain(signature::FIELD_FIELDS),
+            string_array(signed.fields),
+        );
+    }
+}
+
+/// The item's stored fields, by their stored (dotted) names.
+fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value> {
     let mut leaves = BTreeMap::new();
     for a in out.iter() {
         let name = format!("{}{}", a.key.prefix, a.key.name);
-        if EXPORTER_OWNED.contains(&name.as_str())
+        // A span event's name is stored as its `event.name` (and `event_name`).
+        if ROUTING_ATTRIBUTES.contains(&name.as_str())
             || (matches!(stored, Stored::SpanEvent { .. }) && name == "event.name")
         {
             continue;
         }
-        let name = if otel {
-            format!("attributes.{name}")
-        } else if matches!(stored, Stored::DataPoint { .. }) {
-            name
-        } else {
-            (signature::ECS_LOG_RENAMES.iter())
+        let name = match stored {
+            Stored::Span { .. } | Stored::SpanEvent { .. } => format!("attributes.{name}"),
+            Stored::DataPoint { .. } => name,
+            Stored::LogRecord { .. } => (signature::ECS_LOG_RENAMES.iter())
                 .find(|(from, _)| *from == name)
-                .map_or(name, |(_, to)| (*to).to_owned())
+                .map_or(name, |(_, to)| (*to).to_owned()),
         };
         if let Some(value) = a.value.clone().into_value() {
-            signature::flatten_owned_into(&name, to_json(&value), &mut leaves);
+            signature::flatten_into(&name, to_json(&value), &mut leaves);
         }
     }
-    let nanos = |t: u64| Value::from(t);
     let mut put = |k: &str, v: Value| {
         leaves.insert(k.to_owned(), v);
     };
     match *stored {
         Stored::LogRecord { time, message } => {
-            put(signature::FIELD_TIMESTAMP, nanos(time));
+            put(signature::FIELD_TIMESTAMP, Value::from(time));
             if let Some(m) = message.filter(|m| !m.is_empty()) {
                 put(signature::FIELD_MESSAGE, Value::from(m));
             }
@@ -113,59 +126,46 @@ pub(crate) fn sign(signer: &Signer, doc_id: &str, stored: &Stored<'_>, out: &mut
             start,
             end,
         } => {
-            put(signature::FIELD_TIMESTAMP, nanos(start));
-            put("duration", nanos(end.wrapping_sub(start)));
-            put_ids(&mut put, trace_id, span_id);
-            if !name.is_empty() {
-                put("name", Value::from(name));
-            }
+            put_otel(&mut put, ("name", name), trace_id, span_id, start);
+            put("duration", Value::from(end.wrapping_sub(start)));
         }
         Stored::SpanEvent {
             name,
             trace_id,
             span_id,
             time,
-        } => {
-            put(signature::FIELD_TIMESTAMP, nanos(time));
-            put_ids(&mut put, trace_id, span_id);
-            if !name.is_empty() {
-                put("event_name", Value::from(name));
-            }
-        }
+        } => put_otel(&mut put, ("event_name", name), trace_id, span_id, time),
         Stored::DataPoint {
             metric,
             time,
             value,
         } => {
-            put(signature::FIELD_TIMESTAMP, nanos(time));
+            put(signature::FIELD_TIMESTAMP, Value::from(time));
             if let Some(v) = value.filter(|v| !metric.is_empty() && v.is_number()) {
                 put(metric, v.clone());
             }
         }
     }
-    let mut fields: Vec<(String, Value)> = leaves.into_iter().collect();
-    let signed = signer.sign(doc_id, &mut fields);
-    out.set(
-        Key::plain(signature::FIELD_SIGNATURE),
-        string(signed.signature),
-    );
-    out.set(Key::plain(signature::FIELD_KEY_ID), string(signed.key_id));
-    out.set(
-        Key::plain(signature::FIELD_FIELDS),
-        string_array(signed.fields),
-    );
+    leaves
 }
 
-/// `trace_id` and `span_id` as the exporter writes them (lowercase hex;
-/// none when empty).
-fn put_ids(put: &mut impl FnMut(&str, Value), trace_id: &[u8], span_id: &[u8]) {
+/// What the exporter's OTel mode writes of a span or span event besides
+/// its attributes: `@timestamp`, its name (`name` / `event_name`, none when
+/// empty), and `trace_id`, `span_id` as lowercase hex (none when empty).
+fn put_otel(
+    put: &mut impl FnMut(&str, Value),
+    (name_field, name): (&str, &str),
+    trace_id: &[u8],
+    span_id: &[u8],
+    time: u64,
+) {
+    put(signature::FIELD_TIMESTAMP, Value::from(time));
+    if !name.is_empty() {
+        put(name_field, Value::from(name));
+    }
     for (k, id) in [("trace_id", trace_id), ("span_id", span_id)] {
-        if !id.is_empty() && id.iter().any(|b| *b != 0) {
-            let hex = id.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            });
-            put(k, Value::from(hex));
+        if id.iter().any(|b| *b != 0) {
+            put(k, Value::from(lower_hex(id)));
         }
     }
 }

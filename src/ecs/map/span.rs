@@ -236,23 +236,18 @@ impl<'a> Walk<'a> {
                     span_id: head.span_id,
                 };
                 let id = identity::document_id(id_base, &id)?;
-                out.set(
-                    Key::plain(routing::DOCUMENT_ID_ATTRIBUTE),
-                    string(id.clone()),
-                );
+                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
                 if self.finish_claude(emitter, marks, &mut out) {
                     self.outcome.pipeline_errors += 1;
                 }
-                if let Some(signer) = &self.mapping.settings.signer {
-                    let stored = signing::Stored::Span {
-                        name: &head.name,
-                        trace_id: head.trace_id,
-                        span_id: head.span_id,
-                        start: head.start,
-                        end: head.end,
-                    };
-                    signing::sign(signer, &id, &stored, &mut out);
-                }
+                let stored = signing::Stored::Span {
+                    name: &head.name,
+                    trace_id: head.trace_id,
+                    span_id: head.span_id,
+                    start: head.start,
+                    end: head.end,
+                };
+                self.sign(&stored, &mut out);
                 true
             }
             Owner::Other => {
@@ -348,20 +343,15 @@ impl<'a> Walk<'a> {
                     name: &name,
                 };
                 let id = identity::document_id(id_base, &id)?;
-                out.set(
-                    Key::plain(routing::DOCUMENT_ID_ATTRIBUTE),
-                    string(id.clone()),
-                );
+                out.set(Key::plain(routing::DOCUMENT_ID_ATTRIBUTE), string(id));
                 self.finish_claude(emitter, marks, &mut out);
-                if let Some(signer) = &self.mapping.settings.signer {
-                    let stored = signing::Stored::SpanEvent {
-                        name: &name,
-                        trace_id: span.trace_id,
-                        span_id: span.span_id,
-                        time,
-                    };
-                    signing::sign(signer, &id, &stored, &mut out);
-                }
+                let stored = signing::Stored::SpanEvent {
+                    name: &name,
+                    trace_id: span.trace_id,
+                    span_id: span.span_id,
+                    time,
+                };
+                self.sign(&stored, &mut out);
                 true
             }
             Owner::Other => {
