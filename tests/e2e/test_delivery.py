@@ -403,9 +403,11 @@ def test_the_same_record_sent_twice_is_one_document(own_es, tmp_path):
 
 METRICS_INDEX = "metrics-claude_code.metrics-*"
 # Documents one metrics request of metrics_request() makes: token.usage for
-# input and for output, and cost.usage (the exporter's ECS mode groups data
-# points by attributes and time; these three never share both).
-DOCS_PER_METRICS_REQUEST = 3
+# input and for output, cost.usage and session.count. The last two share
+# their attributes and time, which the exporter's ECS mode would merge into
+# one document; signed (the suite's gateways sign), each point is its own
+# (README "Delivery guarantee").
+DOCS_PER_METRICS_REQUEST = 4
 
 
 def metrics_request(tag, n):
@@ -425,6 +427,7 @@ def metrics_request(tag, n):
                                      metric("claude_code.token.usage", "tokens",
                                             [point(100.0 + n, type="input"), point(10.0 + n, type="output")]),
                                      metric("claude_code.cost.usage", "USD", [point(0.01 * n)]),
+                                     metric("claude_code.session.count", "count", [point(1.0)]),
                                  ]}]}]}
 
 

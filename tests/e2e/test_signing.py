@@ -133,6 +133,11 @@ def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
     assert code == 0 and "intact" in out, out + err
 
 
+def test_verify_fails_when_nothing_matches(stack):
+    code, out, err = verify(stack, "--session", "no-such-session")
+    assert code == 1 and "nothing verified" in out, out + err
+
+
 def test_verify_without_a_trusted_key_for_the_documents_says_unknown_key(stack, sessions):
     pki = h.test_pki()
     verify(stack, "--session", sessions["untouched"])  # makes the read-only key

@@ -58,12 +58,18 @@ def test_plaintext_and_untrusting_clients_fail_and_store_nothing(stack):
     _, proc = h.run_claude("bash_ok", stack.api.url, c.otlp_http, TOKEN, allowed_tools=["Bash"], tag="tls_untrusting_cli",
                            extra_env={"NODE_EXTRA_CA_CERTS": str(h.test_pki() / "rogue_ca.crt")})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # The README's claim (step 3): Claude Code does not read the OTel SDK's
+    # variable; with only it, the CA is not trusted and nothing arrives.
+    _, proc = h.run_claude("bash_ok", stack.api.url, c.otlp_http, TOKEN, allowed_tools=["Bash"], tag="tls_otel_cert_cli",
+                           extra_env={"NODE_EXTRA_CA_CERTS": "",
+                                      "OTEL_EXPORTER_OTLP_CERTIFICATE": str(h.test_pki() / "ca.crt")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
     # A trusted request sent after all of them is indexed: anything the
     # failed ones had left would be by now.
     assert c.post_logs(_request("tls_after"), "application/json")[0] == 200
     stack.docs("tls_after", 1)
     time.sleep(2)
-    for tag in ("tls_plaintext", "tls_untrusting", "tls_untrusting_cli"):
+    for tag in ("tls_plaintext", "tls_untrusting", "tls_untrusting_cli", "tls_otel_cert_cli"):
         assert stack.es.count({"term": {"e2e.scenario": tag}}) == 0, tag
 
 

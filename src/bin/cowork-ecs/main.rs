@@ -87,8 +87,9 @@ enum Command {
         #[arg(long)]
         retention: Option<String>,
     },
-    /// Read the stored Claude log documents back and check their signatures
-    /// and each session's sequence (README "Tamper evidence"). Prints one
+    /// Read the stored Claude log records, spans, span events and data points
+    /// back and check their signatures and each session's sequence (README
+    /// "Tamper evidence"). Prints one
     /// line per session (intact, or its problems); exits 1 when anything
     /// is wrong or nothing matched.
     Verify {

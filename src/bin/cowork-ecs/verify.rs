@@ -1,5 +1,6 @@
-//! `cowork-ecs verify`: reads the stored Claude log documents back from
-//! Elasticsearch and checks their signatures and each session's sequence
+//! `cowork-ecs verify`: reads the stored Claude documents (log records,
+//! spans, span events, data points) back from Elasticsearch and checks their
+//! signatures and each session's sequence
 //! (README "Tamper evidence"). Per session it reports `intact`, or each
 //! problem: a modified document (and which fields), missing sequence
 //! numbers, an inserted document (unsigned, or a second one for a number),
