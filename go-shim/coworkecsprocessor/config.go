@@ -171,6 +171,9 @@ type Config struct {
 	Signing SigningConfig `mapstructure:"signing" json:"signing"`
 	// ErrorMode: ignore (default), silent or propagate. See ErrorMode. Go-only.
 	ErrorMode ErrorMode `mapstructure:"error_mode" json:"-"`
+	// QueueGuard refuses new data, retryably, before the persistent queue's
+	// filesystem runs out. Go-only. See QueueGuardConfig.
+	QueueGuard QueueGuardConfig `mapstructure:"queue_guard" json:"-"`
 
 	// defaultsErr: the library could not give its defaults (Validate says so).
 	defaultsErr error
@@ -184,8 +187,9 @@ var _ component.Config = (*Config)(nil)
 // the Rust library, which owns the defaults) plus the Go-only defaults.
 func createDefaultConfig() component.Config {
 	cfg := &Config{
-		Tenant:    TenantConfig{Source: TenantSourceNone},
-		ErrorMode: ErrorModeIgnore,
+		Tenant:     TenantConfig{Source: TenantSourceNone},
+		ErrorMode:  ErrorModeIgnore,
+		QueueGuard: defaultQueueGuard(),
 	}
 	raw, err := cffi.ConfigDefaults()
 	if err == nil {
@@ -227,6 +231,9 @@ func (cfg *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w %q: use none, auth or metadata", errUnknownTenantSource, cfg.Tenant.Source)
+	}
+	if err := cfg.QueueGuard.Validate(); err != nil {
+		return err
 	}
 	raw, err := cfg.transformConfig()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,8 @@ func customConfig() *Config {
 	cfg.Tenant = TenantConfig{Source: TenantSourceAuth, Key: "username", SetNamespace: true, SetLabel: false}
 	cfg.Tenants = map[string][]string{"team-a": {"org-1", "org-2"}}
 	cfg.ErrorMode = ErrorModePropagate
+	cfg.QueueGuard = QueueGuardConfig{Directory: "/var/lib/otelcol/cowork-ecs", ReserveMiB: 512, ReservePercent: 10,
+		CheckInterval: 2 * time.Second, QueueSize: 1000000, BytesPerRecord: 1500}
 	return cfg
 }
 
@@ -57,6 +60,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "unknown_action"), expectedErr: "shred"},
 		{id: component.NewIDWithName(metadata.Type, "tenant_without_key"), expectedErr: "tenant.key", notRust: true},
 		{id: component.NewIDWithName(metadata.Type, "unknown_tenant_source"), expectedErr: "tenant.source", notRust: true},
+		{id: component.NewIDWithName(metadata.Type, "queue_guard_bad_percent"), expectedErr: "queue_guard.reserve_percent", notRust: true},
+		{id: component.NewIDWithName(metadata.Type, "queue_guard_bad_interval"), expectedErr: "queue_guard.check_interval", notRust: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -100,6 +105,10 @@ func TestValidate(t *testing.T) {
 		{desc: "missing signing key", mutate: func(c *Config) { c.Signing.KeyFile = "/nonexistent/signing.pem" }, expectedErr: "signing.key_file"},
 		{desc: "signing key that is no key", mutate: func(c *Config) { c.Signing.KeyFile = "config_test.go" }, expectedErr: "not a PKCS#8 PEM Ed25519 private key"},
 		{desc: "signing key", mutate: func(c *Config) { c.Signing.KeyFile = writeSigningKey(t) }},
+		{desc: "queue guard without bytes per record", mutate: func(c *Config) {
+			c.QueueGuard.Directory, c.QueueGuard.BytesPerRecord = t.TempDir(), 0
+		}, expectedErr: "queue_guard.bytes_per_record"},
+		{desc: "queue guard off ignores its other settings", mutate: func(c *Config) { c.QueueGuard.CheckInterval = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -27,6 +27,7 @@ type core struct {
 	logger      *zap.Logger
 	transformer *cffi.Transformer
 	telemetry   *metadata.TelemetryBuilder
+	guard       *queueGuard // nil: no queue_guard.directory
 }
 
 func newCore(set processor.Settings, cfg *Config) (*core, error) {
@@ -40,7 +41,8 @@ func newCore(set processor.Settings, cfg *Config) (*core, error) {
 	}, nil
 }
 
-// start creates the Rust transformer (the config was validated already).
+// start creates the Rust transformer (the config was validated already)
+// and joins the queue guard of its directory.
 func (p *core) start(_ context.Context, _ component.Host) error {
 	raw, err := p.cfg.transformConfig()
 	if err != nil {
@@ -51,6 +53,17 @@ func (p *core) start(_ context.Context, _ component.Host) error {
 		return err
 	}
 	p.transformer = t
+	if p.guard, err = acquireQueueGuard(p.cfg.QueueGuard, p.logger); err != nil {
+		return err
+	}
+	if p.guard != nil {
+		if err := p.telemetry.RegisterProcessorCoworkEcsQueueGuardAvailableCallback(p.guard.observeAvailable); err != nil {
+			return err
+		}
+		if err := p.telemetry.RegisterProcessorCoworkEcsQueueGuardReserveCallback(p.guard.observeReserve); err != nil {
+			return err
+		}
+	}
 	p.logger.Info("cowork_ecs transform ready", zap.String("library_version", cffi.Version()))
 	return nil
 }
@@ -61,6 +74,18 @@ func (p *core) shutdown(context.Context) error {
 	p.transformer.Close()
 	p.transformer = nil
 	p.telemetry.Shutdown()
+	p.guard.release()
+	p.guard = nil
+	return nil
+}
+
+// admit refuses a batch of items, with a retryable error, while the queue
+// guard says the persistent queue's filesystem is at its reserve.
+func (p *core) admit(ctx context.Context, items int) error {
+	if err := p.guard.admit(items); err != nil {
+		p.telemetry.ProcessorCoworkEcsQueueGuardRefused.Add(ctx, int64(items))
+		return fmt.Errorf("cowork-ecs: batch refused: %w", err)
+	}
 	return nil
 }
 

@@ -95,6 +95,11 @@ func newMetricsProcessor(set processor.Settings, cfg *Config) (*signalProcessor[
 
 // process is the processorhelper function of every signal.
 func (p *signalProcessor[T, S, R]) process(ctx context.Context, batch T) (T, error) {
+	if p.guard != nil {
+		if err := p.admit(ctx, p.shape.count(batch)); err != nil {
+			return batch, err
+		}
+	}
 	tenant := p.tenant(ctx)
 	out, err := p.transform(tenant, batch)
 	if err == nil {

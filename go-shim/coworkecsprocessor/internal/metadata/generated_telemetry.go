@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -23,10 +25,13 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	ProcessorCoworkEcsTransformFailures metric.Int64Counter
+	meter                                 metric.Meter
+	mu                                    sync.Mutex
+	registrations                         []metric.Registration
+	ProcessorCoworkEcsQueueGuardAvailable metric.Int64ObservableGauge
+	ProcessorCoworkEcsQueueGuardRefused   metric.Int64Counter
+	ProcessorCoworkEcsQueueGuardReserve   metric.Int64ObservableGauge
+	ProcessorCoworkEcsTransformFailures   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -38,6 +43,46 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorCoworkEcsQueueGuardAvailableCallback sets callback for observable ProcessorCoworkEcsQueueGuardAvailable metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoworkEcsQueueGuardAvailableCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCoworkEcsQueueGuardAvailable, obs: o})
+		return nil
+	}, builder.ProcessorCoworkEcsQueueGuardAvailable)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCoworkEcsQueueGuardReserveCallback sets callback for observable ProcessorCoworkEcsQueueGuardReserve metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoworkEcsQueueGuardReserveCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCoworkEcsQueueGuardReserve, obs: o})
+		return nil
+	}, builder.ProcessorCoworkEcsQueueGuardReserve)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -58,6 +103,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorCoworkEcsQueueGuardAvailable, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cowork_ecs_queue_guard_available",
+		metric.WithDescription("Bytes available on the filesystem of the persistent queue's directory (queue_guard.directory), as last read. [Alpha]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoworkEcsQueueGuardRefused, err = builder.meter.Int64Counter(
+		"otelcol_processor_cowork_ecs_queue_guard_refused",
+		metric.WithDescription("Items (log records, spans, data points) refused with a retryable error because the persistent queue's filesystem was down to its reserve (queue_guard). [Alpha]"),
+		metric.WithUnit("{items}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoworkEcsQueueGuardReserve, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cowork_ecs_queue_guard_reserve",
+		metric.WithDescription("The reserve below which the processor refuses new data (queue_guard), in bytes. [Alpha]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCoworkEcsTransformFailures, err = builder.meter.Int64Counter(
 		"otelcol_processor_cowork_ecs_transform_failures",
 		metric.WithDescription("Batches the cowork_ecs transform could not process in full (passed on as far as it could read them unless error_mode is propagate, or refused when they must fail closed). [Alpha]"),

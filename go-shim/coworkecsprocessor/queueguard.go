@@ -1,0 +1,294 @@
+package coworkecsprocessor // import "github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+const mib = 1 << 20
+
+var (
+	// errQueueFilesystemFull is what a refused batch returns: not a
+	// permanent error, so the otlp receiver answers HTTP 503 / gRPC
+	// UNAVAILABLE and the sender retries.
+	errQueueFilesystemFull = errors.New("the persistent queue's filesystem is down to its reserve; retry later")
+	errQueueGuardConfig    = errors.New("queue_guard")
+)
+
+// QueueGuardConfig keeps the persistent sending queue's filesystem from
+// running out (README "Delivery guarantee", "A full disk"). The collector's
+// persistent queue over file_storage can lose or strand acknowledged
+// records when a write of its store fails with ENOSPC
+// (tests/upstream/FINDINGS.md), so the processor refuses new data with a
+// retryable error while the free space of the filesystem holding Directory
+// is below the reserve: max(ReserveMiB, ReservePercent of its size). The
+// store keeps that room for its own bookkeeping (deleting delivered items,
+// compaction). Go-only: the Rust transform never sees it.
+type QueueGuardConfig struct {
+	// Directory is the persistent queue's directory (file_storage's
+	// directory). Empty: no guard.
+	Directory string `mapstructure:"directory"`
+	// ReserveMiB is the least free space kept on its filesystem, in MiB
+	// (default 256).
+	ReserveMiB uint64 `mapstructure:"reserve_mib"`
+	// ReservePercent is the least free space kept, in percent of the
+	// filesystem's size (default 5). The reserve is the larger of the two.
+	ReservePercent float64 `mapstructure:"reserve_percent"`
+	// CheckInterval is how often the free space is read (default 1s); a
+	// refusal is logged at most once per interval.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
+	// QueueSize is the exporter's sending_queue.queue_size, in records:
+	// at start the processor warns when it promises more records than fit
+	// above the reserve. 0: not checked.
+	QueueSize uint64 `mapstructure:"queue_size"`
+	// BytesPerRecord is the average number of bytes one queued record takes
+	// in the queue's files, for that estimate (default 2048; README
+	// "Delivery guarantee" says how it was measured).
+	BytesPerRecord uint64 `mapstructure:"bytes_per_record"`
+}
+
+// Default queue guard settings (README "Configuration reference").
+const (
+	defaultReserveMiB     = 256
+	defaultReservePercent = 5
+	defaultCheckInterval  = time.Second
+	defaultBytesPerRecord = 2048
+)
+
+func defaultQueueGuard() QueueGuardConfig {
+	return QueueGuardConfig{
+		ReserveMiB: defaultReserveMiB, ReservePercent: defaultReservePercent,
+		CheckInterval: defaultCheckInterval, BytesPerRecord: defaultBytesPerRecord,
+	}
+}
+
+// Validate checks the settings that do not need the filesystem; the
+// directory itself is read at start (file_storage creates it then).
+func (c QueueGuardConfig) Validate() error {
+	switch {
+	case c.Directory == "":
+		return nil
+	case c.ReservePercent < 0 || c.ReservePercent >= 100:
+		return fmt.Errorf("%w.reserve_percent %v: use 0 <= percent < 100", errQueueGuardConfig, c.ReservePercent)
+	case c.CheckInterval <= 0:
+		return fmt.Errorf("%w.check_interval %v: must be positive", errQueueGuardConfig, c.CheckInterval)
+	case c.BytesPerRecord == 0:
+		return fmt.Errorf("%w.bytes_per_record: must be positive", errQueueGuardConfig)
+	}
+	return nil
+}
+
+// filesystem is one reading of the filesystem holding the queue: its size
+// and the bytes an unprivileged writer may still use.
+type filesystem struct {
+	size, available uint64
+}
+
+func statFilesystem(dir string) (filesystem, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return filesystem{}, err
+	}
+	bsize := uint64(st.Bsize) //nolint:gosec // a block size is positive
+	return filesystem{size: st.Blocks * bsize, available: st.Bavail * bsize}, nil
+}
+
+// reserve is the free space the guard keeps, in bytes.
+func (c QueueGuardConfig) reserve(fs filesystem) uint64 {
+	return max(c.ReserveMiB*mib, uint64(float64(fs.size)*c.ReservePercent/100))
+}
+
+// queueGuard reads the free space of one queue directory every
+// CheckInterval, in a goroutine of its own, and says whether new data may
+// pass. The processors of the three signals share one guard per
+// configuration (their queues live in the same directory), so the
+// filesystem is read and a refusal logged once per interval, not once per
+// pipeline.
+type queueGuard struct {
+	cfg    QueueGuardConfig
+	logger *zap.Logger
+	stat   func(string) (filesystem, error)
+
+	full      atomic.Bool
+	available atomic.Uint64
+	reserved  atomic.Uint64
+	refused   atomic.Uint64 // items refused since the last log line
+
+	refs int // guarded by guards.mu
+	stop chan struct{}
+	done chan struct{}
+}
+
+// guards are the running guards by configuration.
+var guards = struct {
+	sync.Mutex
+	byConfig map[QueueGuardConfig]*queueGuard
+}{byConfig: map[QueueGuardConfig]*queueGuard{}}
+
+// acquireQueueGuard returns the running guard of cfg, starting it (one
+// synchronous reading, so the first batch is judged on a real one) if no
+// processor runs it yet; nil when cfg has no directory. An unreadable
+// directory is an error: the collector does not start.
+func acquireQueueGuard(cfg QueueGuardConfig, logger *zap.Logger) (*queueGuard, error) {
+	return acquireQueueGuardWith(cfg, logger, statFilesystem)
+}
+
+func acquireQueueGuardWith(cfg QueueGuardConfig, logger *zap.Logger, stat func(string) (filesystem, error)) (*queueGuard, error) {
+	if cfg.Directory == "" {
+		return nil, nil
+	}
+	guards.Lock()
+	defer guards.Unlock()
+	if g, ok := guards.byConfig[cfg]; ok {
+		g.refs++
+		return g, nil
+	}
+	g := &queueGuard{cfg: cfg, logger: logger, stat: stat, refs: 1, stop: make(chan struct{}), done: make(chan struct{})}
+	fs, err := stat(cfg.Directory)
+	if err != nil {
+		return nil, fmt.Errorf("%w.directory %q: cannot read its filesystem: %w", errQueueGuardConfig, cfg.Directory, err)
+	}
+	g.record(fs)
+	g.logSizing(fs)
+	guards.byConfig[cfg] = g
+	go g.run()
+	return g, nil
+}
+
+// release stops the guard when its last processor shuts down.
+func (g *queueGuard) release() {
+	if g == nil {
+		return
+	}
+	guards.Lock()
+	g.refs--
+	last := g.refs == 0
+	if last {
+		delete(guards.byConfig, g.cfg)
+	}
+	guards.Unlock()
+	if last {
+		close(g.stop)
+		<-g.done
+	}
+}
+
+// admit is the hot path: nil while the filesystem is above its reserve,
+// else errQueueFilesystemFull (items are counted for the next log line).
+func (g *queueGuard) admit(items int) error {
+	if g == nil || !g.full.Load() {
+		return nil
+	}
+	g.refused.Add(uint64(items)) //nolint:gosec // a count is not negative
+	return errQueueFilesystemFull
+}
+
+// record stores a reading and returns whether the guard was refusing
+// before it.
+func (g *queueGuard) record(fs filesystem) (wasFull bool) {
+	reserve := g.cfg.reserve(fs)
+	g.available.Store(fs.available)
+	g.reserved.Store(reserve)
+	return g.full.Swap(fs.available < reserve)
+}
+
+func (g *queueGuard) run() {
+	defer close(g.done)
+	tick := time.NewTicker(g.cfg.CheckInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-tick.C:
+		}
+		fs, err := g.stat(g.cfg.Directory)
+		if err != nil {
+			// Keep the last verdict; say so once, not every interval.
+			if !failing {
+				g.logger.Error("cowork_ecs queue_guard cannot read the queue's filesystem; keeping its last verdict",
+					zap.String("directory", g.cfg.Directory), zap.Error(err))
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		wasFull := g.record(fs)
+		g.logTransition(wasFull, fs)
+	}
+}
+
+// logTransition logs at most one line per interval: when the guard starts
+// refusing, while it refuses (with what it refused since the last line),
+// and when it accepts again.
+func (g *queueGuard) logTransition(wasFull bool, fs filesystem) {
+	full := g.full.Load()
+	fields := []zap.Field{
+		zap.String("directory", g.cfg.Directory),
+		zap.Uint64("available_mib", fs.available/mib),
+		zap.Uint64("reserve_mib", g.reserved.Load()/mib),
+	}
+	switch {
+	case full && !wasFull:
+		g.logger.Warn("cowork_ecs queue_guard: the persistent queue's filesystem is down to its reserve; "+
+			"refusing new data with a retryable error until there is room again", fields...)
+	case full:
+		if n := g.refused.Swap(0); n > 0 {
+			g.logger.Warn("cowork_ecs queue_guard: still refusing new data (the queue's filesystem is at its reserve)",
+				append(fields, zap.Uint64("refused_items", n))...)
+		}
+	case wasFull:
+		g.logger.Info("cowork_ecs queue_guard: the queue's filesystem has room again; accepting new data",
+			append(fields, zap.Uint64("refused_items", g.refused.Swap(0)))...)
+	}
+}
+
+// fits is how many records of BytesPerRecord fit above the reserve.
+func (g *queueGuard) fits(fs filesystem) uint64 {
+	reserve := g.cfg.reserve(fs)
+	if fs.available <= reserve {
+		return 0
+	}
+	return (fs.available - reserve) / g.cfg.BytesPerRecord
+}
+
+// logSizing says at start how many records the queue's filesystem holds
+// above the reserve, and warns when queue_size promises more.
+func (g *queueGuard) logSizing(fs filesystem) {
+	fits := g.fits(fs)
+	fields := []zap.Field{
+		zap.String("directory", g.cfg.Directory),
+		zap.Uint64("filesystem_mib", fs.size/mib),
+		zap.Uint64("available_mib", fs.available/mib),
+		zap.Uint64("reserve_mib", g.cfg.reserve(fs)/mib),
+		zap.Uint64("bytes_per_record", g.cfg.BytesPerRecord),
+		zap.Uint64("records_that_fit", fits),
+	}
+	g.logger.Info("cowork_ecs queue_guard: sizing of the persistent queue's filesystem", fields...)
+	if g.cfg.QueueSize > fits {
+		g.logger.Warn("cowork_ecs queue_guard: the sending queue's queue_size promises more records than its filesystem "+
+			"holds above the reserve; new data will be refused (retryable) when the filesystem reaches the reserve, "+
+			"before the queue is full (README \"Delivery guarantee\": sizing)",
+			append(fields, zap.Uint64("queue_size", g.cfg.QueueSize))...)
+	}
+}
+
+// observe reports the guard's last reading to the collector's telemetry.
+func (g *queueGuard) observeAvailable(_ context.Context, o metric.Int64Observer) error {
+	o.Observe(int64(min(g.available.Load(), 1<<62))) //nolint:gosec // bounded above
+	return nil
+}
+
+func (g *queueGuard) observeReserve(_ context.Context, o metric.Int64Observer) error {
+	o.Observe(int64(min(g.reserved.Load(), 1<<62))) //nolint:gosec // bounded above
+	return nil
+}

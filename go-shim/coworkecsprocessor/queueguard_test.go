@@ -1,0 +1,173 @@
+package coworkecsprocessor
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cowork-ecs/cowork-ecs/go-shim/coworkecsprocessor/internal/metadatatest"
+)
+
+// fakeFilesystem is a filesystem whose free space a test sets.
+type fakeFilesystem struct {
+	size      uint64
+	available atomic.Uint64
+	reads     atomic.Int64
+}
+
+func (f *fakeFilesystem) stat(string) (filesystem, error) {
+	f.reads.Add(1)
+	return filesystem{size: f.size, available: f.available.Load()}, nil
+}
+
+func guardConfig(t *testing.T) QueueGuardConfig {
+	cfg := defaultQueueGuard()
+	cfg.Directory = t.TempDir()
+	cfg.CheckInterval = 10 * time.Millisecond
+	return cfg
+}
+
+func TestQueueGuardReserveIsTheLargerOfMiBAndPercent(t *testing.T) {
+	cfg := defaultQueueGuard() // 256 MiB, 5 %
+	assert.Equal(t, uint64(256*mib), cfg.reserve(filesystem{size: 1 << 30}), "1 GiB: 5 % is 51 MiB, 256 MiB wins")
+	assert.Equal(t, uint64(100<<30)/20, cfg.reserve(filesystem{size: 100 << 30}), "100 GiB: 5 % is 5 GiB")
+}
+
+func TestQueueGuardRefusesAtTheReserveAndResumesByItself(t *testing.T) {
+	fs := &fakeFilesystem{size: 1 << 30}
+	fs.available.Store(300 * mib)
+	core, logs := observer.New(zapcore.InfoLevel)
+	g, err := acquireQueueGuardWith(guardConfig(t), zap.New(core), fs.stat)
+	require.NoError(t, err)
+	defer g.release()
+
+	var wantRefused atomic.Int64
+	admit := func(items int) error {
+		err := g.admit(items)
+		if err != nil {
+			wantRefused.Add(int64(items))
+		}
+		return err
+	}
+	require.NoError(t, admit(100), "300 MiB free, 256 MiB reserve")
+	fs.available.Store(255 * mib)
+	require.Eventually(t, func() bool { return admit(1) != nil }, 5*time.Second, 5*time.Millisecond)
+	for range 50 {
+		require.ErrorIs(t, admit(10), errQueueFilesystemFull)
+	}
+	fs.available.Store(257 * mib) // someone freed space: no restart needed
+	require.Eventually(t, func() bool { return admit(1) == nil }, 5*time.Second, 5*time.Millisecond)
+
+	assert.Equal(t, 1, logs.FilterMessageSnippet("down to its reserve").Len(), "one line when it starts refusing")
+	resumed := logs.FilterMessageSnippet("accepting new data").All()
+	require.Len(t, resumed, 1)
+	stillRefusing := logs.FilterMessageSnippet("still refusing").All()
+	var refused int64
+	for _, e := range append(stillRefusing, resumed...) {
+		refused += int64(e.ContextMap()["refused_items"].(uint64))
+	}
+	assert.Equal(t, wantRefused.Load(), refused, "every refused item is in the log lines")
+	assert.LessOrEqual(t, len(stillRefusing), int(fs.reads.Load()), "at most one line per reading")
+}
+
+func TestQueueGuardSaysHowManyRecordsFitAndWarnsWhenQueueSizePromisesMore(t *testing.T) {
+	fs := &fakeFilesystem{size: 10 << 30}
+	fs.available.Store(2<<30 + 512*mib) // 2.5 GiB free, 512 MiB reserve (5 % of 10 GiB)
+	cfg := guardConfig(t)
+	cfg.QueueSize, cfg.BytesPerRecord = 2_000_000, 2048
+	core, logs := observer.New(zapcore.InfoLevel)
+	g, err := acquireQueueGuardWith(cfg, zap.New(core), fs.stat)
+	require.NoError(t, err)
+	g.release()
+
+	sizing := logs.FilterMessageSnippet("sizing of the").All()
+	require.Len(t, sizing, 1)
+	assert.EqualValues(t, 1<<20, sizing[0].ContextMap()["records_that_fit"], "2 GiB above the reserve / 2 KiB")
+	warn := logs.FilterMessageSnippet("promises more records").All()
+	require.Len(t, warn, 1)
+	assert.Equal(t, zapcore.WarnLevel, warn[0].Level)
+
+	cfg.QueueSize = 1 << 20
+	core, logs = observer.New(zapcore.InfoLevel)
+	g, err = acquireQueueGuardWith(cfg, zap.New(core), fs.stat)
+	require.NoError(t, err)
+	g.release()
+	assert.Zero(t, logs.FilterMessageSnippet("promises more records").Len(), "a queue_size that fits")
+}
+
+func TestQueueGuardIsSharedByTheProcessorsOfOneDirectory(t *testing.T) {
+	fs := &fakeFilesystem{size: 1 << 30}
+	fs.available.Store(1 << 29)
+	cfg := guardConfig(t)
+	a, err := acquireQueueGuardWith(cfg, zap.NewNop(), fs.stat)
+	require.NoError(t, err)
+	b, err := acquireQueueGuardWith(cfg, zap.NewNop(), fs.stat)
+	require.NoError(t, err)
+	assert.Same(t, a, b)
+	a.release()
+	select {
+	case <-b.done:
+		t.Fatal("stopped while a processor still uses it")
+	default:
+	}
+	b.release()
+	<-b.done
+}
+
+func TestQueueGuardRefusesAnUnreadableDirectoryAtStart(t *testing.T) {
+	cfg := defaultQueueGuard()
+	cfg.Directory = filepath.Join(t.TempDir(), "missing", "queue")
+	_, err := acquireQueueGuard(cfg, zap.NewNop())
+	require.ErrorContains(t, err, "queue_guard.directory")
+	require.ErrorContains(t, err, cfg.Directory)
+}
+
+// The processor, with the real Rust library and the real filesystem of a
+// temporary directory: a reserve larger than any disk refuses every batch
+// with a retryable (not permanent) error and passes nothing on; the
+// refusal is counted in the collector's telemetry.
+func TestProcessorRefusesRetryablyWhileTheQueueFilesystemIsAtItsReserve(t *testing.T) {
+	in := readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))
+	items := in.LogRecordCount()
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.QueueGuard.Directory = t.TempDir()
+	cfg.QueueGuard.ReservePercent = 0
+	cfg.QueueGuard.ReserveMiB = 1 << 40 // an exbibyte: no filesystem here has it
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	err = p.ConsumeLogs(context.Background(), in)
+	require.ErrorIs(t, err, errQueueFilesystemFull)
+	assert.False(t, consumererror.IsPermanent(err), "the receiver must answer a retryable status")
+	assert.Empty(t, sink.AllLogs())
+	metadatatest.AssertEqualProcessorCoworkEcsQueueGuardRefused(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: int64(items)}}, metricdatatest.IgnoreTimestamp())
+
+	// The same directory with the reserve the filesystem has: it passes.
+	cfg = createDefaultConfig().(*Config)
+	cfg.QueueGuard.Directory, cfg.QueueGuard.ReserveMiB, cfg.QueueGuard.ReservePercent = t.TempDir(), 0, 0
+	sink = new(consumertest.LogsSink)
+	p2 := newProcessor(t, cfg, sink)
+	require.NoError(t, p2.ConsumeLogs(context.Background(), readLogs(t, filepath.Join(testdata, "cowork", "events.otlp.json"))))
+	require.Len(t, sink.AllLogs(), 1)
+	assert.Equal(t, items, sink.AllLogs()[0].LogRecordCount())
+}
