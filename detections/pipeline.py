@@ -81,7 +81,7 @@ def cowork_ecs_pipeline(config=None):
         mapping = dict(ECS_FIELDS)
         for name in VENDOR_FIELDS:
             mapping[name] = [p + name for p in prefixes] if len(prefixes) > 1 else prefixes[0] + name
-        def logsource():  # a condition object belongs to one item
+        def logsource(product=product):  # a condition object belongs to one item
             return LogsourceCondition(product=product, service="events")
 
         items += [
