@@ -89,6 +89,19 @@ def test_generated_rules_are_current():
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def test_sigma_convert_takes_the_rules_for_another_siem():
+    """README "Another SIEM": sigma-cli converts every rule with a backend
+    and detections/sigma-values.yml (here the Lucene backend, no field
+    mapping: the rules' own names, the allow-lists filled in)."""
+    sigma = h.BUILD / "venv" / "bin" / "sigma"
+    proc = subprocess.run([str(sigma), "convert", "-t", "lucene", "-p", str(h.ROOT / "detections" / "sigma-values.yml"),
+                           str(detection_rules.RULES_DIR)], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    queries = [q for q in proc.stdout.splitlines() if q.strip()]
+    assert len(queries) == len(detection_rules.rules()), proc.stdout
+    assert "(event.name:mcp_server_connection AND status:connected) AND (NOT server_name:tickets)" in queries
+
+
 def test_each_rule_has_the_fields_kibana_imports():
     for stem, rule in detection_rules.rules():
         for key in ("rule_id", "risk_score", "severity", "threat", "index", "query", "language", "interval", "from"):
@@ -202,7 +215,13 @@ def sessions(stack):
     sent["neg_demo_cowork"] = ("negative", "make run: the Cowork fixture")
     waits.append(("neg_demo_cowork", 29, []))
     # The finding `cowork-ecs verify --report-index` will write (it does not yet):
-    # written here directly, one document per finding kind.
+    # written here directly, one document per finding kind, into a data stream
+    # whose strings are keywords (as setup's templates make the other streams).
+    template = {"index_patterns": ["logs-cowork_ecs.verify-*"], "data_stream": {}, "priority": 300,
+                "template": {"mappings": {"dynamic_templates": [
+                    {"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}]}}}
+    status, body = h.http("PUT", f"{stack.es.url}/_index_template/e2e-cowork_ecs-verify", template)
+    assert status == 200, body[:1000]
     for i, finding in enumerate(FINDINGS):
         doc = {"@timestamp": "2026-12-03T12:00:00.000Z", "e2e.scenario": "pos_verify",
                "event": {"kind": "alert", "action": "tamper-finding"},
