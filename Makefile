@@ -20,7 +20,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
+.PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-gateway  durable gateway (queue fsync on, and off) vs the previous one, same run, real Elasticsearch"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 	@echo "make bench-collector-traces  the same for traces"
+	@echo "make detections convert the Sigma rules (detections/rules) into Elastic Security rules and Lucene queries"
 	@echo "make generate   regenerate the processor's mdatagen code from metadata.yaml"
 	@echo "make fuzz       coverage-guided fuzzing of the transform for FUZZ_SECONDS (default 600)"
 
@@ -54,6 +55,11 @@ collector: lib $(OCB)
 ## deps: Elasticsearch and the Claude Code CLI for the end-to-end tests.
 deps:
 	ES_VERSION=$(ES_VERSION) ES8_VERSION=$(ES8_VERSION) scripts/install-deps.sh
+
+## detections: the Sigma rules converted with pySigma (detections/generate.py):
+## detections/rules.ndjson, detections/lucene/, README's rule list; commit the result.
+detections: deps
+	$(BUILD)/venv/bin/python detections/generate.py
 
 test-rust:
 	cargo fmt --all -- --check

@@ -6,7 +6,10 @@
 #   - it checks that a full JDK 21+ is there for Elasticsearch 9 (the test
 #     distribution bundles none; tests/e2e/harness.py picks it);
 #   - the Claude Code CLI, pinned in tests/e2e/package.json (npm ci; the native
-#     binary ships inside its platform package).
+#     binary ships inside its platform package);
+#   - pySigma and its Elasticsearch backend, pinned in detections/requirements.txt,
+#     into the virtual environment build/venv (`make detections`; the detection
+#     tests run it; the end-to-end suite itself stays standard-library Python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ES_VERSION=${ES_VERSION:?set ES_VERSION}
@@ -72,6 +75,14 @@ if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \
    && [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-arm64/claude ]; then
   echo "install-deps: Claude Code CLI (npm ci in tests/e2e)"
   (cd tests/e2e && npm ci --no-audit --no-fund --ignore-scripts)
+fi
+
+venv=$BUILD/venv
+if ! cmp -s detections/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
+  echo "install-deps: pySigma (detections/requirements.txt) into $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r detections/requirements.txt
+  cp detections/requirements.txt "$venv/requirements.txt"
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet 'pytest>=8'

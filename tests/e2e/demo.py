@@ -5,7 +5,8 @@ Starts a real Elasticsearch and the ocb-built collector (gateway config),
 drives the real Claude Code CLI against the local Messages API stand-in
 (a successful Bash call, a failing one, a rejected one, an API error), sends
 the Cowork-shaped events over OTLP/HTTP, then prints a table of the ECS
-documents found in Elasticsearch and stops everything.
+documents found in Elasticsearch, which detections fire on them
+(detections/rules.ndjson) and stops everything.
 """
 
 import json
@@ -17,10 +18,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness as h  # noqa: E402
+from detection_rules import print_fired  # noqa: E402
 from elastic_dashboards import DASHBOARDS, dashboard_query  # noqa: E402
 from messages_api import MessagesApiStandIn  # noqa: E402
 
 TOKEN = "demo-ingest-token"
+# The Claude Code runs of the demo: scenario, allowed tools.
+SESSIONS = [("bash_ok", ["Bash"]), ("bash_fail", ["Bash"]), ("tool_rejected", []), ("api_error", [])]
+
+
+def run_sessions(api, collector, token, tag=lambda scenario: None, report=lambda line: None):
+    """The demo's sessions: the real CLI per SESSIONS (bash_ok with traces
+    and metrics on too), then the Cowork events; `tag(name)` names each
+    one's e2e.scenario (None: the scenario's own name, "cowork")."""
+    for scenario, tools in SESSIONS:
+        # bash_ok with traces and metrics on too: spans for the Traces Overview.
+        extra = dict(h.ALL_SIGNALS_ENV) if scenario == "bash_ok" else None
+        _, proc = h.run_claude(scenario, api.url, collector.otlp_http, token, allowed_tools=tools,
+                               extra_env=extra, tag=tag(scenario))
+        report(f"claude -p ({scenario}): exit {proc.returncode}")
+    status, _ = collector.post_logs(json.dumps(h.tagged_cowork_request(tag("cowork") or "cowork")).encode(),
+                                    "application/json")
+    report(f"Cowork events (OTLP/JSON): HTTP {status}")
 
 
 def field(doc, dotted):
@@ -52,14 +71,7 @@ def main():
         collector = h.Collector(work, es.url, TOKEN).start()
         print(f"collector listening on {collector.otlp_http} (OTLP/HTTP, bearer token)", flush=True)
         api = MessagesApiStandIn().start()
-        for scenario, tools in [("bash_ok", ["Bash"]), ("bash_fail", ["Bash"]), ("tool_rejected", []), ("api_error", [])]:
-            # bash_ok with traces and metrics on too: spans for the Traces Overview.
-            extra = h.ALL_SIGNALS_ENV if scenario == "bash_ok" else None
-            _, proc = h.run_claude(scenario, api.url, collector.otlp_http, TOKEN, allowed_tools=tools,
-                                   extra_env=extra)
-            print(f"claude -p ({scenario}): exit {proc.returncode}", flush=True)
-        status, _ = collector.post_logs(json.dumps(h.tagged_cowork_request("cowork")).encode(), "application/json")
-        print(f"Cowork events (OTLP/JSON): HTTP {status}", flush=True)
+        run_sessions(api, collector, TOKEN, report=lambda line: print(line, flush=True))
 
         def complete():
             # Every run's key events and all 29 Cowork records are searchable.
@@ -89,6 +101,7 @@ def main():
             print("  ".join(str(v)[:w].ljust(w) for v, (_, w) in zip(row, columns)))
         print(f"\n{len(docs)} ECS documents in Elasticsearch.")
         print_dashboards(es)
+        print_fired(es)
         return 0
     finally:
         for stop in (lambda: api and api.stop(), lambda: collector and collector.stop(), es.stop):

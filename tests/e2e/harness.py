@@ -540,16 +540,22 @@ ALL_SIGNALS_ENV = {
 
 
 def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", allowed_tools=(), timeout=180,
-               prompt="say hello using bash", tag=None, extra_env=None):
+               prompt="say hello using bash", tag=None, extra_env=None, args=(), files=None):
     """Runs `claude -p <prompt>` once, in a fresh work dir and HOME, with
     telemetry to the collector (resource attribute e2e.scenario=<tag or
-    scenario>; extra_env adds or overrides variables). Returns (session_id,
-    completed process)."""
+    scenario>; extra_env adds or overrides variables; args are more CLI
+    arguments; files, {path: text}, are written first, a path starting
+    `~/` into HOME, any other into the work dir, where "{work}" in a text
+    is the work dir). Returns (session_id, completed process)."""
     session_id = str(uuid.uuid4())
     with tempfile.TemporaryDirectory(prefix=f"cc-{scenario}-") as tmp:
         home, work = Path(tmp) / "home", Path(tmp) / "work"
         home.mkdir()
         work.mkdir()
+        for path, text in (files or {}).items():
+            f = home / path[2:] if path.startswith("~/") else work / path
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text.replace("{work}", str(work)))
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),
@@ -580,6 +586,7 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
         cmd = [str(claude_binary()), "-p", prompt, "--output-format", "json", "--session-id", session_id]
         if allowed_tools:
             cmd += ["--allowedTools", *allowed_tools]
+        cmd += list(args)
         proc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     return session_id, proc
 
