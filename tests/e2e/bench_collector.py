@@ -9,6 +9,8 @@ are compared in interleaved rounds of the same run:
 
 - `none`:       otlp → debug
 - `cowork_ecs`: otlp → cowork_ecs → debug
+- `guarded`:    the same with `queue_guard` on (a directory of the run's
+  own, reserve 0, so it never refuses): what the full-disk guard costs
 - `ottl` (logs): otlp → transform → debug, contrib's transform processor
   running the same mapping written in OTTL: the statements are generated
   from docs/mapping.md (the mapping's own generated reference: every event
@@ -59,6 +61,11 @@ receivers:
         endpoint: 127.0.0.1:{port}
 processors:
   cowork_ecs: {{}}
+  cowork_ecs/guarded:
+    queue_guard:
+      directory: {workdir}
+      reserve_mib: 0
+      reserve_percent: 0
 {ottl}
 exporters:
   debug:
@@ -173,8 +180,8 @@ def peak_rss_mb(pid):
 def one_run(workdir, pipeline, records, service):
     port = h.free_port()
     config = Path(workdir) / f"{pipeline}.yaml"
-    processors = {"cowork_ecs": "cowork_ecs", "ottl": "transform"}.get(pipeline, "")
-    config.write_text(CONFIG.format(port=port, signal=SIGNAL, processors=processors,
+    processors = {"cowork_ecs": "cowork_ecs", "guarded": "cowork_ecs/guarded", "ottl": "transform"}.get(pipeline, "")
+    config.write_text(CONFIG.format(port=port, signal=SIGNAL, processors=processors, workdir=workdir,
                                     ottl=ottl_config() if pipeline == "ottl" else ""))
     log = open(Path(workdir) / f"{pipeline}-{records}.log", "ab")
     proc = subprocess.Popen(["taskset", "-c", "0", str(h.COLLECTOR), "--config", str(config)],
@@ -224,7 +231,7 @@ def main():
     cases = [(n, "claude-code") for n in SIZES] + [(1000, "billing")]
     if SIGNAL == "traces":
         cases = [(n, "claude-code") for n in SIZES]
-    pipelines = ["none", "cowork_ecs"] + (["ottl"] if SIGNAL == "logs" else [])
+    pipelines = ["none", "cowork_ecs", "guarded"] + (["ottl"] if SIGNAL == "logs" else [])
     best = {}
     with tempfile.TemporaryDirectory(prefix="cowork-ecs-bench-") as workdir:
         for r in range(ROUNDS):
@@ -247,6 +254,8 @@ def main():
             ratio = m["rate"] / base["rate"]
             print(f"| {records} | {service} | {pipeline} | {m['rate']:.0f} | {m['cpu_per_m']:.2f} | "
                   f"{m['rss']:.0f} | {ratio:.2f}x |")
+        guarded = best[("guarded", records, service)]["rate"] / best[("cowork_ecs", records, service)]["rate"]
+        print(f"| {records} | {service} | guarded / cowork_ecs | | | | {guarded:.2f}x |")
         if ("ottl", records, service) in best:
             vs = best[("cowork_ecs", records, service)]["rate"] / best[("ottl", records, service)]["rate"]
             print(f"| {records} | {service} | cowork_ecs / ottl | | | | {vs:.2f}x |")
