@@ -78,8 +78,12 @@ check-static-libs:
 generate:
 	cd go-shim/coworkecsprocessor && go generate ./...
 
+## test-go also runs tests/upstream: reproductions of the collector's own
+## persistent queue and exporter behaviour the gateway works around
+## (tests/upstream/FINDINGS.md).
 test-go: lib check-static-libs
 	cd go-shim && test -z "$$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...
+	cd tests/upstream && test -z "$$(gofmt -l .)" && go vet ./... && go test -count=1 ./...
 
 test-c: lib
 	mkdir -p $(BUILD)

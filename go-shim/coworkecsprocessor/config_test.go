@@ -32,7 +32,7 @@ func customConfig() *Config {
 	cfg.Tenants = map[string][]string{"team-a": {"org-1", "org-2"}}
 	cfg.ErrorMode = ErrorModePropagate
 	cfg.QueueGuard = QueueGuardConfig{Directory: "/var/lib/otelcol/cowork-ecs", ReserveMiB: 512, ReservePercent: 10,
-		CheckInterval: 2 * time.Second, QueueSize: 1000000, BytesPerRecord: 1500}
+		CheckInterval: 2 * time.Second, QueueSize: 1000000, BytesPerRecord: 1500, BallastMiB: 16}
 	return cfg
 }
 

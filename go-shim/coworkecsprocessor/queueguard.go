@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +55,17 @@ type QueueGuardConfig struct {
 	// in the queue's files, for that estimate (default 2048; README
 	// "Delivery guarantee" says how it was measured).
 	BytesPerRecord uint64 `mapstructure:"bytes_per_record"`
+	// BallastMiB is the size of a file (BallastFile in Directory) the guard
+	// allocates while there is room and deletes when something else eats
+	// the reserve (free space below half of it): the queue's store then
+	// still has room to deliver and delete what it holds while new data is
+	// refused. 0: no ballast (default 64).
+	BallastMiB uint64 `mapstructure:"ballast_mib"`
 }
+
+// BallastFile is the name of the guard's ballast file in the queue's
+// directory.
+const BallastFile = "cowork-ecs-ballast"
 
 // Default queue guard settings (README "Configuration reference").
 const (
@@ -61,12 +73,13 @@ const (
 	defaultReservePercent = 5
 	defaultCheckInterval  = time.Second
 	defaultBytesPerRecord = 2048
+	defaultBallastMiB     = 64
 )
 
 func defaultQueueGuard() QueueGuardConfig {
 	return QueueGuardConfig{
 		ReserveMiB: defaultReserveMiB, ReservePercent: defaultReservePercent,
-		CheckInterval: defaultCheckInterval, BytesPerRecord: defaultBytesPerRecord,
+		CheckInterval: defaultCheckInterval, BytesPerRecord: defaultBytesPerRecord, BallastMiB: defaultBallastMiB,
 	}
 }
 
@@ -122,6 +135,12 @@ type queueGuard struct {
 	reserved  atomic.Uint64
 	refused   atomic.Uint64 // items refused since the last log line
 
+	// ballast: whether the ballast file is allocated; ballastErr: the last
+	// allocation failed (logged once). Owned by the guard's goroutine after
+	// start.
+	ballast    bool
+	ballastErr bool
+
 	refs int // guarded by guards.mu
 	stop chan struct{}
 	done chan struct{}
@@ -156,6 +175,8 @@ func acquireQueueGuardWith(cfg QueueGuardConfig, logger *zap.Logger, stat func(s
 	if err != nil {
 		return nil, fmt.Errorf("%w.directory %q: cannot read its filesystem: %w", errQueueGuardConfig, cfg.Directory, err)
 	}
+	g.adoptBallast()
+	fs = g.tendBallast(fs)
 	g.record(fs)
 	g.logSizing(fs)
 	guards.byConfig[cfg] = g
@@ -222,6 +243,7 @@ func (g *queueGuard) run() {
 			continue
 		}
 		failing = false
+		fs = g.tendBallast(fs)
 		wasFull := g.record(fs)
 		g.logTransition(wasFull, fs)
 	}
@@ -250,6 +272,65 @@ func (g *queueGuard) logTransition(wasFull bool, fs filesystem) {
 		g.logger.Info("cowork_ecs queue_guard: the queue's filesystem has room again; accepting new data",
 			append(fields, zap.Uint64("refused_items", g.refused.Swap(0)))...)
 	}
+}
+
+func (g *queueGuard) ballastPath() string { return filepath.Join(g.cfg.Directory, BallastFile) }
+
+// adoptBallast takes over a ballast file of the right size a previous run
+// left (a restart); one of another size is removed and made anew.
+func (g *queueGuard) adoptBallast() {
+	st, err := os.Stat(g.ballastPath())
+	if err != nil {
+		return
+	}
+	if g.cfg.BallastMiB > 0 && st.Size() == int64(g.cfg.BallastMiB*mib) { //nolint:gosec // MiB from the config
+		g.ballast = true
+		return
+	}
+	_ = os.Remove(g.ballastPath())
+}
+
+// tendBallast deletes the ballast when something else ate half the reserve,
+// and allocates it again once there is room for it above the reserve. It
+// returns the filesystem as it is afterwards.
+func (g *queueGuard) tendBallast(fs filesystem) filesystem {
+	if g.cfg.BallastMiB == 0 {
+		return fs
+	}
+	size := g.cfg.BallastMiB * mib
+	reserve := g.cfg.reserve(fs)
+	switch {
+	case g.ballast && fs.available < reserve/2:
+		if err := os.Remove(g.ballastPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			g.logger.Error("cowork_ecs queue_guard cannot delete its ballast", zap.String("file", g.ballastPath()), zap.Error(err))
+			return fs
+		}
+		g.ballast = false
+		g.logger.Warn("cowork_ecs queue_guard: something else ate the queue filesystem's reserve; released the ballast "+
+			"so the queue can go on delivering and deleting what it holds while new data is refused "+
+			"(README \"Delivery guarantee\": keep the queue on a filesystem of its own)",
+			zap.String("directory", g.cfg.Directory), zap.Uint64("available_mib", fs.available/mib),
+			zap.Uint64("ballast_mib", g.cfg.BallastMiB))
+	case !g.ballast && fs.available >= reserve+size:
+		if err := allocate(g.ballastPath(), size); err != nil {
+			_ = os.Remove(g.ballastPath())
+			if !g.ballastErr {
+				g.logger.Warn("cowork_ecs queue_guard cannot allocate its ballast; the queue's reserve has no ballast",
+					zap.String("file", g.ballastPath()), zap.Error(err))
+			}
+			g.ballastErr = true
+			return fs
+		}
+		g.ballast, g.ballastErr = true, false
+		g.logger.Info("cowork_ecs queue_guard: ballast allocated", zap.String("file", g.ballastPath()),
+			zap.Uint64("ballast_mib", g.cfg.BallastMiB))
+	default:
+		return fs
+	}
+	if now, err := g.stat(g.cfg.Directory); err == nil {
+		return now
+	}
+	return fs
 }
 
 // fits is how many records of BytesPerRecord fit above the reserve.

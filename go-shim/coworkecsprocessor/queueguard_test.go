@@ -2,6 +2,7 @@ package coworkecsprocessor
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,7 @@ func guardConfig(t *testing.T) QueueGuardConfig {
 	cfg := defaultQueueGuard()
 	cfg.Directory = t.TempDir()
 	cfg.CheckInterval = 10 * time.Millisecond
+	cfg.BallastMiB = 0
 	return cfg
 }
 
@@ -125,6 +127,52 @@ func TestQueueGuardIsSharedByTheProcessorsOfOneDirectory(t *testing.T) {
 	}
 	b.release()
 	<-b.done
+}
+
+// Something else eats the reserve: the ballast is deleted (its room goes to
+// the queue's bookkeeping) and allocated again once there is room for it.
+func TestQueueGuardReleasesItsBallastWhenSomethingElseEatsTheReserve(t *testing.T) {
+	fs := &fakeFilesystem{size: 1 << 30}
+	fs.available.Store(400 * mib)
+	cfg := guardConfig(t)
+	cfg.BallastMiB = 4
+	ballast := filepath.Join(cfg.Directory, BallastFile)
+	core, logs := observer.New(zapcore.InfoLevel)
+	g, err := acquireQueueGuardWith(cfg, zap.New(core), fs.stat)
+	require.NoError(t, err)
+	defer g.release()
+	st, err := os.Stat(ballast)
+	require.NoError(t, err, "allocated at start: 400 MiB free, 256 MiB reserve + 4 MiB")
+	assert.EqualValues(t, 4*mib, st.Size())
+
+	fs.available.Store(200 * mib) // the queue itself at its reserve: the ballast stays
+	require.Eventually(t, func() bool { return g.admit(1) != nil }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.FileExists(t, ballast)
+
+	fs.available.Store(0) // another program filled the filesystem
+	require.Eventually(t, func() bool { _, err := os.Stat(ballast); return os.IsNotExist(err) }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, 1, logs.FilterMessageSnippet("released the ballast").Len())
+	require.Error(t, g.admit(1), "still refusing")
+
+	fs.available.Store(259 * mib) // room again, but not for the ballast above the reserve
+	require.Eventually(t, func() bool { return g.admit(1) == nil }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.NoFileExists(t, ballast)
+	fs.available.Store(261 * mib)
+	require.Eventually(t, func() bool { _, err := os.Stat(ballast); return err == nil }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestQueueGuardAdoptsTheBallastOfAPreviousRun(t *testing.T) {
+	fs := &fakeFilesystem{size: 1 << 30}
+	fs.available.Store(200 * mib) // no room for a new one, no cause to release it
+	cfg := guardConfig(t)
+	cfg.BallastMiB = 1
+	require.NoError(t, allocate(filepath.Join(cfg.Directory, BallastFile), mib))
+	g, err := acquireQueueGuardWith(cfg, zap.NewNop(), fs.stat)
+	require.NoError(t, err)
+	defer g.release()
+	assert.True(t, g.ballast)
 }
 
 func TestQueueGuardRefusesAnUnreadableDirectoryAtStart(t *testing.T) {

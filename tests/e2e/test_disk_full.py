@@ -38,14 +38,18 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting the queue's 
 
 MIB = 1 << 20
 RESERVE_MIB = 4
+# COWORK_ECS_E2E_BALLAST_MIB=0 runs the suite without the ballast (to see
+# what it is for: the run of the closing note of issue 23).
+BALLAST_MIB = int(os.environ.get("COWORK_ECS_E2E_BALLAST_MIB", "2"))
 # The filesystem holds the reserve plus room for 6 MiB and 256 bytes per
 # record of a run: a record takes about 2 KB in the queue, so the queue
 # reaches the reserve well before a run's last record while Elasticsearch is
 # hung, and its store grows past the compaction threshold below.
-TMPFS_MIB = RESERVE_MIB + 6 + RECORDS * 256 // MIB
+TMPFS_MIB = RESERVE_MIB + BALLAST_MIB + 6 + RECORDS * 256 // MIB
 ENV = {
     "COWORK_ECS_QUEUE_RESERVE_MIB": str(RESERVE_MIB),
     "COWORK_ECS_QUEUE_RESERVE_PERCENT": "0",
+    "COWORK_ECS_QUEUE_BALLAST_MIB": str(BALLAST_MIB),
     # The store is compacted once it grew past 4 MiB and drained below 1 MiB
     # (the needed threshold must be below what the store can reach above the
     # reserve: README "Delivery guarantee").
@@ -135,7 +139,8 @@ def test_the_queue_filling_its_disk_refuses_and_loses_nothing(es, tmp_path, disk
         sender.start()
         h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
         acked_when_full = sender.acked
-        queued = sum(f.stat().st_blocks * 512 for f in disk.queue.iterdir())  # allocated, not apparent
+        queued = sum(f.stat().st_blocks * 512 for f in disk.queue.iterdir()  # allocated, not apparent
+                     if f.name != "cowork-ecs-ballast")
         assert acked_when_full < RECORDS, "refused before the sender was done"
         assert disk.available() >= RESERVE_MIB * MIB * 0.75, "the reserve is kept (one interval of writes at most)"
         time.sleep(3)
@@ -157,35 +162,51 @@ def test_the_queue_filling_its_disk_refuses_and_loses_nothing(es, tmp_path, disk
 
 
 def test_a_disk_filled_by_something_else_refuses_and_resumes_without_a_restart(es, tmp_path, disk):
+    """Another program fills the queue's filesystem to 0 while the queue
+    holds records and Elasticsearch is hung: the gateway refuses, releases
+    its ballast, and, once Elasticsearch is back, delivers and deletes what
+    it holds in the ballast's room while the file is still there (the upstream
+    queue loses or strands records when a delete or dispatch write fails:
+    tests/upstream/FINDINGS.md). Once the file is deleted it accepts again,
+    without a restart."""
     tag = "disk_full_other"
     collector = start_gateway(es, tmp_path, disk, tag)
     sender = Sender(collector, tag, RECORDS)
     try:
+        if BALLAST_MIB:
+            assert (disk.queue / "cowork-ecs-ballast").stat().st_size == BALLAST_MIB * MIB
         es.pause()
         sender.start()
         h.wait_until("records in the queue", lambda: sender.acked >= RECORDS // 8, 120)
-        filler = disk.fill()  # the queue may meet ENOSPC until the guard's next reading (1 s)
+        filler = disk.fill()  # until ENOSPC: another program's runaway file
         before = sender.retried
         h.wait_until("the gateway to refuse", refused(sender, before), 60)
+        h.wait_until("no ballast", lambda: not (disk.queue / "cowork-ecs-ballast").exists(), 30)
         acked_when_full = sender.acked
         time.sleep(3)
         assert sender.acked == acked_when_full, "nothing acknowledged while the disk is full"
+        es.pause(False)  # the file is still there
+        drained = wait_exactly_once(es, tag, acked_when_full, timeout=120 if BALLAST_MIB else 60)
+        assert sender.acked == acked_when_full, "still refusing: the file is still there"
         filler.unlink()
-        es.pause(False)
         sender.join(RECORDS / RATE + 600)
         docs, distinct = wait_exactly_once(es, tag, sender.acked)
         log = collector.log.read_text(errors="replace")
         pid = collector.proc.pid
         assert collector.proc.poll() is None, "the same process, never restarted"
+        if BALLAST_MIB:
+            h.wait_until("the ballast allocated again", lambda: (disk.queue / "cowork-ecs-ballast").exists(), 30)
     finally:
         es.pause(False)
         collector.stop()
     enospc = log.count("no space left on device")
-    report(f"filled by another file at {acked_when_full} acknowledged (collector pid {pid} throughout; "
-           f"ENOSPC met by the store before the guard's next reading: {enospc} log lines)", sender, docs, distinct, disk)
+    report(f"filled by another file at {acked_when_full} acknowledged, drained {drained[0]} with the file still "
+           f"there (collector pid {pid} throughout; log lines with ENOSPC, before the guard's next reading: "
+           f"{enospc})", sender, docs, distinct, disk)
+    assert drained == (acked_when_full, acked_when_full), "delivered while the disk was full, exactly once"
     assert sender.acked == RECORDS
     assert (docs, distinct) == (RECORDS, RECORDS), "every acknowledged record exactly once"
-    assert "accepting new data" in log
+    assert "released the ballast" in log and "accepting new data" in log
 
 
 def test_kill9_while_the_disk_is_full_then_restart_loses_nothing(es, tmp_path, disk):
