@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -18,6 +19,7 @@ var (
 	errUnknownTenantSource = errors.New("unknown tenant.source")
 	errTenantKeyMissing    = errors.New("tenant.key is required")
 	errNoDefaults          = errors.New("the transform library gave no default configuration")
+	errShutdownTimeout     = errors.New("shutdown_timeout")
 )
 
 // Content actions (mapping.md §5).
@@ -174,6 +176,12 @@ type Config struct {
 	// QueueGuard refuses new data, retryably, before the persistent queue's
 	// filesystem runs out. Go-only. See QueueGuardConfig.
 	QueueGuard QueueGuardConfig `mapstructure:"queue_guard" json:"-"`
+	// ShutdownTimeout bounds a stop: the process exits at most this long
+	// after SIGTERM or SIGINT, whatever the exporters are doing; what the
+	// persistent queue holds is delivered after the next start (README
+	// "Delivery guarantee"). 0 (the default): the collector's own shutdown,
+	// which waits for every export in flight. Go-only.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"-"`
 
 	// defaultsErr: the library could not give its defaults (Validate says so).
 	defaultsErr error
@@ -231,6 +239,9 @@ func (cfg *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w %q: use none, auth or metadata", errUnknownTenantSource, cfg.Tenant.Source)
+	}
+	if cfg.ShutdownTimeout < 0 {
+		return fmt.Errorf("%w %v: use 0 (off) or a positive duration", errShutdownTimeout, cfg.ShutdownTimeout)
 	}
 	if err := cfg.QueueGuard.Validate(); err != nil {
 		return err

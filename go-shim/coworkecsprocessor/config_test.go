@@ -33,6 +33,7 @@ func customConfig() *Config {
 	cfg.ErrorMode = ErrorModePropagate
 	cfg.QueueGuard = QueueGuardConfig{Directory: "/var/lib/otelcol/cowork-ecs", ReserveMiB: 512, ReservePercent: 10,
 		CheckInterval: 2 * time.Second, QueueSize: 1000000, BytesPerRecord: 1500, BallastMiB: 16}
+	cfg.ShutdownTimeout = 10 * time.Second
 	return cfg
 }
 
@@ -108,6 +109,7 @@ func TestValidate(t *testing.T) {
 		{desc: "queue guard without bytes per record", mutate: func(c *Config) {
 			c.QueueGuard.Directory, c.QueueGuard.BytesPerRecord = t.TempDir(), 0
 		}, expectedErr: "queue_guard.bytes_per_record"},
+		{desc: "negative shutdown_timeout", mutate: func(c *Config) { c.ShutdownTimeout = -time.Second }, expectedErr: "shutdown_timeout"},
 		{desc: "queue guard off ignores its other settings", mutate: func(c *Config) { c.QueueGuard.CheckInterval = 0 }},
 	}
 	for _, tt := range tests {

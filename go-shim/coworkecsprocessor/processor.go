@@ -53,6 +53,7 @@ func (p *core) start(_ context.Context, _ component.Host) error {
 		return err
 	}
 	p.transformer = t
+	armShutdownWatchdog(p.cfg.ShutdownTimeout, p.logger, p.cfg.QueueGuard.Directory)
 	if p.guard, err = acquireQueueGuard(p.cfg.QueueGuard, p.logger); err != nil {
 		return err
 	}

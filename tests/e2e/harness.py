@@ -504,6 +504,20 @@ class Collector:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def terminate(self, wait):
+        """SIGTERM, as systemd or Kubernetes stops it; returns the seconds
+        until the process exited by itself and its exit status, or None if
+        it was still running after `wait` (then it is killed)."""
+        started = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            status = self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+        return time.monotonic() - started, status
+
     def logs(self, tail=200):
         if not self.log.exists():
             return ""
