@@ -19,7 +19,8 @@
 //! Cost is linear in the input: every attribute is looked up once, and the
 //! output attribute list is indexed ([`Attrs`]).
 
-use super::{Outcome, Transformed};
+use super::Transformed;
+use super::map::outcome::Outcome;
 use crate::ecs::map::item::content_value;
 use crate::ecs::map::marks::Level;
 use crate::ecs::map::walk::{Owner, Pool, Walk, bad_text, put_text};

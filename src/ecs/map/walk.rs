@@ -2,7 +2,7 @@
 //! the output being written, the scratch lists reused item after item, and
 //! what each level passes to the items below it.
 
-use crate::ecs::Outcome;
+use crate::ecs::map::outcome::Outcome;
 use crate::ecs::model::attrs::{Attr, Attrs};
 use crate::ecs::model::value::OutValue;
 use crate::ecs::policy::routing::Tenant;
