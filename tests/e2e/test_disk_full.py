@@ -32,7 +32,7 @@ import pytest
 
 import harness as h
 from test_delivery import (RATE, RECORDS, Sender, claude_request, counts, gateway, metric_docs, metrics_request,
-                           search, span, traces_request, wait_exactly_once)
+                           own_es, search, span, traces_request, wait_exactly_once)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting the queue's tmpfs needs root (CI runs as root)")
 
@@ -94,13 +94,9 @@ class QueueFilesystem:
         subprocess.run(["umount", "-l", str(self.mount)], check=False)
 
 
-@pytest.fixture(scope="module")
-def es(tmp_path_factory):
-    es = h.Elasticsearch(tmp_path_factory.mktemp("disk_full"), secure=True)
-    es.start()
-    yield es
-    es.pause(False)
-    es.stop()
+@pytest.fixture
+def es(own_es):  # noqa: F811 (the module's own Elasticsearch, as test_delivery's)
+    return own_es
 
 
 @pytest.fixture
@@ -116,6 +112,14 @@ def start_gateway(es, tmp_path, disk, name):
 
 def refused(sender, before=0):
     return lambda: sender.retried > before + 2
+
+
+def hang_until_refused(es, sender):
+    """Elasticsearch hung and the sender started: waits until the queue has
+    filled its filesystem to the reserve and the gateway refuses."""
+    es.pause()
+    sender.start()
+    h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
 
 
 def assert_no_enospc(collector):
@@ -135,9 +139,7 @@ def test_the_queue_filling_its_disk_refuses_and_loses_nothing(es, tmp_path, disk
     collector = start_gateway(es, tmp_path, disk, tag)
     sender = Sender(collector, tag, RECORDS)
     try:
-        es.pause()
-        sender.start()
-        h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
+        hang_until_refused(es, sender)
         acked_when_full = sender.acked
         queued = sum(f.stat().st_blocks * 512 for f in disk.queue.iterdir()  # allocated, not apparent
                      if f.name != "cowork-ecs-ballast")
@@ -214,9 +216,7 @@ def test_kill9_while_the_disk_is_full_then_restart_loses_nothing(es, tmp_path, d
     collector = start_gateway(es, tmp_path, disk, tag)
     sender = Sender(collector, tag, RECORDS)
     try:
-        es.pause()
-        sender.start()
-        h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
+        hang_until_refused(es, sender)
         filler = disk.fill()  # and then nothing at all is left
         collector.kill()
         time.sleep(2)

@@ -56,6 +56,23 @@ func gatewayQueue(flush time.Duration) exporterhelper.QueueBatchConfig {
 	return q
 }
 
+// occupyWorkers offers 11 requests of 1,000 records to an exporter whose
+// exports hang: big00..big09 are in the 10 workers; big10 is read from the
+// queue and its flush waits for a worker, which holds the queue's single
+// consumer.
+func occupyWorkers(t *testing.T, exp exporter.Logs, inFlight *atomic.Int64) {
+	t.Helper()
+	for i := range 11 {
+		if err := exp.ConsumeLogs(context.Background(), logsOf(fmt.Sprintf("big%02d", i), 1000, 0)); err != nil {
+			t.Fatalf("big request %d refused: %v", i, err)
+		}
+	}
+	if !eventually(5*time.Second, func() bool { return inFlight.Load() == 10 }) {
+		t.Fatalf("expected 10 exports in flight, got %d", inFlight.Load())
+	}
+	time.Sleep(200 * time.Millisecond) // let the consumer take big10
+}
+
 func newQueuedExporter(t *testing.T, logger *zap.Logger, q exporterhelper.QueueBatchConfig, push func(context.Context, plog.Logs) error) exporter.Logs {
 	t.Helper()
 	set := exportertest.NewNopSettings(exporterID.Type())
@@ -114,17 +131,7 @@ func (s *diskFullScenario) fillWhileBackendHangs() (exporter.Logs, func()) {
 	if err := exp.Start(context.Background(), host{storageID: s.disk}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	for i := range 11 {
-		if err := exp.ConsumeLogs(context.Background(), logsOf(fmt.Sprintf("big%02d", i), 1000, 0)); err != nil {
-			t.Fatalf("big request %d refused: %v", i, err)
-		}
-	}
-	// big00..big09 are in the 10 workers; big10 is read from the queue and
-	// its flush waits for a worker, which holds the queue's single consumer.
-	if !eventually(5*time.Second, func() bool { return inFlight.Load() == 10 }) {
-		t.Fatalf("expected 10 exports in flight, got %d", inFlight.Load())
-	}
-	time.Sleep(200 * time.Millisecond) // let the consumer take big10
+	occupyWorkers(t, exp, &inFlight)
 	for i := range 20 {
 		if err := exp.ConsumeLogs(context.Background(), logsOf(fmt.Sprintf("small%02d", i), 10, 0)); err != nil {
 			t.Fatalf("small request %d refused: %v", i, err)
@@ -411,15 +418,7 @@ func TestFullQueueFileKeepsOrphanedItemsAfterDrain(t *testing.T) {
 	if err := exp.Start(context.Background(), host{storageID: fs}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	for i := range 11 {
-		if err := exp.ConsumeLogs(context.Background(), logsOf(fmt.Sprintf("big%02d", i), 1000, 0)); err != nil {
-			t.Fatalf("big request %d refused: %v", i, err)
-		}
-	}
-	if !eventually(5*time.Second, func() bool { return inFlight.Load() == 10 }) {
-		t.Fatalf("expected 10 exports in flight, got %d", inFlight.Load())
-	}
-	time.Sleep(200 * time.Millisecond)
+	occupyWorkers(t, exp, &inFlight)
 
 	acked := map[string]bool{}
 	refused := 0
