@@ -294,6 +294,29 @@ def test_each_user_lands_under_their_own_tenant(stack, tenants):
     STORED[f"{tag} (mallory, wrong password)"] = {"log records": 0}
 
 
+def test_per_user_credentials_in_one_namespace(stack):
+    """COWORK_ECS_TENANT_NAMESPACE=false (a credential per user, not per
+    team): the user's records stay in the configured namespace, labelled."""
+    tag = "rollout_helper_one_namespace"
+    c = h.Collector(stack.workdir, stack.es.url, "", config=h.MULTITENANT_CONFIG, name="collector-rollout-users",
+                    env={"COWORK_ECS_HTPASSWD": "carol:carol-pw-4", "COWORK_ECS_TENANT_NAMESPACE": "false",
+                         "COWORK_ECS_NAMESPACE": "fleet"}).start()
+    try:
+        settings = emitter_settings(
+            "claude-code", "--endpoint", c.otlp_http, "--headers-helper", str(HELPER),
+            "--ca-file", str(h.test_pki() / "ca.crt"), "--resource-attributes", f"e2e.scenario={tag}")
+        sid, proc = run_claude("bash_ok", stack.api.url, settings=settings,
+                               files={"~/.config/cowork-ecs/credential": "carol:carol-pw-4\n"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        docs = h.wait_until("carol's records", lambda: (lambda d: d if len(d) >= 5 else None)(
+            by_session(stack.es, sid)), 90, interval=1)
+    finally:
+        c.stop()
+    assert {get(d, "labels.tenant") for d in docs} == {"carol"}
+    assert {d["_index"].rsplit("-", 2)[0] for d in docs} == {".ds-logs-claude_code.events.otel-fleet"}
+    STORED[f"{tag} (carol)"] = {"log records": len(docs), "labels.tenant": "carol", "namespace": "fleet"}
+
+
 def cowork_send(values, request):
     """What the Cowork exporter does with the admin console's three values:
     OTLP to <endpoint>/v1/logs in the protocol, with the header list."""
