@@ -191,6 +191,7 @@ def test_managed_settings_are_the_clis_only_telemetry_configuration(stack, token
     points = stack.docs(tag, 1, index="metrics-claude_code.metrics-*")
     assert {get(s, "resource.attributes.department") for s in spans} == {"finance"}
     assert {get(p, "department") for p in points} == {"finance"}
+    time.sleep(2)  # the rest of the session's spans and points, for the counts
     STORED[tag] = {"log records": len(claude), "spans": tagged(stack.es, tag, "traces-claude_code.otel-*"),
                    "data points": tagged(stack.es, tag, "metrics-claude_code.metrics-*")}
 
