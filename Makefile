@@ -20,7 +20,7 @@ CLI              := target/release/cowork-ecs
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
 
-.PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate
+.PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate install
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -34,6 +34,7 @@ help:
 	@echo "make detections convert the Sigma rules (detections/rules) into Elastic Security rules and Lucene queries"
 	@echo "make generate   regenerate the processor's mdatagen code from metadata.yaml"
 	@echo "make fuzz       coverage-guided fuzzing of the transform for FUZZ_SECONDS (default 600)"
+	@echo "make install    the collector, the CLI, the gateway configs and the systemd unit under PREFIX (default /usr/local)"
 
 ## lib: the Rust static library and its header where cgo expects them.
 lib:
@@ -141,6 +142,29 @@ bench-collector-traces: collector
 ## bench-gateway: the shipped gateway (its queue fsync on, and off) against the previous release's, interleaved, one run.
 bench-gateway: collector cli deps
 	python3 tests/e2e/bench_gateway.py
+
+## install: the gateway on a Linux host (README "Rolling out"): the collector
+## and the CLI in $(PREFIX)/bin, the configs and gateway.env in
+## $(PREFIX)/etc/cowork-ecs (gateway.env and credentials/ are never
+## overwritten), the unit in $(PREFIX)/lib/systemd/system with these paths
+## in it, its user in $(PREFIX)/lib/sysusers.d, and the emitters'
+## otelHeadersHelper in $(PREFIX)/share/cowork-ecs. Builds only what is missing.
+PREFIX  ?= /usr/local
+CONFDIR := $(PREFIX)/etc/cowork-ecs
+install:
+	test -x $(COLLECTOR) || $(MAKE) collector
+	test -x $(CLI) || $(MAKE) cli
+	install -d $(PREFIX)/bin $(CONFDIR)/systemd $(PREFIX)/lib/systemd/system $(PREFIX)/lib/sysusers.d $(PREFIX)/share/cowork-ecs
+	install -d -m 0700 $(CONFDIR)/credentials
+	install -m 0755 $(COLLECTOR) $(CLI) $(PREFIX)/bin/
+	install -m 0644 collector-config/gateway.yaml collector-config/gateway-multitenant.yaml $(CONFDIR)/
+	install -m 0644 collector-config/systemd/credentials*.yaml $(CONFDIR)/systemd/
+	test -e $(CONFDIR)/gateway.env || install -m 0600 collector-config/systemd/gateway.env $(CONFDIR)/gateway.env
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@CONFDIR@|$(CONFDIR)|g' collector-config/systemd/cowork-ecs-gateway.service \
+		> $(PREFIX)/lib/systemd/system/cowork-ecs-gateway.service
+	chmod 0644 $(PREFIX)/lib/systemd/system/cowork-ecs-gateway.service
+	install -m 0644 collector-config/systemd/cowork-ecs.sysusers $(PREFIX)/lib/sysusers.d/cowork-ecs.conf
+	install -m 0755 collector-config/otel-headers-helper.sh $(PREFIX)/share/cowork-ecs/
 
 clean:
 	cargo clean

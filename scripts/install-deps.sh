@@ -7,6 +7,8 @@
 #     distribution bundles none; tests/e2e/harness.py picks it);
 #   - the Claude Code CLI, pinned in tests/e2e/package.json (npm ci; the native
 #     binary ships inside its platform package);
+#   - systemd-analyze and systemd-sysusers (Debian's systemd package), which
+#     tests/e2e/test_rollout.py runs on the gateway's unit (no running systemd needed);
 #   - pySigma and its Elasticsearch backend, pinned in detections/requirements.txt,
 #     into the virtual environment build/venv (`make detections`; the detection
 #     tests run it; the end-to-end suite itself stays standard-library Python).
@@ -75,6 +77,15 @@ if [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-x64/claude ] \
    && [ ! -x tests/e2e/node_modules/@anthropic-ai/claude-code-linux-arm64/claude ]; then
   echo "install-deps: Claude Code CLI (npm ci in tests/e2e)"
   (cd tests/e2e && npm ci --no-audit --no-fund --ignore-scripts)
+fi
+
+if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v systemd-sysusers >/dev/null 2>&1; then
+  echo "install-deps: systemd (systemd-analyze, systemd-sysusers) from apt"
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: run as root, or install Debian's systemd package" >&2
+    exit 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 fi
 
 venv=$BUILD/venv

@@ -18,9 +18,16 @@
 //! ```
 //! Installs the index and component templates the documents need (see
 //! [`setup`]).
+//!
+//! ```text
+//! cowork-ecs emitter-settings claude-code|cowork --endpoint URL ...
+//! ```
+//! Prints the settings an organization deploys to its emitters (see
+//! [`emitter_settings`]); bad input exits 2.
 
 mod chunks;
 mod elasticsearch;
+mod emitter_settings;
 mod setup;
 mod verify;
 
@@ -111,6 +118,12 @@ enum Command {
         /// Index pattern(s) to read.
         #[arg(long, default_value = verify::DEFAULT_INDEX)]
         index: String,
+    },
+    /// Print what an organization deploys so that every Claude Code and
+    /// Cowork sends its telemetry to the gateway (README "Rolling out").
+    EmitterSettings {
+        #[command(subcommand)]
+        emitter: emitter_settings::Emitter,
     },
     /// Check a JSON configuration file and exit 0 if it is valid.
     ValidateConfig {
@@ -450,6 +463,7 @@ fn main() -> ExitCode {
             read_request(*signal).and_then(|r| write_request(&r, *output))
         }
         Command::ValidateConfig { file } => read_config(Some(file)).map(|_| ()),
+        Command::EmitterSettings { emitter } => return emitter_settings::run(emitter),
         Command::Verify {
             connection,
             public_keys,
