@@ -210,6 +210,8 @@ func TestProcessorRefusesRetryablyWhileTheQueueFilesystemIsAtItsReserve(t *testi
 	assert.Empty(t, sink.AllLogs())
 	metadatatest.AssertEqualProcessorCoworkEcsQueueGuardRefused(t, tt,
 		[]metricdata.DataPoint[int64]{{Value: int64(items)}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorCoworkEcsQueueGuardReserve(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: 1 << 60}}, metricdatatest.IgnoreTimestamp()) // 2^40 MiB
 
 	// The same directory with the reserve the filesystem has: it passes.
 	cfg = createDefaultConfig().(*Config)

@@ -614,3 +614,23 @@ def test_the_shipped_queues_fsync_every_write():
         storage = yaml.safe_load(Path(path).read_text())["extensions"]["file_storage/queue"]
         assert storage["fsync"] == "${env:COWORK_ECS_QUEUE_FSYNC:-true}", path
     assert readme_snippet()["extensions"]["file_storage/queue"]["fsync"] is True
+
+
+def test_the_shipped_gateways_guard_their_queues_disk_and_bound_their_stop():
+    """Issues 23 and 27: both shipped gateways and the README's EDOT snippet
+    run queue_guard on the queue's own directory, compact the queue's store
+    on rebound beside it, and bound a stop (test_disk_full.py and
+    test_shutdown.py run the gateway itself with these settings)."""
+    import yaml
+    from test_edot import readme_snippet
+    queue_dir = "${env:COWORK_ECS_QUEUE_DIR:-/var/lib/otelcol/cowork-ecs}"
+    configs = {str(p): yaml.safe_load(Path(p).read_text()) for p in (h.GATEWAY_CONFIG, h.MULTITENANT_CONFIG)}
+    configs["README snippet"] = readme_snippet()
+    for name, cfg in configs.items():
+        storage = cfg["extensions"]["file_storage/queue"]
+        processor = cfg["processors"]["cowork_ecs"]
+        assert storage["directory"] == queue_dir, name
+        assert storage["compaction"]["on_rebound"] is True, name
+        assert storage["compaction"]["directory"] == queue_dir, name
+        assert processor["queue_guard"]["directory"] == queue_dir, name
+        assert processor["shutdown_timeout"] in ("10s", "${env:COWORK_ECS_SHUTDOWN_TIMEOUT:-10s}"), name

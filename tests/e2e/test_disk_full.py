@@ -161,6 +161,9 @@ def test_the_queue_filling_its_disk_refuses_and_loses_nothing(es, tmp_path, disk
     assert sender.acked == RECORDS
     assert (docs, distinct) == (RECORDS, RECORDS), "every acknowledged record exactly once"
     assert "refusing new data" in log and "accepting new data" in log, "the refusal and its end are logged"
+    # README "Delivery guarantee", sizing: bytes_per_record's default (2,048)
+    # is what a queued record takes, within half of it either way.
+    assert 1024 <= queued / acked_when_full <= 3072, queued / acked_when_full
 
 
 def test_a_disk_filled_by_something_else_refuses_and_resumes_without_a_restart(es, tmp_path, disk):

@@ -32,6 +32,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -94,6 +95,17 @@ func startGatewayQueueStorage(t *testing.T, cfg map[string]any) extension.Extens
 		t.Fatalf("start file_storage/queue: %v", err)
 	}
 	return ext
+}
+
+// startShippedGateway starts gateway.yaml's queue storage on dir and its
+// elasticsearch exporter (override applied) pointed at esURL, logging to an
+// observer.
+func startShippedGateway(t *testing.T, esURL, dir string, override map[string]any) (extension.Extension, exporter.Logs, *observer.ObservedLogs) {
+	t.Helper()
+	cfg := gatewayConfig(t, testEnv(esURL, dir))
+	fs := startGatewayQueueStorage(t, cfg)
+	logger, logs := observedLogger()
+	return fs, startGatewayExporter(t, cfg, fs, logger, override), logs
 }
 
 // startGatewayExporter creates and starts exporters::elasticsearch as

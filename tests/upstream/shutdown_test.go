@@ -32,10 +32,7 @@ func oneRecord(id string) plog.Logs {
 func deliverQueue(t *testing.T, dir, id string, expected bool) *fakeES {
 	t.Helper()
 	es := newFakeES(t, "ok")
-	cfg := gatewayConfig(t, testEnv(es.URL, dir))
-	fs := startGatewayQueueStorage(t, cfg)
-	logger, _ := observedLogger()
-	exp := startGatewayExporter(t, cfg, fs, logger, nil)
+	fs, exp, _ := startShippedGateway(t, es.URL, dir, nil)
 	wait := 1500 * time.Millisecond
 	if expected {
 		wait = 5 * time.Second
@@ -60,10 +57,7 @@ func deliverQueue(t *testing.T, dir, id string, expected bool) *fakeES {
 func TestShutdownHangsWhileElasticsearchRefusesAndRecordStaysQueued(t *testing.T) {
 	es := newFakeES(t, "unauthorized")
 	dir := t.TempDir()
-	cfg := gatewayConfig(t, testEnv(es.URL, dir))
-	fs := startGatewayQueueStorage(t, cfg)
-	logger, _ := observedLogger()
-	exp := startGatewayExporter(t, cfg, fs, logger, nil)
+	fs, exp, _ := startShippedGateway(t, es.URL, dir, nil)
 
 	if err := exp.ConsumeLogs(context.Background(), oneRecord("rec-1")); err != nil {
 		t.Fatalf("record refused: %v", err)
@@ -114,10 +108,7 @@ func TestShutdownHangsWhileElasticsearchRefusesAndRecordStaysQueued(t *testing.T
 func TestFiniteTimeoutDropsAcknowledgedRecordFromPersistentQueue(t *testing.T) {
 	es := newFakeES(t, "hang")
 	dir := t.TempDir()
-	cfg := gatewayConfig(t, testEnv(es.URL, dir))
-	fs := startGatewayQueueStorage(t, cfg)
-	logger, logs := observedLogger()
-	exp := startGatewayExporter(t, cfg, fs, logger, map[string]any{"timeout": "500ms"})
+	fs, exp, logs := startShippedGateway(t, es.URL, dir, map[string]any{"timeout": "500ms"})
 
 	if err := exp.ConsumeLogs(context.Background(), oneRecord("rec-2")); err != nil {
 		t.Fatalf("record refused: %v", err)
@@ -217,10 +208,7 @@ func TestHelperGatewayProcess(t *testing.T) {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	cfg := gatewayConfig(t, testEnv(esURL, dir))
-	fs := startGatewayQueueStorage(t, cfg)
-	logger, _ := observedLogger()
-	exp := startGatewayExporter(t, cfg, fs, logger, nil)
+	fs, exp, _ := startShippedGateway(t, esURL, dir, nil)
 	if err := exp.ConsumeLogs(context.Background(), oneRecord("rec-3")); err != nil {
 		t.Fatalf("record refused: %v", err)
 	}
