@@ -559,8 +559,11 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
     telemetry to the collector (resource attribute e2e.scenario=<tag or
     scenario>; extra_env adds or overrides variables; args are more CLI
     arguments; files, {path: text}, are written first, a path starting
-    `~/` into HOME, any other into the work dir, where "{work}" in a text
-    is the work dir). Returns (session_id, completed process)."""
+    `~/` into HOME (under `~/.config/`: mode 0600, a user's credential),
+    any other into the work dir, where "{work}" in a text is the work dir).
+    otlp_endpoint None: no telemetry variable at all (the environment of a
+    user whose only telemetry configuration is managed settings). Returns
+    (session_id, completed process)."""
     session_id = str(uuid.uuid4())
     with tempfile.TemporaryDirectory(prefix=f"cc-{scenario}-") as tmp:
         home, work = Path(tmp) / "home", Path(tmp) / "work"
@@ -570,10 +573,9 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             f = home / path[2:] if path.startswith("~/") else work / path
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(text.replace("{work}", str(work)))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "TERM": "xterm",
+            if path.startswith("~/.config/"):
+                os.chmod(f, 0o600)
+        telemetry = {} if otlp_endpoint is None else {
             "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
             "OTEL_LOGS_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "none",
@@ -588,6 +590,12 @@ def run_claude(scenario, api_url, otlp_endpoint, token, protocol="http/json", al
             "OTEL_LOG_USER_PROMPTS": "1",
             "OTEL_LOG_TOOL_DETAILS": "1",
             "OTEL_RESOURCE_ATTRIBUTES": f"e2e.scenario={tag or scenario}",
+        }
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "TERM": "xterm",
+            **telemetry,
             "ANTHROPIC_BASE_URL": api_url,
             "ANTHROPIC_API_KEY": f"sk-ant-e2e-{scenario}",
             "CLAUDE_CODE_MAX_RETRIES": "0",

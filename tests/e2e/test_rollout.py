@@ -32,7 +32,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -82,39 +81,12 @@ def managed_settings(text):
 
 
 def run_claude(scenario, api_url, files=None, settings=None, extra_env=None, timeout=180):
-    """The real CLI once, as a user whose environment has no telemetry
-    configuration at all: `settings` (the managed document) deployed around
-    the run. `files` as harness.run_claude; a file under ~/.config is made
-    0600. Returns (session_id, completed process)."""
-    session_id = str(uuid.uuid4())
-    with tempfile.TemporaryDirectory(prefix=f"cc-rollout-{scenario}-") as tmp:
-        home, work = Path(tmp) / "home", Path(tmp) / "work"
-        home.mkdir()
-        work.mkdir()
-        for path, text in (files or {}).items():
-            f = home / path[2:] if path.startswith("~/") else work / path
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(text)
-            if path.startswith("~/.config/"):
-                os.chmod(f, 0o600)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "TERM": "xterm",
-            "ANTHROPIC_BASE_URL": api_url,
-            "ANTHROPIC_API_KEY": f"sk-ant-e2e-{scenario}",
-            "CLAUDE_CODE_MAX_RETRIES": "0",
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        }
-        assert not [k for k in env if k.startswith("OTEL_") or k in ("NODE_EXTRA_CA_CERTS", "CLAUDE_CODE_ENABLE_TELEMETRY")]
-        env.update(extra_env or {})
-        cmd = [str(h.claude_binary()), "-p", "say hello using bash", "--output-format", "json",
-               "--session-id", session_id, "--allowedTools", "Bash"]
-        with managed_settings(settings):
-            proc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout)
-    return session_id, proc
+    """The real CLI once (harness.run_claude), as a user whose environment
+    has no telemetry configuration at all: `settings` (the managed
+    document) deployed around the run."""
+    with managed_settings(settings):
+        return h.run_claude(scenario, api_url, None, None, allowed_tools=["Bash"], timeout=timeout,
+                            extra_env=extra_env, files=files)
 
 
 def by_session(es, session_id, index="logs-*"):
@@ -374,16 +346,32 @@ def exposure(unit):
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    prefix = tmp_path_factory.mktemp("prefix")
+def installed():
+    # Directly in /tmp (as harness.test_pki): the service user reaches its
+    # files without opening pytest's own 0700 directories to others.
+    prefix = Path(tempfile.mkdtemp(prefix="cowork-ecs-prefix-"))
     os.chmod(prefix, 0o755)
-    for p in prefix.parents:
-        if p == Path("/"):
-            break
-        os.chmod(p, os.stat(p).st_mode | 0o005)  # the service user reaches its files
-    proc = subprocess.run(["make", "install", f"PREFIX={prefix}"], cwd=h.ROOT, capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout.decode()[-2000:] + proc.stderr.decode()[-2000:]
-    return prefix
+    try:
+        proc = subprocess.run(["make", "install", f"PREFIX={prefix}"], cwd=h.ROOT, capture_output=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout.decode()[-2000:] + proc.stderr.decode()[-2000:]
+        yield prefix
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def service_user(sysusers_conf, name):
+    """The unit's user, made from the installed sysusers.d file (what
+    systemd-sysusers does at package install) for the block, and removed
+    again unless it was there before."""
+    existed = name in {u.pw_name for u in pwd.getpwall()}
+    subprocess.run(["systemd-sysusers", str(sysusers_conf)], check=True, capture_output=True, timeout=60)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        if not existed:
+            subprocess.run(["userdel", name], capture_output=True, timeout=60)
+            subprocess.run(["groupdel", name], capture_output=True, timeout=60)
 
 
 def test_the_unit_verifies_and_is_hardened(installed, tmp_path):
@@ -408,14 +396,14 @@ def test_the_unit_verifies_and_is_hardened(installed, tmp_path):
 
 def test_the_installed_gateway_runs_as_its_unit_would(stack, installed):
     unit = unit_directives(installed / "lib" / "systemd" / "system" / "cowork-ecs-gateway.service")
-    user = unit["User"][0]
-    # The user, from the installed sysusers.d file (what systemd-sysusers does at package install).
-    subprocess.run(["systemd-sysusers", str(installed / "lib" / "sysusers.d" / "cowork-ecs.conf")], check=True,
-                   capture_output=True, timeout=60)
-    uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
     state = Path("/var/lib") / unit["StateDirectory"][0]
     if state.exists():
         pytest.skip(f"{state} exists (an installed gateway's queue): not touching it")
+    with service_user(installed / "lib" / "sysusers.d" / "cowork-ecs.conf", unit["User"][0]) as user:
+        run_as_the_unit(stack, installed, unit, state, user.pw_uid, user.pw_gid)
+
+
+def run_as_the_unit(stack, installed, unit, state, uid, gid):
     pki = h.test_pki()
     # The operator's part: the environment file and the credentials.
     env_file = Path(unit["EnvironmentFile"][0])
@@ -435,10 +423,10 @@ def test_the_installed_gateway_runs_as_its_unit_would(stack, installed):
     # What systemd does before ExecStart: StateDirectory (owned by the user,
     # the mode given), the credentials copied into a directory of the
     # user's, the environment file read, and no other environment.
-    creds = Path(tempfile.mkdtemp(prefix="cowork-ecs-credentials-"))
-    state.mkdir(mode=0o700)
-    proc = None
+    proc, creds = None, None
     try:
+        creds = Path(tempfile.mkdtemp(prefix="cowork-ecs-credentials-"))
+        state.mkdir(mode=0o700)
         os.chown(state, uid, gid)
         os.chmod(state, int(unit["StateDirectoryMode"][0], 8))
         for spec in unit["LoadCredential"]:
@@ -449,6 +437,9 @@ def test_the_installed_gateway_runs_as_its_unit_would(stack, installed):
         os.chown(creds, uid, gid)
         os.chmod(creds, 0o500)
         env = {"PATH": "/usr/bin:/bin", "CREDENTIALS_DIRECTORY": str(creds), "STATE_DIRECTORY": str(state)}
+        for spec in unit.get("Environment", []):  # %S: the system's state directory
+            k, v = spec.split("=", 1)
+            env[k] = v.replace("%S", str(state.parent))
         for line in env_file.read_text().splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 k, v = line.split("=", 1)
@@ -488,4 +479,27 @@ def test_the_installed_gateway_runs_as_its_unit_would(stack, installed):
             os.killpg(proc.pid, 9)
             proc.wait(timeout=30)
         shutil.rmtree(state, ignore_errors=True)
-        shutil.rmtree(creds, ignore_errors=True)
+        if creds:
+            shutil.rmtree(creds, ignore_errors=True)
+
+
+def test_the_readme_multitenant_drop_in_validates(tmp_path):
+    """README "Rolling out": the drop-in's ExecStart for the multi-tenant
+    gateway, its overlays as `make install` lays them out, passes `otelcol
+    validate` with the credentials its LoadCredential lines name."""
+    pki = h.test_pki()
+    line = next(x for x in (h.ROOT / "README.md").read_text().splitlines()
+                if x.startswith("ExecStart=/usr/local/bin/otelcol-cowork-ecs") and "gateway-multitenant" in x)
+    configs = [h.ROOT / "collector-config" / a.split("/usr/local/etc/cowork-ecs/", 1)[1]
+               for a in shlex.split(line.split("=", 1)[1])[1:] if a != "--config"]
+    assert [c.name for c in configs] == ["gateway-multitenant.yaml", "credentials.yaml", "credentials-htpasswd.yaml"]
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    for name, text in {"tls.key": (pki / "server.key").read_text(), "signing.pem": (pki / "signing.pem").read_text(),
+                       "elasticsearch-api-key": "a2V5OnNlY3JldA==", "htpasswd": "team-a:alpha-pass-1\n"}.items():
+        (creds / name).write_text(text)
+    env = {"PATH": "/usr/bin:/bin", "CREDENTIALS_DIRECTORY": str(creds), "ELASTICSEARCH_ENDPOINT": "https://127.0.0.1:9200",
+           "COWORK_ECS_TLS_CERT_FILE": str(pki / "server.crt"), "COWORK_ECS_QUEUE_DIR": str(tmp_path / "queue")}
+    cmd = [str(h.COLLECTOR), "validate"] + [a for c in configs for a in ("--config", str(c))]
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
