@@ -378,4 +378,18 @@ fn cowork_values_as_text_and_json() {
         "Authorization=Basic Y293b3JrOnMzY3JldA=="
     );
     assert_eq!(doc["otlp_protocol"], "http/json");
+    for (endpoint, host) in [("https://[::1]:4318", "[::1]"), ("https://[::1]", "[::1]")] {
+        let (code, out, err) = run(&[
+            "cowork",
+            "--endpoint",
+            endpoint,
+            "--token-file",
+            token.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["network_egress_allow"], host, "{endpoint}");
+    }
 }

@@ -304,7 +304,13 @@ fn host_of(endpoint: &str) -> String {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     match host.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') && port.chars().all(|c| c.is_ascii_digit()) => {
+        // A port after a name, an IPv4 address or a bracketed IPv6 one
+        // (a bare IPv6 address has colons of its own and no port).
+        Some((h, port))
+            if (h.ends_with(']') || !h.contains(':'))
+                && !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit()) =>
+        {
             h.to_owned()
         }
         _ => host.to_owned(),
