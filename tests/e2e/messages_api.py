@@ -55,8 +55,8 @@ SCENARIOS = {
         ("Bash", {"command": "rm -rf $HOME", "description": "Clean the home directory"}),
         ("Bash", {"command": "git push --force origin main", "description": "Overwrite main"}),
         ("Bash", {"command": "psql -c 'DROP TABLE customers'", "description": "Drop the table"}),
-        ("Bash", {"command": "mkfs.ext4 /dev/sdz9", "description": "Format the disk"}),
-        ("Bash", {"command": "dd if=/dev/zero of=/dev/sdz9 bs=512 count=1", "description": "Wipe the disk"}),
+        ("Bash", {"command": "mkfs.ext4 /dev/e2e-no-such-dir/sdz9", "description": "Format the disk"}),
+        ("Bash", {"command": "dd if=/dev/zero of=/dev/e2e-no-such-dir/sdz9 bs=512 count=1", "description": "Wipe the disk"}),
     ],
 }
 # Usage a scenario reports instead of the default (input_tokens: the cost Claude Code computes).
