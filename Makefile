@@ -14,6 +14,7 @@ CFFI_INCLUDE_DIR := go-shim/internal/cffi/include
 OCB              := $(BUILD)/bin/builder
 COLLECTOR        := collector-config/_build/otelcol-cowork-ecs
 CLI              := target/release/cowork-ecs
+VENV             := $(BUILD)/venv
 
 # The Go module proxy has no checksum-database entry for this dependency of
 # the elasticsearch exporter; its module zip still comes from the proxy.
@@ -59,8 +60,15 @@ deps:
 
 ## detections: the Sigma rules converted with pySigma (detections/generate.py):
 ## detections/rules.ndjson, detections/lucene/, README's rule list; commit the result.
-detections: deps
-	$(BUILD)/venv/bin/python detections/generate.py
+detections: $(VENV)/requirements.txt
+	$(VENV)/bin/python detections/generate.py
+
+## The virtual environment of pySigma, pinned in detections/requirements.txt
+## (remade when that file changes): make detections and the e2e tests use it.
+$(VENV)/requirements.txt: detections/requirements.txt
+	[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
 
 test-rust:
 	cargo fmt --all -- --check
@@ -111,7 +119,7 @@ fuzz: cli
 test-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=45
 
-test-e2e: collector cli deps
+test-e2e: collector cli deps $(VENV)/requirements.txt
 	ES_VERSION=$(ES_VERSION) ES8_VERSION=$(ES8_VERSION) python3 -m pytest -v tests/e2e
 
 ## test: every test; this is the command CI runs.

@@ -8,10 +8,8 @@
 #   - the Claude Code CLI, pinned in tests/e2e/package.json (npm ci; the native
 #     binary ships inside its platform package);
 #   - systemd-analyze and systemd-sysusers (Debian's systemd package), which
-#     tests/e2e/test_rollout.py runs on the gateway's unit (no running systemd needed);
-#   - pySigma and its Elasticsearch backend, pinned in detections/requirements.txt,
-#     into the virtual environment build/venv (`make detections`; the detection
-#     tests run it; the end-to-end suite itself stays standard-library Python).
+#     tests/e2e/test_rollout.py runs on the gateway's unit (no running systemd needed).
+#   (pySigma's virtual environment, build/venv, is the Makefile's own target.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ES_VERSION=${ES_VERSION:?set ES_VERSION}
@@ -86,14 +84,6 @@ if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v systemd-sysusers
     exit 1
   fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
-fi
-
-venv=$BUILD/venv
-if ! cmp -s detections/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
-  echo "install-deps: pySigma (detections/requirements.txt) into $venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r detections/requirements.txt
-  cp detections/requirements.txt "$venv/requirements.txt"
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet 'pytest>=8'
