@@ -133,7 +133,12 @@ type queueGuard struct {
 	full      atomic.Bool
 	available atomic.Uint64
 	reserved  atomic.Uint64
+	admitted  atomic.Uint64 // items passed since the last reading
 	refused   atomic.Uint64 // items refused since the last log line
+
+	// announced: the refusal's first line was logged and its end not yet.
+	// Owned by the guard's goroutine after start.
+	announced bool
 
 	// ballast: whether the ballast file is allocated; ballastErr: the last
 	// allocation failed (logged once). Owned by the guard's goroutine after
@@ -204,22 +209,45 @@ func (g *queueGuard) release() {
 
 // admit is the hot path: nil while the filesystem is above its reserve,
 // else errQueueFilesystemFull (items are counted for the next log line).
+// Between two readings the guard counts what it passed at BytesPerRecord
+// each and refuses as soon as that estimate reaches the reserve, so a burst
+// cannot overshoot the reserve by a whole interval of writes; the next
+// reading replaces the estimate with the filesystem's own figure.
 func (g *queueGuard) admit(items int) error {
-	if g == nil || !g.full.Load() {
+	if g == nil {
 		return nil
 	}
-	g.refused.Add(uint64(items)) //nolint:gosec // a count is not negative
+	n := uint64(items) //nolint:gosec // a count is not negative
+	if !g.full.Load() {
+		estimate := g.admitted.Add(n) * g.cfg.BytesPerRecord
+		if estimate+g.reserved.Load() <= g.available.Load() {
+			return nil
+		}
+		g.full.Store(true)
+	}
+	g.refused.Add(n)
 	return errQueueFilesystemFull
 }
 
-// record stores a reading and returns whether the guard was refusing
-// before it.
-func (g *queueGuard) record(fs filesystem) (wasFull bool) {
+// record stores a reading: it replaces the estimate of admit. A guard that
+// refuses accepts again only once the free space is back above the reserve
+// plus an eighth of it (resumeAbove), so a queue at its reserve is not let
+// in and out every interval.
+func (g *queueGuard) record(fs filesystem) {
 	reserve := g.cfg.reserve(fs)
+	threshold := reserve
+	if g.full.Load() {
+		threshold = resumeAbove(reserve)
+	}
 	g.available.Store(fs.available)
 	g.reserved.Store(reserve)
-	return g.full.Swap(fs.available < reserve)
+	g.admitted.Store(0)
+	g.full.Store(fs.available < threshold)
 }
+
+// resumeAbove is the free space, in bytes, above which a refusing guard
+// accepts again: the reserve plus an eighth of it.
+func resumeAbove(reserve uint64) uint64 { return reserve + reserve/8 }
 
 func (g *queueGuard) run() {
 	defer close(g.done)
@@ -244,33 +272,37 @@ func (g *queueGuard) run() {
 		}
 		failing = false
 		fs = g.tendBallast(fs)
-		wasFull := g.record(fs)
-		g.logTransition(wasFull, fs)
+		g.record(fs)
+		g.logTransition(fs)
 	}
 }
 
-// logTransition logs at most one line per interval: when the guard starts
-// refusing, while it refuses (with what it refused since the last line),
-// and when it accepts again.
-func (g *queueGuard) logTransition(wasFull bool, fs filesystem) {
+// logTransition logs at most two lines per reading: when the guard starts
+// refusing (on a reading or on admit's estimate since the last one), while
+// it refuses (with what it refused since the last line), and when it
+// accepts again.
+func (g *queueGuard) logTransition(fs filesystem) {
 	full := g.full.Load()
+	refused := g.refused.Swap(0)
 	fields := []zap.Field{
 		zap.String("directory", g.cfg.Directory),
 		zap.Uint64("available_mib", fs.available/mib),
 		zap.Uint64("reserve_mib", g.reserved.Load()/mib),
 	}
 	switch {
-	case full && !wasFull:
+	case !g.announced && (full || refused > 0):
 		g.logger.Warn("cowork_ecs queue_guard: the persistent queue's filesystem is down to its reserve; "+
-			"refusing new data with a retryable error until there is room again", fields...)
-	case full:
-		if n := g.refused.Swap(0); n > 0 {
-			g.logger.Warn("cowork_ecs queue_guard: still refusing new data (the queue's filesystem is at its reserve)",
-				append(fields, zap.Uint64("refused_items", n))...)
-		}
-	case wasFull:
+			"refusing new data with a retryable error until there is room again",
+			append(fields, zap.Uint64("refused_items", refused))...)
+		g.announced, refused = true, 0
+	case full && refused > 0:
+		g.logger.Warn("cowork_ecs queue_guard: still refusing new data (the queue's filesystem is at its reserve)",
+			append(fields, zap.Uint64("refused_items", refused))...)
+	}
+	if !full && g.announced {
 		g.logger.Info("cowork_ecs queue_guard: the queue's filesystem has room again; accepting new data",
-			append(fields, zap.Uint64("refused_items", g.refused.Swap(0)))...)
+			append(fields, zap.Uint64("refused_items", refused))...)
+		g.announced = false
 	}
 }
 

@@ -70,19 +70,56 @@ func TestQueueGuardRefusesAtTheReserveAndResumesByItself(t *testing.T) {
 	for range 50 {
 		require.ErrorIs(t, admit(10), errQueueFilesystemFull)
 	}
-	fs.available.Store(257 * mib) // someone freed space: no restart needed
+	fs.available.Store(287 * mib) // above the reserve, not yet above an eighth more
+	time.Sleep(50 * time.Millisecond)
+	require.ErrorIs(t, admit(1), errQueueFilesystemFull, "not let in and out at the reserve")
+	fs.available.Store(289 * mib) // someone freed space: no restart needed
 	require.Eventually(t, func() bool { return admit(1) == nil }, 5*time.Second, 5*time.Millisecond)
 
-	assert.Equal(t, 1, logs.FilterMessageSnippet("down to its reserve").Len(), "one line when it starts refusing")
+	started := logs.FilterMessageSnippet("down to its reserve").All()
+	assert.Len(t, started, 1, "one line when it starts refusing")
 	resumed := logs.FilterMessageSnippet("accepting new data").All()
 	require.Len(t, resumed, 1)
 	stillRefusing := logs.FilterMessageSnippet("still refusing").All()
 	var refused int64
-	for _, e := range append(stillRefusing, resumed...) {
+	for _, e := range append(append(stillRefusing, resumed...), started...) {
 		refused += int64(e.ContextMap()["refused_items"].(uint64))
 	}
 	assert.Equal(t, wantRefused.Load(), refused, "every refused item is in the log lines")
 	assert.LessOrEqual(t, len(stillRefusing), int(fs.reads.Load()), "at most one line per reading")
+}
+
+// Between two readings a burst is counted at bytes_per_record per item: the
+// guard refuses once that estimate reaches the reserve, not a whole interval
+// of writes later (the end-to-end test met the overshoot on a busy machine).
+func TestQueueGuardRefusesABurstAtItsEstimateBeforeTheNextReading(t *testing.T) {
+	fs := &fakeFilesystem{size: 1 << 30}
+	fs.available.Store(256*mib + 10*2048) // room for 10 records above the reserve
+	cfg := guardConfig(t)
+	cfg.CheckInterval = time.Hour // no reading during the burst
+	core, logs := observer.New(zapcore.InfoLevel)
+	g, err := acquireQueueGuardWith(cfg, zap.New(core), fs.stat)
+	require.NoError(t, err)
+	defer g.release()
+
+	require.NoError(t, g.admit(6))
+	require.NoError(t, g.admit(4), "exactly at the reserve")
+	require.ErrorIs(t, g.admit(1), errQueueFilesystemFull)
+	require.ErrorIs(t, g.admit(1), errQueueFilesystemFull, "refusing until the next reading")
+
+	// The next reading says the burst took less than estimated, but the
+	// free space is not above the reserve plus an eighth: still refusing.
+	g.record(filesystem{size: 1 << 30, available: 256*mib + 5*2048})
+	require.ErrorIs(t, g.admit(1), errQueueFilesystemFull)
+	// Room again: accepting, and the refusal and its end are both logged
+	// with what was refused.
+	g.record(filesystem{size: 1 << 30, available: 300 * mib})
+	g.logTransition(filesystem{size: 1 << 30, available: 300 * mib})
+	require.NoError(t, g.admit(1))
+	started := logs.FilterMessageSnippet("down to its reserve").All()
+	require.Len(t, started, 1)
+	assert.EqualValues(t, 3, started[0].ContextMap()["refused_items"])
+	assert.Equal(t, 1, logs.FilterMessageSnippet("accepting new data").Len())
 }
 
 func TestQueueGuardSaysHowManyRecordsFitAndWarnsWhenQueueSizePromisesMore(t *testing.T) {
@@ -135,15 +172,15 @@ func TestQueueGuardReleasesItsBallastWhenSomethingElseEatsTheReserve(t *testing.
 	fs := &fakeFilesystem{size: 1 << 30}
 	fs.available.Store(400 * mib)
 	cfg := guardConfig(t)
-	cfg.BallastMiB = 4
+	cfg.BallastMiB = 64
 	ballast := filepath.Join(cfg.Directory, BallastFile)
 	core, logs := observer.New(zapcore.InfoLevel)
 	g, err := acquireQueueGuardWith(cfg, zap.New(core), fs.stat)
 	require.NoError(t, err)
 	defer g.release()
 	st, err := os.Stat(ballast)
-	require.NoError(t, err, "allocated at start: 400 MiB free, 256 MiB reserve + 4 MiB")
-	assert.EqualValues(t, 4*mib, st.Size())
+	require.NoError(t, err, "allocated at start: 400 MiB free, 256 MiB reserve + 64 MiB")
+	assert.EqualValues(t, 64*mib, st.Size())
 
 	fs.available.Store(200 * mib) // the queue itself at its reserve: the ballast stays
 	require.Eventually(t, func() bool { return g.admit(1) != nil }, 5*time.Second, 5*time.Millisecond)
@@ -156,11 +193,11 @@ func TestQueueGuardReleasesItsBallastWhenSomethingElseEatsTheReserve(t *testing.
 		5*time.Second, 5*time.Millisecond, "logged once, after the file is gone")
 	require.Error(t, g.admit(1), "still refusing")
 
-	fs.available.Store(259 * mib) // room again, but not for the ballast above the reserve
+	fs.available.Store(290 * mib) // room again (above the reserve + 1/8), but not for the ballast above the reserve
 	require.Eventually(t, func() bool { return g.admit(1) == nil }, 5*time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	assert.NoFileExists(t, ballast)
-	fs.available.Store(261 * mib)
+	fs.available.Store(321 * mib)
 	require.Eventually(t, func() bool { _, err := os.Stat(ballast); return err == nil }, 5*time.Second, 5*time.Millisecond)
 }
 
