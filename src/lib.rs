@@ -29,6 +29,7 @@ pub mod error;
 pub mod ffi;
 pub mod otlp;
 pub mod policy;
+pub mod seal;
 pub mod signature;
 
 pub use config::Config;

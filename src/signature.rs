@@ -110,6 +110,12 @@ impl Signer {
         &self.key_id
     }
 
+    /// Signs `message` as it is: the 64-byte Ed25519 signature, standard
+    /// base64 (seals: [`crate::seal`]).
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.key.sign(message).to_bytes())
+    }
+
     /// Signs a document: `doc_id` its `_id`, `fields` its signed fields
     /// (any order; names unique).
     pub fn sign(&self, doc_id: &str, fields: &mut [(String, Value)]) -> Signed {
