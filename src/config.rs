@@ -95,7 +95,20 @@ pub struct SigningConfig {
     /// ed25519`). Unset or empty: records are not signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// Where the seal chain's state is kept ([`crate::seal::STATE_FILE`]),
+    /// so the chain of the next start names the last seal of this one (the
+    /// gateways: the persistent queue's directory). Unset: a new chain
+    /// names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_directory: Option<PathBuf>,
+    /// A seal is written at least this often, in milliseconds, even when
+    /// no record passes (a heartbeat). Unset: 10,000 (10 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_interval_ms: Option<u64>,
 }
+
+/// The default seal interval, in milliseconds (README "Tamper evidence").
+pub const DEFAULT_SEAL_INTERVAL_MS: u64 = 10_000;
 
 impl SigningConfig {
     /// The signer of `key_file`, read now; `None` when unset or empty.
@@ -116,6 +129,35 @@ impl SigningConfig {
         crate::signature::Signer::from_pem(&pem)
             .map(Some)
             .map_err(|e| Error::config("signing.key_file", format!("{}: {e}", path.display())))
+    }
+
+    /// The sealer of this configuration: a new chain under the key of
+    /// `key_file`, starting `now` (nanoseconds); `None` without a key.
+    ///
+    /// # Errors
+    /// As [`SigningConfig::signer`]; `signing.seal_interval_ms` 0;
+    /// `signing.state_directory` that is not a directory.
+    pub fn sealer(&self, now: u64) -> Result<Option<crate::seal::Sealer>> {
+        let interval = self.seal_interval_ms.unwrap_or(DEFAULT_SEAL_INTERVAL_MS);
+        if interval == 0 {
+            return Err(Error::config(
+                "signing.seal_interval_ms",
+                "must be positive".to_owned(),
+            ));
+        }
+        let dir = self
+            .state_directory
+            .as_deref()
+            .filter(|d| !d.as_os_str().is_empty());
+        if let Some(d) = dir.filter(|d| !d.is_dir()) {
+            return Err(Error::config(
+                "signing.state_directory",
+                format!("{} is not a directory", d.display()),
+            ));
+        }
+        Ok(self.signer()?.map(|signer| {
+            crate::seal::Sealer::new(signer, interval.saturating_mul(1_000_000), dir, now)
+        }))
     }
 }
 
@@ -441,7 +483,7 @@ impl Config {
                 format!("{identity:?} is not an identity"),
             ));
         }
-        self.signing.signer()?;
+        self.signing.sealer(0)?;
         let uses_hash = (ContentClass::ALL.iter()).any(|&c| self.action(c) == ContentAction::Hash);
         self.content.hmac_key(uses_hash)
     }

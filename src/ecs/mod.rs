@@ -21,7 +21,10 @@ mod model;
 mod policy;
 pub mod reference;
 mod rules;
+mod seals;
 mod stream;
+
+pub use seals::SEAL_SERVICE_NAME;
 
 pub use map::record::ECS_VERSION;
 pub use policy::content::SECRET_PATTERNS;
@@ -52,6 +55,9 @@ pub use map::outcome::Outcome;
 #[derive(Debug)]
 pub struct Transformer {
     mapping: Mapping,
+    /// With a signing key: the chain that seals the Claude log records of
+    /// every logs request ([`crate::seal`]).
+    sealer: Option<crate::seal::Sealer>,
 }
 
 impl Transformer {
@@ -63,6 +69,7 @@ impl Transformer {
         let hmac_key = config.validated_hmac_key()?;
         Ok(Transformer {
             mapping: Mapping::new(config, hmac_key, config.signing.signer()?)?,
+            sealer: config.signing.sealer(now())?,
         })
     }
 
@@ -125,7 +132,7 @@ impl Transformer {
         let bytes = request.encode_to_vec();
         // A request prost encoded is protobuf, and what the transform writes
         // prost reads (tests/gateway.rs): neither fallback is expected.
-        match stream::transform(&self.mapping, signal, &bytes, tenant) {
+        match self.transform(signal, &bytes, tenant) {
             Ok(done) => {
                 if let Some(out) = done.output {
                     if let Ok(decoded) = R::decode(out.as_slice()) {
@@ -152,6 +159,10 @@ pub struct Transformed {
     pub unread: Vec<String>,
     /// What was done.
     pub outcome: Outcome,
+    /// The Claude log records the request's seal lists (sealing on: a
+    /// signing key and a logs request); the seal itself is at the end of
+    /// [`Transformed::output`].
+    pub sealed: Vec<crate::seal::SealedItem>,
 }
 
 impl Transformer {
@@ -171,8 +182,83 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Transformed> {
-        Ok(stream::transform(&self.mapping, signal, bytes, tenant)?)
+        let done = self.transform_unsettled(signal, bytes, tenant)?;
+        self.settle_seal(true);
+        Ok(done)
     }
+
+    /// [`Transformer::transform`], leaving the request's seal (if it has
+    /// one: sealing on and Claude log records in it) pending: the caller
+    /// writes the output, then calls [`Transformer::settle_seal`] with
+    /// whether it was written, before the next sealed request. The Go
+    /// processor holds a lock from this call to the settlement.
+    ///
+    /// # Errors
+    /// As [`Transformer::transform`]; [`crate::Error::Seal`] when a seal
+    /// is still pending.
+    pub fn transform_unsettled(
+        &self,
+        signal: otlp::Signal,
+        bytes: &[u8],
+        tenant: Option<&str>,
+    ) -> Result<Transformed> {
+        let chain = self.sealer.as_ref().map(crate::seal::Sealer::chain);
+        let mut done = stream::transform(&self.mapping, signal, bytes, tenant, chain)?;
+        if let (Some(sealer), false) = (&self.sealer, done.sealed.is_empty()) {
+            let fields = sealer
+                .seal(&done.sealed, crate::seal::SealKind::Batch, now())
+                .map_err(crate::Error::Seal)?;
+            let output = done.output.get_or_insert_with(|| bytes.to_vec());
+            // Two requests' bytes, one after the other, read as one whose
+            // resources are both lists (protobuf's merge of a repeated field).
+            output.extend_from_slice(&seals::seal_request(&fields, self.seal_namespace()));
+        }
+        Ok(done)
+    }
+
+    /// A seal without records, pending like a request's
+    /// ([`Transformer::transform_unsettled`]): a `Heartbeat` only when no
+    /// seal was written for the seal interval, a `Closing` always; as an
+    /// `ExportLogsServiceRequest`. `None`: no signing key, or not due.
+    ///
+    /// # Errors
+    /// [`crate::Error::Seal`]: a seal is pending, or the chain is closed.
+    pub fn seal_now(&self, kind: crate::seal::SealKind) -> Result<Option<Vec<u8>>> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        let now = now();
+        if kind == crate::seal::SealKind::Heartbeat && !sealer.due(now) {
+            return Ok(None);
+        }
+        let fields = sealer.seal(&[], kind, now).map_err(crate::Error::Seal)?;
+        Ok(Some(seals::seal_request(&fields, self.seal_namespace())))
+    }
+
+    /// Settles the pending seal, if any: `written` (the request holding it
+    /// was handed on) makes it the chain's last; otherwise its number is
+    /// used again by the next seal.
+    pub fn settle_seal(&self, written: bool) {
+        if let Some(sealer) = &self.sealer {
+            sealer.settle(written, now());
+        }
+    }
+
+    /// The chain this transformer seals into, if sealing is on.
+    pub fn seal_chain(&self) -> Option<&str> {
+        self.sealer.as_ref().map(crate::seal::Sealer::chain)
+    }
+
+    fn seal_namespace(&self) -> &str {
+        &self.mapping.settings.config.namespace
+    }
+}
+
+/// Now, in nanoseconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Claude scopes get their mapping mode here ([`gateway::MAPPING_MODE_ATTRIBUTE`]),

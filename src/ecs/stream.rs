@@ -23,6 +23,7 @@ use super::Transformed;
 use super::map::outcome::Outcome;
 use crate::ecs::map::item::content_value;
 use crate::ecs::map::marks::Level;
+use crate::ecs::map::signing;
 use crate::ecs::map::walk::{Owner, Pool, Walk, bad_text, put_text};
 use crate::ecs::model::attrs::{Attr, Attrs, Key};
 use crate::ecs::model::value::{InValue, OutValue, string};
@@ -45,6 +46,7 @@ pub(crate) fn transform(
     signal: Signal,
     input: &[u8],
     tenant: Option<&str>,
+    sealing: Option<&str>,
 ) -> Result<Transformed, Malformed> {
     let tenant = Tenant::new(tenant);
     let mut walk = Walk {
@@ -57,6 +59,10 @@ pub(crate) fn transform(
         attrs: Attrs::default(),
         lookups: Vec::new(),
         pool: Pool::default(),
+        sealing: sealing.filter(|_| signal == Signal::Logs),
+        sealed: Vec::new(),
+        seal_resource: Default::default(),
+        seal_scope: Default::default(),
     };
     let mut unread = Vec::new();
     let mut position = 0;
@@ -83,6 +89,7 @@ pub(crate) fn transform(
         out,
         outcome,
         changed,
+        sealed,
         ..
     } = walk;
     let output = changed.then_some(out);
@@ -90,6 +97,7 @@ pub(crate) fn transform(
         output,
         unread,
         outcome,
+        sealed,
     })
 }
 
@@ -221,6 +229,12 @@ impl<'a> Walk<'a> {
         };
         let mut changed = level.mark(bounded, repaired || bad_schema);
         changed |= emitter.is_some() || tenant.is_some();
+        if self.sealing.is_some() {
+            self.seal_resource = match emitter {
+                Some(_) => signing::ecs_resource_leaves(&self.attrs),
+                None => Default::default(),
+            };
+        }
 
         let start = self.out.len();
         let others_changed = self.outcome.other_items_changed;
@@ -296,6 +310,9 @@ impl<'a> Walk<'a> {
             for (key, value) in scope_routing(self.signal, emitter, namespace) {
                 self.attrs.set(Key::plain(key), string(value));
             }
+        }
+        if self.sealing.is_some() && claude.is_some() {
+            self.seal_scope = signing::scope_leaves(&self.attrs);
         }
         let open = wire::begin(&mut self.out, tag::RESOURCE_ITEMS_SCOPES, 2 * body.len());
         if !scope.is_empty() || claude.is_some() {

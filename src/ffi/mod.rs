@@ -85,7 +85,7 @@ impl From<&Error> for cowork_ecs_result {
             Error::ConfigSyntax(_) => cowork_ecs_result::ConfigSyntax,
             Error::ConfigInvalid { .. } => cowork_ecs_result::ConfigInvalid,
             Error::Decode(_) | Error::DecodeJson(_) => cowork_ecs_result::Decode,
-            Error::Encode(_) => cowork_ecs_result::Encode,
+            Error::Encode(_) | Error::Seal(_) => cowork_ecs_result::Encode,
         }
     }
 }

@@ -60,8 +60,14 @@ pub mod tag {
     pub const SCOPE_ATTRIBUTES: u32 = 3;
     /// `LogRecord.time_unix_nano` (fixed64).
     pub const RECORD_TIME: u32 = 1;
+    /// `LogRecord.severity_number` (varint).
+    pub const RECORD_SEVERITY_NUMBER: u32 = 2;
     /// `LogRecord.severity_text`.
     pub const RECORD_SEVERITY_TEXT: u32 = 3;
+    /// `LogRecord.trace_id`.
+    pub const RECORD_TRACE_ID: u32 = 9;
+    /// `LogRecord.span_id`.
+    pub const RECORD_SPAN_ID: u32 = 10;
     /// `LogRecord.body` (`AnyValue`).
     pub const RECORD_BODY: u32 = 5;
     /// `LogRecord.attributes`.

@@ -28,6 +28,12 @@ struct RecordHead<'a> {
     time: u64,
     /// Whether its event name or severity text is not UTF-8.
     bad_text: bool,
+    /// What the exporter stores besides its attributes (seals:
+    /// [`signing::Stored::LogRecord`]).
+    severity_number: u64,
+    severity_text: Cow<'a, str>,
+    trace_id: &'a [u8],
+    span_id: &'a [u8],
 }
 
 /// Reads a record's fields: its attributes into `attrs`, and into `pieces`
@@ -43,6 +49,10 @@ fn read_record<'a>(
         event_name: Cow::Borrowed(""),
         time: 0,
         bad_text: false,
+        severity_number: 0,
+        severity_text: Cow::Borrowed(""),
+        trace_id: &[],
+        span_id: &[],
     };
     let mut observed = 0;
     for f in wire::fields_of(Message::LogRecord, bytes) {
@@ -66,12 +76,26 @@ fn read_record<'a>(
                 let (text, bad, piece) = Piece::text(f.tag, f.raw, b);
                 if f.tag == tag::RECORD_EVENT_NAME {
                     head.event_name = text;
+                } else {
+                    head.severity_text = text;
                 }
                 head.bad_text |= bad;
                 piece
             }
             (tag::RECORD_TIME, _) => {
                 head.time = f.fixed64().unwrap_or_default();
+                Piece::Raw(f.raw)
+            }
+            (tag::RECORD_SEVERITY_NUMBER, Payload::Varint(n)) => {
+                head.severity_number = n;
+                Piece::Raw(f.raw)
+            }
+            (tag::RECORD_TRACE_ID, Payload::Bytes(b)) => {
+                head.trace_id = b;
+                Piece::Raw(f.raw)
+            }
+            (tag::RECORD_SPAN_ID, Payload::Bytes(b)) => {
+                head.span_id = b;
                 Piece::Raw(f.raw)
             }
             (tag::RECORD_OBSERVED_TIME, _) => {
@@ -234,8 +258,16 @@ impl<'a> Walk<'a> {
         let stored = signing::Stored::LogRecord {
             time: head.time,
             message,
+            severity_number: head.severity_number,
+            severity_text: &head.severity_text,
+            trace_id: head.trace_id,
+            span_id: head.span_id,
         };
-        self.sign(&stored, out);
+        if self.sealing.is_some() {
+            self.seal_record(&stored, out);
+        } else {
+            self.sign(&stored, out);
+        }
         Ok(new_body)
     }
 

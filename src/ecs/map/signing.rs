@@ -17,9 +17,160 @@ use crate::ecs::model::attrs::{Attrs, Key};
 use crate::ecs::model::value::{OutValue, string, string_array, to_json};
 use crate::ecs::policy::identity::lower_hex;
 use crate::ecs::policy::routing::{DOCUMENT_ID_ATTRIBUTE, ROUTING_ATTRIBUTES};
+use crate::seal::{self, SealedItem};
 use crate::signature;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// How the exporter's ECS mode stores a resource attribute whose name it
+/// changes (elasticsearchexporter `model.go`, `resourceAttrsConversionMap`,
+/// v0.157.0).
+enum Conversion {
+    /// Stored under this name instead.
+    To(&'static str),
+    /// Not stored.
+    Skip,
+    /// Stored under this name too, unless the resource has that attribute
+    /// itself (`host.name`).
+    AlsoUnlessPresent(&'static str),
+}
+
+/// [`Conversion`]s of resource attributes, ECS mode (v0.157.0).
+const ECS_RESOURCE_CONVERSIONS: &[(&str, Conversion)] = &[
+    ("service.instance.id", Conversion::To("service.node.name")),
+    (
+        "deployment.environment",
+        Conversion::To("service.environment"),
+    ),
+    (
+        "deployment.environment.name",
+        Conversion::To("service.environment"),
+    ),
+    ("telemetry.sdk.name", Conversion::Skip),
+    (
+        "telemetry.sdk.language",
+        Conversion::To("service.language.name"),
+    ),
+    (
+        "telemetry.sdk.version",
+        Conversion::To("service.language.version"),
+    ),
+    ("telemetry.distro.name", Conversion::Skip),
+    ("telemetry.distro.version", Conversion::Skip),
+    ("cloud.platform", Conversion::To("cloud.service.name")),
+    (
+        "container.image.tags",
+        Conversion::To("container.image.tag"),
+    ),
+    ("host.name", Conversion::AlsoUnlessPresent("host.hostname")),
+    ("host.arch", Conversion::To("host.architecture")),
+    ("process.parent_pid", Conversion::To("process.parent.pid")),
+    ("process.executable.name", Conversion::To("process.title")),
+    (
+        "process.executable.path",
+        Conversion::To("process.executable"),
+    ),
+    ("process.command_line", Conversion::To("process.args")),
+    (
+        "process.runtime.name",
+        Conversion::To("service.runtime.name"),
+    ),
+    (
+        "process.runtime.version",
+        Conversion::To("service.runtime.version"),
+    ),
+    ("os.name", Conversion::To("host.os.name")),
+    ("os.type", Conversion::To("host.os.platform")),
+    ("os.description", Conversion::To("host.os.full")),
+    ("os.version", Conversion::To("host.os.version")),
+    ("client.address", Conversion::To("client.ip")),
+    ("source.address", Conversion::To("source.ip")),
+    (
+        "k8s.deployment.name",
+        Conversion::To("kubernetes.deployment.name"),
+    ),
+    ("k8s.namespace.name", Conversion::To("kubernetes.namespace")),
+    ("k8s.node.name", Conversion::To("kubernetes.node.name")),
+    ("k8s.pod.name", Conversion::To("kubernetes.pod.name")),
+    ("k8s.pod.uid", Conversion::To("kubernetes.pod.uid")),
+    ("k8s.job.name", Conversion::To("kubernetes.job.name")),
+    (
+        "k8s.cronjob.name",
+        Conversion::To("kubernetes.cronjob.name"),
+    ),
+    (
+        "k8s.statefulset.name",
+        Conversion::To("kubernetes.statefulset.name"),
+    ),
+    (
+        "k8s.replicaset.name",
+        Conversion::To("kubernetes.replicaset.name"),
+    ),
+    (
+        "k8s.daemonset.name",
+        Conversion::To("kubernetes.daemonset.name"),
+    ),
+    (
+        "k8s.container.name",
+        Conversion::To("kubernetes.container.name"),
+    ),
+    (
+        "k8s.cluster.name",
+        Conversion::To("orchestrator.cluster.name"),
+    ),
+    ("faas.instance", Conversion::To("faas.id")),
+    ("faas.trigger", Conversion::To("faas.trigger.type")),
+];
+
+/// The stored fields of a Claude resource's attributes in the exporter's
+/// ECS mode (its [`ECS_RESOURCE_CONVERSIONS`] applied), for the digest of
+/// each record below it.
+pub(crate) fn ecs_resource_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> {
+    let mut leaves = BTreeMap::new();
+    let names: Vec<String> = attrs
+        .iter()
+        .map(|a| format!("{}{}", a.key.prefix, a.key.name))
+        .collect();
+    for (a, name) in attrs.iter().zip(&names) {
+        let Some(value) = a.value.clone().into_value().map(|v| to_json(&v)) else {
+            continue;
+        };
+        match ECS_RESOURCE_CONVERSIONS
+            .iter()
+            .find(|(from, _)| from == name)
+        {
+            None => signature::flatten_into(name, value, &mut leaves),
+            Some((_, Conversion::Skip)) => {}
+            Some((_, Conversion::To(to))) => signature::flatten_into(to, value, &mut leaves),
+            Some((_, Conversion::AlsoUnlessPresent(to))) => {
+                if !names.iter().any(|n| n == to) {
+                    signature::flatten_into(to, value.clone(), &mut leaves);
+                }
+                signature::flatten_into(name, value, &mut leaves);
+            }
+        }
+    }
+    leaves
+}
+
+/// The stored fields of a scope's attributes (ECS mode: as they are).
+pub(crate) fn scope_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> {
+    let mut leaves = BTreeMap::new();
+    for a in attrs.iter() {
+        if let Some(value) = a.value.clone().into_value() {
+            let name = format!("{}{}", a.key.prefix, a.key.name);
+            signature::flatten_into(&name, to_json(&value), &mut leaves);
+        }
+    }
+    leaves
+}
+
+/// Where a record's session is among its stored fields (the first found).
+const SESSION_FIELDS: &[&str] = &[
+    "session.id",
+    "claude_code.events.session.id",
+    "claude_cowork.events.session.id",
+];
 
 /// What the exporter stores of an item besides its attributes.
 pub(crate) enum Stored<'x> {
@@ -29,6 +180,13 @@ pub(crate) enum Stored<'x> {
         time: u64,
         /// Its body, when a string.
         message: Option<&'x str>,
+        /// `event.severity` (none when 0).
+        severity_number: u64,
+        /// `log.level` (none when empty).
+        severity_text: &'x str,
+        /// `trace.id`, `span.id` (none when empty or all zero).
+        trace_id: &'x [u8],
+        span_id: &'x [u8],
     },
     /// A span (OTel mode).
     Span {
@@ -87,6 +245,56 @@ impl Walk<'_> {
     }
 }
 
+impl Walk<'_> {
+    /// With sealing on, marks a Claude log record mapped into `out` with
+    /// its chain ([`seal::FIELD_CHAIN`]) and adds it to the request's seal:
+    /// its document id, the digest of its whole stored form (its resource's
+    /// and scope's fields, its own, `data_stream.*` and what `stored` says
+    /// the exporter adds) and its session.
+    pub(crate) fn seal_record(&mut self, stored: &Stored<'_>, out: &mut Attrs<'_>) {
+        let Some(chain) = self.sealing else {
+            return;
+        };
+        out.set(Key::plain(seal::FIELD_CHAIN), string(chain.to_owned()));
+        let mut leaves = self.seal_resource.clone();
+        leaves.extend(self.seal_scope.iter().map(|(k, v)| (k.clone(), v.clone())));
+        leaves.append(&mut stored_fields(stored, out));
+        for k in [
+            "data_stream.type",
+            "data_stream.dataset",
+            "data_stream.namespace",
+        ] {
+            if let Some(v) = out.get(&Key::plain(k)).and_then(|v| v.clone().into_value()) {
+                leaves.insert(k.to_owned(), to_json(&v));
+            }
+        }
+        leaves
+            .entry("data_stream.type".to_owned())
+            .or_insert_with(|| Value::from("logs"));
+        let id = (out.get(&Key::plain(DOCUMENT_ID_ATTRIBUTE)))
+            .and_then(OutValue::scalar_text)
+            .unwrap_or_default()
+            .into_owned();
+        let session = SESSION_FIELDS
+            .iter()
+            .find_map(|f| leaves.get(*f))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let time = match *stored {
+            Stored::LogRecord { time, .. }
+            | Stored::SpanEvent { time, .. }
+            | Stored::DataPoint { time, .. } => time,
+            Stored::Span { start, .. } => start,
+        };
+        self.sealed.push(SealedItem {
+            id,
+            digest: seal::item_digest(&leaves),
+            session,
+            time,
+        });
+    }
+}
+
 /// The item's stored fields, by their stored (dotted) names.
 fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value> {
     let mut leaves = BTreeMap::new();
@@ -113,10 +321,28 @@ fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value
         leaves.insert(k.to_owned(), v);
     };
     match *stored {
-        Stored::LogRecord { time, message } => {
+        Stored::LogRecord {
+            time,
+            message,
+            severity_number,
+            severity_text,
+            trace_id,
+            span_id,
+        } => {
             put(signature::FIELD_TIMESTAMP, Value::from(time));
             if let Some(m) = message.filter(|m| !m.is_empty()) {
                 put(signature::FIELD_MESSAGE, Value::from(m));
+            }
+            for (k, id) in [("trace.id", trace_id), ("span.id", span_id)] {
+                if id.iter().any(|b| *b != 0) {
+                    put(k, Value::from(lower_hex(id)));
+                }
+            }
+            if severity_number != 0 {
+                put("event.severity", Value::from(severity_number));
+            }
+            if !severity_text.is_empty() {
+                put("log.level", Value::from(severity_text));
             }
         }
         Stored::Span {

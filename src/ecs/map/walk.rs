@@ -28,6 +28,15 @@ pub(crate) struct Walk<'a> {
     pub(crate) attrs: Attrs<'a>,
     pub(crate) lookups: Vec<AttributeLookup>,
     pub(crate) pool: Pool<'a>,
+    /// With sealing on (logs, a signing key): the chain id Claude records
+    /// are marked with ([`crate::seal`]).
+    pub(crate) sealing: Option<&'a str>,
+    /// The records sealed so far.
+    pub(crate) sealed: Vec<crate::seal::SealedItem>,
+    /// The stored fields of the Claude resource and scope being walked,
+    /// for the digests of their records (sealing only).
+    pub(crate) seal_resource: std::collections::BTreeMap<String, serde_json::Value>,
+    pub(crate) seal_scope: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Scratch lists handed out and taken back item after item, so a walk
