@@ -105,6 +105,29 @@ typedef uint32_t cowork_ecs_signal;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Which seal [`cowork_ecs_seal`] writes. The numbers are part of the ABI.
+//
+// - `COWORK_ECS_SEAL_HEARTBEAT` (2): only when no seal was settled for the
+//   seal interval (`signing.seal_interval_ms`);
+// - `COWORK_ECS_SEAL_CLOSING` (3): the chain's last seal (a graceful stop).
+enum cowork_ecs_seal_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A seal without records when nothing else was sealed for an interval.
+  COWORK_ECS_SEAL_KIND_HEARTBEAT = 2,
+  // The last seal of the chain.
+  COWORK_ECS_SEAL_KIND_CLOSING = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cowork_ecs_seal_kind cowork_ecs_seal_kind;
+#else
+typedef uint32_t cowork_ecs_seal_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Opaque handle to an immutable, thread-safe transformer. C and Go see only
 // a forward declaration; the layout is Rust's to change.
 typedef struct cowork_ecs_transformer cowork_ecs_transformer;
@@ -239,6 +262,13 @@ cowork_ecs_result cowork_ecs_transformer_new(const uint8_t *config,
 // `event.kind: pipeline_error` and the call succeeds. Nothing is dropped.
 // Thread-safe: any number of threads may call this at once on one handle.
 //
+// **Seals.** With a signing key, a logs request holding Claude records
+// gets its seal appended to `out` ([`crate::seal`]), pending: the caller
+// hands `out` on, then calls [`cowork_ecs_seal_settle`] with whether it
+// was taken, before the next logs call on this handle (the Go processor
+// holds a lock from this call to the settlement). A logs call while a
+// seal is pending fails with `_ENCODE`.
+//
 // # Safety
 // - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
 // - `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
@@ -270,6 +300,42 @@ cowork_ecs_result cowork_ecs_transform_logs(const struct cowork_ecs_transformer 
                                             size_t input_len,
                                             struct cowork_ecs_buf *out,
                                             struct cowork_ecs_buf *err_out);
+
+// Makes a seal without records ([`cowork_ecs_seal_kind`]), pending until
+// [`cowork_ecs_seal_settle`] like a logs request's.
+//
+// - `transformer`: a live handle; borrowed.
+// - `kind`: a `cowork_ecs_seal_kind` value.
+// - `out`: on `COWORK_ECS_RESULT_OK`, receives the seal as a protobuf
+//   `ExportLogsServiceRequest`, owned by the caller and freed with
+//   [`cowork_ecs_buf_free`].
+// - `err_out`: optional; the message on failure.
+//
+// Returns `COWORK_ECS_RESULT_OK`; `_UNCHANGED` when there is nothing to
+// write (no signing key, or a heartbeat not due); `_ENCODE` when a seal
+// is pending or the chain was closed; `_INVALID_ARGUMENT`,
+// `_NULL_PARAMETER` or `_PANIC`.
+//
+// # Safety
+// - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+// - `out` points to writable memory for one `cowork_ecs_buf`.
+// - `err_out` is NULL or points to writable memory for one `cowork_ecs_buf`.
+cowork_ecs_result cowork_ecs_seal(const struct cowork_ecs_transformer *transformer,
+                                  uint32_t kind,
+                                  struct cowork_ecs_buf *out,
+                                  struct cowork_ecs_buf *err_out);
+
+// Settles the pending seal, if any ([`cowork_ecs_transform`], "Seals"):
+// `written` true when the request holding it was taken by the next
+// consumer (then it is the chain's last), false when it was not (its
+// number is used again). Without a pending seal it does nothing.
+//
+// Returns `COWORK_ECS_RESULT_OK`, `_NULL_PARAMETER` or `_PANIC`.
+//
+// # Safety
+// `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+cowork_ecs_result cowork_ecs_seal_settle(const struct cowork_ecs_transformer *transformer,
+                                         bool written);
 
 // Releases a buffer returned by this library. `{NULL, 0}` is accepted and
 // does nothing. Freeing the same buffer twice is undefined behaviour.

@@ -104,6 +104,34 @@ type SigningConfig struct {
 	// KeyFile is a PKCS#8 PEM Ed25519 private key (openssl genpkey
 	// -algorithm ed25519). Empty: records are not signed.
 	KeyFile string `mapstructure:"key_file" json:"key_file,omitempty"`
+	// StateDirectory keeps the seal chain's last seal, so the chain of the
+	// next start names it (the gateways: the persistent queue's directory).
+	// Empty: a new chain names none.
+	StateDirectory string `mapstructure:"state_directory" json:"state_directory,omitempty"`
+	// SealInterval is how often a seal is written at least, even when no
+	// record passes (a heartbeat). 0: 10s.
+	SealInterval time.Duration `mapstructure:"seal_interval" json:"-"`
+}
+
+// defaultSealInterval is the Rust library's default seal interval.
+const defaultSealInterval = 10 * time.Second
+
+// MarshalJSON writes the keys the Rust library reads (the interval in
+// milliseconds).
+func (s SigningConfig) MarshalJSON() ([]byte, error) {
+	type plain SigningConfig
+	return json.Marshal(struct {
+		plain
+		SealIntervalMS int64 `json:"seal_interval_ms,omitempty"`
+	}{plain(s), s.SealInterval.Milliseconds()})
+}
+
+// interval is the effective seal interval.
+func (s SigningConfig) interval() time.Duration {
+	if s.SealInterval > 0 {
+		return s.SealInterval
+	}
+	return defaultSealInterval
 }
 
 // ErrorMode says what the processor does when the transform of a batch fails
@@ -245,6 +273,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.QueueGuard.Validate(); err != nil {
 		return err
+	}
+	if cfg.Signing.SealInterval < 0 || (cfg.Signing.SealInterval > 0 && cfg.Signing.SealInterval < time.Millisecond) {
+		return fmt.Errorf("signing.seal_interval %v: use at least 1ms (0: 10s)", cfg.Signing.SealInterval)
 	}
 	raw, err := cfg.transformConfig()
 	if err != nil {

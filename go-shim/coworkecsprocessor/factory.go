@@ -2,6 +2,7 @@ package coworkecsprocessor // import "github.com/cowork-ecs/cowork-ecs/go-shim/c
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -74,11 +75,33 @@ func createLogsProcessor(
 	if err != nil {
 		return nil, err
 	}
+	if p.cfg.Signing.KeyFile == "" {
+		return processorhelper.NewLogs(
+			ctx, set, cfg, next,
+			p.process,
+			processorhelper.WithCapabilities(processorCapabilities),
+			processorhelper.WithStart(p.start),
+			processorhelper.WithShutdown(p.shutdown),
+		)
+	}
+	// Sealed: the seal of each request is settled after the next consumer
+	// took it; heartbeats between requests, a closing seal at shutdown
+	// (sealing.go).
+	p.sealing = newSealing(p.core, next)
 	return processorhelper.NewLogs(
-		ctx, set, cfg, next,
+		ctx, set, cfg, p.sealing,
 		p.process,
 		processorhelper.WithCapabilities(processorCapabilities),
-		processorhelper.WithStart(p.start),
-		processorhelper.WithShutdown(p.shutdown),
+		processorhelper.WithStart(func(ctx context.Context, host component.Host) error {
+			if err := p.start(ctx, host); err != nil {
+				return err
+			}
+			p.sealing.start()
+			return nil
+		}),
+		processorhelper.WithShutdown(func(ctx context.Context) error {
+			err := p.sealing.shutdown(ctx)
+			return errors.Join(err, p.shutdown(ctx))
+		}),
 	)
 }

@@ -28,6 +28,7 @@ type core struct {
 	transformer *cffi.Transformer
 	telemetry   *metadata.TelemetryBuilder
 	guard       *queueGuard // nil: no queue_guard.directory
+	sealing     *sealing    // nil: not a logs processor with a signing key
 }
 
 func newCore(set processor.Settings, cfg *Config) (*core, error) {

@@ -95,6 +95,19 @@ func newMetricsProcessor(set processor.Settings, cfg *Config) (*signalProcessor[
 
 // process is the processorhelper function of every signal.
 func (p *signalProcessor[T, S, R]) process(ctx context.Context, batch T) (T, error) {
+	if p.sealing == nil {
+		return p.processBatch(ctx, batch)
+	}
+	p.sealing.begin()
+	out, err := p.processBatch(ctx, batch)
+	if err != nil {
+		p.sealing.abandon()
+	}
+	return out, err
+}
+
+// processBatch is process without the seal's lock.
+func (p *signalProcessor[T, S, R]) processBatch(ctx context.Context, batch T) (T, error) {
 	if p.guard != nil {
 		if err := p.admit(ctx, p.shape.count(batch)); err != nil {
 			return batch, err

@@ -28,6 +28,7 @@ pub use handle::cowork_ecs_transformer;
 use crate::ecs::Transformer;
 use crate::error::Error;
 use crate::otlp::Signal;
+use crate::seal::SealKind;
 use boundary::guard;
 use std::ffi::c_char;
 
@@ -315,6 +316,13 @@ impl cowork_ecs_signal {
 /// `event.kind: pipeline_error` and the call succeeds. Nothing is dropped.
 /// Thread-safe: any number of threads may call this at once on one handle.
 ///
+/// **Seals.** With a signing key, a logs request holding Claude records
+/// gets its seal appended to `out` ([`crate::seal`]), pending: the caller
+/// hands `out` on, then calls [`cowork_ecs_seal_settle`] with whether it
+/// was taken, before the next logs call on this handle (the Go processor
+/// holds a lock from this call to the settlement). A logs call while a
+/// seal is pending fails with `_ENCODE`.
+///
 /// # Safety
 /// - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
 /// - `tenant` points to `tenant_len` readable bytes, or is NULL with `tenant_len == 0`.
@@ -348,7 +356,7 @@ pub unsafe extern "C" fn cowork_ecs_transform(
         let input = unsafe { buf::input_slice(input, input_len) }?;
         let tenant = (!tenant.is_empty()).then_some(tenant);
         let done = transformer
-            .transform(signal, input, tenant)
+            .transform_unsettled(signal, input, tenant)
             .map_err(boundary::Failure::from)?;
         let (code, bytes) = match (done.output, done.unread.is_empty()) {
             (None, true) => return Ok((cowork_ecs_result::Unchanged, None)),
@@ -403,6 +411,95 @@ pub unsafe extern "C" fn cowork_ecs_transform_logs(
             err_out,
         )
     }
+}
+
+/// Which seal [`cowork_ecs_seal`] writes. The numbers are part of the ABI.
+///
+/// - `COWORK_ECS_SEAL_HEARTBEAT` (2): only when no seal was settled for the
+///   seal interval (`signing.seal_interval_ms`);
+/// - `COWORK_ECS_SEAL_CLOSING` (3): the chain's last seal (a graceful stop).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum cowork_ecs_seal_kind {
+    /// A seal without records when nothing else was sealed for an interval.
+    Heartbeat = 2,
+    /// The last seal of the chain.
+    Closing = 3,
+}
+
+/// Makes a seal without records ([`cowork_ecs_seal_kind`]), pending until
+/// [`cowork_ecs_seal_settle`] like a logs request's.
+///
+/// - `transformer`: a live handle; borrowed.
+/// - `kind`: a `cowork_ecs_seal_kind` value.
+/// - `out`: on `COWORK_ECS_RESULT_OK`, receives the seal as a protobuf
+///   `ExportLogsServiceRequest`, owned by the caller and freed with
+///   [`cowork_ecs_buf_free`].
+/// - `err_out`: optional; the message on failure.
+///
+/// Returns `COWORK_ECS_RESULT_OK`; `_UNCHANGED` when there is nothing to
+/// write (no signing key, or a heartbeat not due); `_ENCODE` when a seal
+/// is pending or the chain was closed; `_INVALID_ARGUMENT`,
+/// `_NULL_PARAMETER` or `_PANIC`.
+///
+/// # Safety
+/// - `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+/// - `out` points to writable memory for one `cowork_ecs_buf`.
+/// - `err_out` is NULL or points to writable memory for one `cowork_ecs_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_seal(
+    transformer: *const cowork_ecs_transformer,
+    kind: u32,
+    out: *mut cowork_ecs_buf,
+    err_out: *mut cowork_ecs_buf,
+) -> cowork_ecs_result {
+    guard(err_out, || {
+        let kind = match kind {
+            _ if kind == cowork_ecs_seal_kind::Heartbeat as u32 => SealKind::Heartbeat,
+            _ if kind == cowork_ecs_seal_kind::Closing as u32 => SealKind::Closing,
+            _ => {
+                return Err(boundary::Failure::InvalidArgument(format!(
+                    "seal kind {kind} is not a cowork_ecs_seal_kind (2 heartbeat, 3 closing)"
+                )));
+            }
+        };
+        // SAFETY: the caller passes a live handle (or NULL, refused here).
+        let transformer = unsafe { handle::try_ref(transformer) }?;
+        if out.is_null() {
+            return Err(boundary::Failure::NullParameter("out"));
+        }
+        match transformer.seal_now(kind).map_err(boundary::Failure::from)? {
+            None => Ok(cowork_ecs_result::Unchanged),
+            Some(bytes) => {
+                // SAFETY: `out` is non-null and writable per the contract.
+                unsafe { out.write(cowork_ecs_buf::from_vec(bytes)) };
+                Ok(cowork_ecs_result::Ok)
+            }
+        }
+    })
+}
+
+/// Settles the pending seal, if any ([`cowork_ecs_transform`], "Seals"):
+/// `written` true when the request holding it was taken by the next
+/// consumer (then it is the chain's last), false when it was not (its
+/// number is used again). Without a pending seal it does nothing.
+///
+/// Returns `COWORK_ECS_RESULT_OK`, `_NULL_PARAMETER` or `_PANIC`.
+///
+/// # Safety
+/// `transformer` is a live handle from [`cowork_ecs_transformer_new`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cowork_ecs_seal_settle(
+    transformer: *const cowork_ecs_transformer,
+    written: bool,
+) -> cowork_ecs_result {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: the caller passes a live handle (or NULL, refused here).
+        let transformer = unsafe { handle::try_ref(transformer) }?;
+        transformer.settle_seal(written);
+        Ok(cowork_ecs_result::Ok)
+    })
 }
 
 /// Releases a buffer returned by this library. `{NULL, 0}` is accepted and

@@ -254,3 +254,46 @@ func (t *Transformer) Close() {
 	C.cowork_ecs_transformer_free(t.handle)
 	t.handle = nil
 }
+
+// SealKind is which seal Seal writes (cowork_ecs_seal_kind).
+type SealKind uint32
+
+const (
+	// SealHeartbeat is a seal without records, written only when no seal
+	// was settled for the seal interval.
+	SealHeartbeat SealKind = C.COWORK_ECS_SEAL_KIND_HEARTBEAT
+	// SealClosing is the chain's last seal (a graceful stop).
+	SealClosing SealKind = C.COWORK_ECS_SEAL_KIND_CLOSING
+)
+
+// Seal makes a seal without records of kind, pending until SettleSeal,
+// and returns it as a protobuf ExportLogsServiceRequest copied into Go's
+// heap; nil when there is nothing to write (no signing key, a heartbeat
+// not due).
+func (t *Transformer) Seal(kind SealKind) ([]byte, error) {
+	if t == nil || t.handle == nil {
+		return nil, ErrClosed
+	}
+	var outBuf, errBuf C.cowork_ecs_buf
+	code := C.cowork_ecs_seal(t.handle, C.uint32_t(kind), &outBuf, &errBuf)
+	runtime.KeepAlive(t)
+	switch code {
+	case resultOK:
+		return takeBuf(outBuf), nil
+	case resultUnchanged:
+		return nil, nil
+	default:
+		return nil, toError(code, errBuf)
+	}
+}
+
+// SettleSeal settles the pending seal, if any: written when the request
+// holding it was taken by the next consumer, else its number is used
+// again (README "Tamper evidence").
+func (t *Transformer) SettleSeal(written bool) {
+	if t == nil || t.handle == nil {
+		return
+	}
+	C.cowork_ecs_seal_settle(t.handle, C.bool(written))
+	runtime.KeepAlive(t)
+}
