@@ -158,6 +158,13 @@ pub fn streams(setup: &Setup) -> Vec<Stream> {
             passthrough: None,
         });
     }
+    // The seals of every gateway (README "Tamper evidence").
+    out.push(Stream {
+        kind: "logs",
+        dataset: cowork_ecs::seal::SEAL_DATASET.to_owned(),
+        composed_of: ECS,
+        passthrough: None,
+    });
     out
 }
 
@@ -409,6 +416,7 @@ mod tests {
                 "_index_template/cowork-ecs-traces-claude_cowork.otel",
                 "_index_template/cowork-ecs-logs-claude_cowork.otel",
                 "_index_template/cowork-ecs-metrics-claude_cowork.metrics",
+                "_index_template/cowork-ecs-logs-cowork_ecs.seals",
             ]
         );
         let metrics = &reqs[7].1;
