@@ -1,16 +1,34 @@
 //! `cowork-ecs verify`: reads the stored Claude documents (log records,
-//! spans, span events, data points) back from Elasticsearch and checks their
-//! signatures and each session's sequence
-//! (README "Tamper evidence"). Per session it reports `intact`, or each
-//! problem: a modified document (and which fields), missing sequence
-//! numbers, an inserted document (unsigned, or a second one for a number),
-//! a bad signature, a key it does not know, a key revoked.
+//! spans, span events, data points) and the seals of the gateways back
+//! from Elasticsearch (README "Tamper evidence").
+//!
+//! - Seals ([`cowork_ecs::seal`]): per chain, a seal edited or forged (its
+//!   signature), missing (a gap in the numbers, a broken link, a tail the
+//!   next chain names), a chain silent for longer than two intervals
+//!   without its closing seal; a chain that ended without a closing seal
+//!   and was continued by the next start is a crash, named, not tampering.
+//!   Per record a seal lists: gone (**deleted**, under its session, so a
+//!   whole deleted session is named), present but different (**modified**:
+//!   an edited, removed or added field), and a sealed record stored under
+//!   another id (**moved**); a record marked with a chain but in no seal is
+//!   **inserted**.
+//! - Spans, span events and data points: their signatures and each
+//!   session's sequence, as before seals: a modified document (and which
+//!   fields), missing sequence numbers, an inserted one (unsigned, or a
+//!   second one for a number), a bad signature, a key it does not know, a
+//!   key revoked.
+//!
+//! Per session it reports `intact`, or each problem.
 
 use crate::elasticsearch::Client;
+use cowork_ecs::seal;
 use cowork_ecs::signature::{self, FIELD_FIELDS, FIELD_KEY_ID, FIELD_SIGNATURE, FIELD_TIMESTAMP};
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The seals of every gateway.
+pub const SEAL_INDEX: &str = "logs-cowork_ecs.seals-*";
 
 /// The default documents: the log records, spans, span events and data points of both emitters.
 pub const DEFAULT_INDEX: &str = "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*,\
@@ -77,23 +95,330 @@ type Checked = (Doc, Option<i64>, Option<Finding>);
 /// # Errors
 /// Elasticsearch refuses or cannot be reached.
 pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
-    let docs = read(client, v)?;
-    if docs.is_empty() {
+    let docs = read(client, v, &v.index, true)?;
+    let seals = read(client, v, SEAL_INDEX, false)?;
+    if docs.is_empty() && seals.is_empty() {
         println!("no documents in {} match: nothing verified", v.index);
         return Ok(false);
     }
-    let (intact, lines) = report(docs, v);
+    let sealed = check_seals(seals, &docs, v, now_ns());
+    let chains_intact = sealed.chain_lines.iter().all(|(ok, _)| *ok);
+    for (_, line) in &sealed.chain_lines {
+        println!("{line}");
+    }
+    let (intact, lines) = report_sealed(docs, v, &sealed);
     for line in lines {
         println!("{line}");
     }
-    Ok(intact)
+    Ok(intact && chains_intact)
 }
+
+/// Now, in nanoseconds since the epoch.
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// What the seals say: a line per chain (`false`: a problem), the
+/// findings on the records they list by session, and the ids they list.
+#[derive(Default)]
+struct Sealed {
+    chain_lines: Vec<(bool, String)>,
+    by_session: BTreeMap<String, Vec<String>>,
+    listed: HashSet<String>,
+    /// Ids of stored documents the seals account for (listed, or moved).
+    accounted: HashSet<String>,
+}
+
+/// A stored seal, checked.
+struct SealDoc {
+    name: String,
+    chain: String,
+    number: u64,
+    kind: String,
+    time: i64,
+    interval: i64,
+    previous: Option<String>,
+    predecessor: Option<String>,
+    digest: String,
+    fields: BTreeMap<String, Value>,
+}
+
+/// The digest of a stored record as a seal lists it: its stored fields,
+/// `@timestamp` as integer nanoseconds.
+fn stored_digest(fields: &BTreeMap<String, Value>) -> String {
+    let mut f = fields.clone();
+    if let Some(Value::String(ts)) = f.get(FIELD_TIMESTAMP) {
+        if let Some(ns) = signature::parse_timestamp(ts) {
+            f.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
+        }
+    }
+    seal::hex(&seal::item_digest(&f))
+}
+
+/// Checks the seals and the records they list against `docs`.
+fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
+    let mut out = Sealed::default();
+    let keys = |id: &str| v.trusted.get(id).or_else(|| v.revoked.get(id));
+    let mut chains: BTreeMap<String, Vec<SealDoc>> = BTreeMap::new();
+    for doc in seals {
+        let mut fields = doc.fields;
+        if let Some(Value::String(ts)) = fields.get(FIELD_TIMESTAMP) {
+            if let Some(ns) = signature::parse_timestamp(ts) {
+                fields.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
+            }
+        }
+        let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+        let chain = text(seal::FIELD_CHAIN).unwrap_or_else(|| "(no chain)".into());
+        match seal::verify_seal(&fields, keys) {
+            Ok(key) if v.revoked.contains_key(&key) => out.chain_lines.push((
+                false,
+                format!("chain {chain}: revoked key: seal {} (key {key})", doc.name),
+            )),
+            Ok(_) => {}
+            Err(problem) => {
+                let why = match problem {
+                    seal::SealProblem::Unsigned => "seal_invalid (unsigned)".to_owned(),
+                    seal::SealProblem::UnknownKey(k) => format!("unknown key {k}"),
+                    seal::SealProblem::BadSignature => "seal_invalid (edited or forged)".to_owned(),
+                };
+                out.chain_lines
+                    .push((false, format!("chain {chain}: {why}: {}", doc.name)));
+                continue;
+            }
+        }
+        let number = |k: &str| fields.get(k).and_then(Value::as_i64).unwrap_or(0);
+        chains.entry(chain.clone()).or_default().push(SealDoc {
+            name: doc.name,
+            number: u64::try_from(number(seal::FIELD_NUMBER)).unwrap_or(0),
+            kind: text(seal::FIELD_KIND).unwrap_or_default(),
+            time: number(FIELD_TIMESTAMP),
+            interval: number(seal::FIELD_INTERVAL).max(1),
+            previous: text(seal::FIELD_PREVIOUS),
+            predecessor: text(seal::FIELD_PREDECESSOR),
+            digest: seal::seal_digest(&fields),
+            chain,
+            fields,
+        });
+    }
+    // Which chain each chain's first seal names as its predecessor.
+    let mut successors: HashMap<String, (String, u64, String)> = HashMap::new();
+    for seals in chains.values() {
+        for s in seals.iter().filter(|s| s.number == 0) {
+            if let Some(p) = &s.predecessor {
+                let parts: Vec<&str> = p.split('/').collect();
+                if let [c, n, d] = parts[..] {
+                    successors.insert(
+                        c.to_owned(),
+                        (s.chain.clone(), n.parse().unwrap_or(0), d.to_owned()),
+                    );
+                }
+            }
+        }
+    }
+    let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
+    let mut deleted: Vec<(String, String, String)> = Vec::new(); // id, digest, session
+    for (chain, mut seals) in chains {
+        seals.sort_by_key(|s| s.number);
+        let mut problems = Vec::new();
+        for pair in seals.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.number == a.number {
+                problems.push(format!("seal {} twice", b.number));
+            } else if b.number > a.number + 1 {
+                problems.push(format!(
+                    "seal_missing: seals {}..{} (between {} and {})",
+                    a.number + 1,
+                    b.number - 1,
+                    a.name,
+                    b.name
+                ));
+            } else if b.previous.as_deref() != Some(a.digest.as_str()) {
+                problems.push(format!("seal_missing: {} does not link to seal {}", b.name, a.number));
+            }
+        }
+        let (Some(first), Some(last)) = (seals.first(), seals.last()) else {
+            continue;
+        };
+        if first.number > 0 && v.since.is_none() {
+            problems.push(format!("seal_missing: seals 0..{} of the chain", first.number - 1));
+        }
+        let mut notes = Vec::new();
+        if last.kind != "closing" {
+            match successors.get(&chain) {
+                Some((next, named, digest)) => {
+                    if last.number < *named {
+                        problems.push(format!(
+                            "seal_missing: seals {}..{} at the chain's end (chain {next} names seal {named})",
+                            last.number + 1,
+                            named
+                        ));
+                    } else if last.number == *named && last.digest != *digest {
+                        problems.push(format!("seal_missing: chain {next} names another seal {named}"));
+                    }
+                    notes.push(format!(
+                        "crash: ended without its closing seal after {} (continued by chain {next})",
+                        time_text(last.time)
+                    ));
+                }
+                None if now - last.time > 2 * last.interval => problems.push(format!(
+                    "chain_silent: no seal since {} (interval {} s) and no closing seal",
+                    time_text(last.time),
+                    last.interval / 1_000_000_000
+                )),
+                None => notes.push("open".to_owned()),
+            }
+        } else {
+            notes.push("closed".to_owned());
+        }
+        // The records each seal lists.
+        let mut items = 0;
+        for s in &seals {
+            let sessions: Vec<String> = match s.fields.get(seal::FIELD_SESSIONS) {
+                Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+                Some(Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            };
+            let entries: Vec<String> = match s.fields.get(seal::FIELD_ITEMS) {
+                Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+                Some(Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            };
+            for entry in &entries {
+                let Some((id, digest, session)) = seal::parse_item(entry) else {
+                    continue;
+                };
+                items += 1;
+                let session = session
+                    .and_then(|i| sessions.get(i).cloned())
+                    .unwrap_or_else(|| "(no session)".into());
+                if v.session.as_ref().is_some_and(|only| *only != session) {
+                    continue;
+                }
+                out.listed.insert(id.to_owned());
+                match by_id.get(id) {
+                    None => deleted.push((id.to_owned(), digest.to_owned(), session)),
+                    Some(doc) => {
+                        out.accounted.insert(id.to_owned());
+                        if stored_digest(&doc.fields) != digest {
+                            out.by_session.entry(session).or_default().push(format!(
+                                "modified: {} (differs from seal {}/{})",
+                                doc.name, chain, s.number
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let ok = problems.is_empty();
+        let head = format!(
+            "chain {chain}: {} ({} seals {}..{}, {items} records; {})",
+            if ok { "intact" } else { "problems" },
+            seals.len(),
+            first.number,
+            last.number,
+            notes.join(", ")
+        );
+        out.chain_lines.push((ok, head));
+        out.chain_lines
+            .extend(problems.into_iter().map(|p| (false, format!("  {p}"))));
+    }
+    // A listed record gone, whose exact content is stored under another
+    // id: moved.
+    let by_digest: HashMap<String, &Doc> = docs
+        .iter()
+        .filter(|d| !out.listed.contains(&d.id) && d.fields.contains_key(seal::FIELD_CHAIN))
+        .map(|d| (stored_digest(&d.fields), d))
+        .collect();
+    for (id, digest, session) in deleted {
+        let line = match by_digest.get(&digest) {
+            Some(doc) => {
+                out.accounted.insert(doc.id.clone());
+                format!("moved: {id} to {}", doc.name)
+            }
+            None => format!("deleted: {id}"),
+        };
+        out.by_session.entry(session).or_default().push(line);
+    }
+    out
+}
+
+/// `2026-12-03T23:00:00Z` for nanoseconds since the epoch.
+fn time_text(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// [`report`] with what the seals found: sealed records are checked by
+/// their seals (not by a signature of their own); a record marked with a
+/// chain that no seal lists is inserted; sessions the seals name that no
+/// stored document has any more are reported too.
+fn report_sealed(docs: Vec<Doc>, v: &Verify, sealed: &Sealed) -> (bool, Vec<String>) {
+    let mut extra: BTreeMap<String, Vec<String>> = sealed.by_session.clone();
+    let mut unsealed = Vec::new();
+    for doc in docs {
+        if doc.fields.contains_key(seal::FIELD_CHAIN) {
+            if !sealed.accounted.contains(&doc.id) {
+                let session = first(&doc.fields, SESSION_FIELDS)
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no session)")
+                    .to_owned();
+                extra
+                    .entry(session)
+                    .or_default()
+                    .push(format!("inserted: {} (in no seal)", doc.name));
+            }
+            // Its place in the session's sequence still counts.
+            let mut doc = doc;
+            doc.fields.insert(SEALED_MARK.to_owned(), Value::Bool(true));
+            unsealed.push(doc);
+        } else {
+            unsealed.push(doc);
+        }
+    }
+    report_with(unsealed, v, extra)
+}
+
+/// A field verify adds to a sealed document it read (never stored): its
+/// seal, not a signature, speaks for it.
+const SEALED_MARK: &str = "\u{0}sealed";
 
 /// The report on `docs`: per session a line, `intact` or its problems,
 /// each problem on an indented line after it; and whether every session
 /// is intact.
+#[cfg(test)]
 fn report(docs: Vec<Doc>, v: &Verify) -> (bool, Vec<String>) {
+    report_with(docs, v, BTreeMap::new())
+}
+
+/// [`report`] with more problems per session (`extra`, from the seals).
+fn report_with(
+    docs: Vec<Doc>,
+    v: &Verify,
+    mut extra: BTreeMap<String, Vec<String>>,
+) -> (bool, Vec<String>) {
     let mut sessions: BTreeMap<String, Vec<Checked>> = BTreeMap::new();
+    for session in extra.keys() {
+        sessions.entry(session.clone()).or_default();
+    }
     for doc in docs {
         let session = first(&doc.fields, SESSION_FIELDS)
             .and_then(Value::as_str)
@@ -114,7 +439,7 @@ fn report(docs: Vec<Doc>, v: &Verify) -> (bool, Vec<String>) {
     let mut intact = true;
     for (session, mut docs) in sessions {
         docs.sort_by(|(a, sa, _), (b, sb, _)| (sa, &a.name).cmp(&(sb, &b.name)));
-        let mut lines = Vec::new();
+        let mut lines = extra.remove(&session).unwrap_or_default();
         for (doc, _, finding) in &docs {
             match finding {
                 None => {}
@@ -178,8 +503,12 @@ fn report(docs: Vec<Doc>, v: &Verify) -> (bool, Vec<String>) {
     (intact, out)
 }
 
-/// Checks one document's signature; `None` when it holds under a trusted key.
+/// Checks one document's signature; `None` when it holds under a trusted
+/// key, or when it is sealed (its seal speaks for it).
 fn check(doc: &Doc, v: &Verify) -> Option<Finding> {
+    if doc.fields.contains_key(SEALED_MARK) {
+        return None;
+    }
     let field = |name: &str| {
         SIGNATURE_PREFIXES
             .iter()
@@ -234,13 +563,14 @@ fn check(doc: &Doc, v: &Verify) -> Option<Finding> {
     }
 }
 
-/// Every document of the query, read with a scroll.
-fn read(client: &Client, v: &Verify) -> Result<Vec<Doc>, String> {
+/// Every document of `index` matching the window (and, with `by_session`,
+/// the session), read with a scroll.
+fn read(client: &Client, v: &Verify, index: &str, by_session: bool) -> Result<Vec<Doc>, String> {
     let mut filter = Vec::new();
     if let Some(since) = &v.since {
         filter.push(json!({"range": {"@timestamp": {"gte": since}}}));
     }
-    if let Some(session) = &v.session {
+    if let Some(session) = v.session.as_ref().filter(|_| by_session) {
         let should: Vec<Value> = SESSION_FIELDS
             .iter()
             .map(|f| json!({"term": {*f: session}}))
@@ -248,17 +578,10 @@ fn read(client: &Client, v: &Verify) -> Result<Vec<Doc>, String> {
         filter.push(json!({"bool": {"should": should, "minimum_should_match": 1}}));
     }
     let body = json!({"size": PAGE, "sort": ["_doc"], "query": {"bool": {"filter": filter}}});
-    let path = format!(
-        "{}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true",
-        v.index
-    );
+    let path = format!("{index}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true");
     let (status, mut page) = client.call("POST", &path, Some(&body))?;
     if status != 200 {
-        return Err(format!(
-            "search {}: HTTP {status}: {}",
-            v.index,
-            clip(&page)
-        ));
+        return Err(format!("search {index}: HTTP {status}: {}", clip(&page)));
     }
     let mut docs = Vec::new();
     loop {
