@@ -20,6 +20,12 @@ VENV             := $(BUILD)/venv
 # the elasticsearch exporter; its module zip still comes from the proxy.
 export GONOSUMDB := go.opentelemetry.io/ebpf-profiler
 export GOFLAGS   := -mod=mod
+# The go command does not hash a static library a #cgo LDFLAGS names, so a
+# rebuilt Rust library alone would leave a cached link in place: its digest
+# becomes a constant in the cffi package's object code (cffi.LibraryDigest,
+# logged at start), so a new library relinks (recursively expanded: read
+# after `make lib`).
+export CGO_CFLAGS = -O2 -g -DCOWORK_ECS_LIB_SHA256=0x$(or $(shell sha256sum target/release/libcowork_ecs.a 2>/dev/null | cut -c1-16),0)ULL
 
 .PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate install
 

@@ -136,7 +136,7 @@ impl SigningConfig {
     ///
     /// # Errors
     /// As [`SigningConfig::signer`]; `signing.seal_interval_ms` 0;
-    /// `signing.state_directory` that is not a directory.
+    /// `signing.state_directory` that cannot be created.
     pub fn sealer(&self, now: u64) -> Result<Option<crate::seal::Sealer>> {
         let interval = self.seal_interval_ms.unwrap_or(DEFAULT_SEAL_INTERVAL_MS);
         if interval == 0 {
@@ -149,15 +149,24 @@ impl SigningConfig {
             .state_directory
             .as_deref()
             .filter(|d| !d.as_os_str().is_empty());
-        if let Some(d) = dir.filter(|d| !d.is_dir()) {
-            return Err(Error::config(
-                "signing.state_directory",
-                format!("{} is not a directory", d.display()),
-            ));
+        let Some(signer) = self.signer()? else {
+            return Ok(None);
+        };
+        if let Some(d) = dir {
+            // The queue's directory may not exist before its first start.
+            std::fs::create_dir_all(d).map_err(|e| {
+                Error::config(
+                    "signing.state_directory",
+                    format!("cannot create {}: {e}", d.display()),
+                )
+            })?;
         }
-        Ok(self.signer()?.map(|signer| {
-            crate::seal::Sealer::new(signer, interval.saturating_mul(1_000_000), dir, now)
-        }))
+        Ok(Some(crate::seal::Sealer::new(
+            signer,
+            interval.saturating_mul(1_000_000),
+            dir,
+            now,
+        )))
     }
 }
 
@@ -483,7 +492,13 @@ impl Config {
                 format!("{identity:?} is not an identity"),
             ));
         }
-        self.signing.sealer(0)?;
+        self.signing.signer()?;
+        if self.signing.seal_interval_ms == Some(0) {
+            return Err(Error::config(
+                "signing.seal_interval_ms",
+                "must be positive",
+            ));
+        }
         let uses_hash = (ContentClass::ALL.iter()).any(|&c| self.action(c) == ContentAction::Hash);
         self.content.hmac_key(uses_hash)
     }

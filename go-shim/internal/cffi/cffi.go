@@ -16,6 +16,15 @@ package cffi // import "github.com/cowork-ecs/cowork-ecs/go-shim/internal/cffi"
 #cgo !cowork_ecs_dynamic,linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 #cgo cowork_ecs_dynamic LDFLAGS: -lcowork_ecs
 #include "cowork_ecs.h"
+
+// The first 8 bytes of the static library's SHA-256, which the Makefile
+// passes in CGO_CFLAGS: the go command does not hash a library #cgo LDFLAGS
+// names, and this constant in the package's object code makes a rebuilt
+// library relink (0 when built without it).
+#ifndef COWORK_ECS_LIB_SHA256
+#define COWORK_ECS_LIB_SHA256 0
+#endif
+static unsigned long long cowork_ecs_lib_sha256(void) { return COWORK_ECS_LIB_SHA256; }
 */
 import "C"
 
@@ -296,4 +305,11 @@ func (t *Transformer) SettleSeal(written bool) {
 	}
 	C.cowork_ecs_seal_settle(t.handle, C.bool(written))
 	runtime.KeepAlive(t)
+}
+
+// LibraryDigest is the first 8 bytes of the SHA-256 of the Rust static
+// library this binary was linked with, as 16 hex digits ("0000000000000000"
+// when the build did not pass it: see the Makefile's CGO_CFLAGS).
+func LibraryDigest() string {
+	return fmt.Sprintf("%016x", uint64(C.cowork_ecs_lib_sha256()))
 }
