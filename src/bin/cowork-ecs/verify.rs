@@ -102,11 +102,11 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
     } else {
         Vec::new()
     };
-    if docs.is_empty() && seals.is_empty() {
+    let sealed = check_seals(seals, &docs, v, now_ns());
+    if docs.is_empty() && sealed.chain_lines.is_empty() && sealed.by_session.is_empty() {
         println!("no documents in {} match: nothing verified", v.index);
         return Ok(false);
     }
-    let sealed = check_seals(seals, &docs, v, now_ns());
     let chains_intact = sealed.chain_lines.iter().all(|(ok, _)| *ok);
     for (_, line) in &sealed.chain_lines {
         println!("{line}");
@@ -229,16 +229,21 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
             }
         }
     }
-    // One session: the chains that sealed any of its records.
+    // One session: the chains that sealed any of its records, or that its
+    // stored records name.
     if let Some(only) = &v.session {
-        chains.retain(|_, seals| {
-            seals
-                .iter()
-                .any(|s| match s.fields.get(seal::FIELD_SESSIONS) {
-                    Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(only)),
-                    Some(Value::String(one)) => one == only,
-                    _ => false,
-                })
+        let named: HashSet<&str> = (docs.iter())
+            .filter_map(|d| d.fields.get(seal::FIELD_CHAIN).and_then(Value::as_str))
+            .collect();
+        chains.retain(|chain, seals| {
+            named.contains(chain.as_str())
+                || seals
+                    .iter()
+                    .any(|s| match s.fields.get(seal::FIELD_SESSIONS) {
+                        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(only)),
+                        Some(Value::String(one)) => one == only,
+                        _ => false,
+                    })
         });
     }
     let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
