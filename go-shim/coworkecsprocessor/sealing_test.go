@@ -75,7 +75,13 @@ func TestLogsProcessorSealsChainsAndClosesWithTheRealLibrary(t *testing.T) {
 
 	in := readLogs(t, filepath.Join(testdata, "captures", "bash_ok", "logs.json"))
 	copyOf := func() plog.Logs { ld := plog.NewLogs(); in.CopyTo(ld); return ld }
-	require.NoError(t, p.ConsumeLogs(context.Background(), copyOf()))
+	mixed := copyOf() // with another sender's resource: only the Claude ones go through Rust
+	other := mixed.ResourceLogs().AppendEmpty()
+	other.Resource().Attributes().PutStr("service.name", "billing")
+	other.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("invoice 7")
+	require.NoError(t, p.ConsumeLogs(context.Background(), mixed))
+	passed := next.AllLogs()[0]
+	require.Equal(t, in.ResourceLogs().Len()+2, passed.ResourceLogs().Len(), "the records, the other sender's, the seal")
 	next.refuse = true
 	require.Error(t, p.ConsumeLogs(context.Background(), copyOf()))
 	next.refuse = false

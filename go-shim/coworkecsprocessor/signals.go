@@ -162,11 +162,20 @@ func (p *signalProcessor[T, S, R]) transform(tenant string, batch T) (T, error) 
 		resources.At(i).MoveTo(p.shape.resources(sub).AppendEmpty())
 	}
 	out, err := roundTrip(p.transformer, p.shape.signal, tenant, sub, p.shape.marshal, p.shape.unmarshal)
-	if got := p.shape.resources(out).Len(); (err == nil || errors.Is(err, cffi.ErrPartial)) && got != len(picked) {
+	// A sealed logs request comes back with its seal as one more resource.
+	want := len(picked)
+	got := p.shape.resources(out).Len()
+	if p.sealing != nil && got == want+1 {
+		want++
+	}
+	if (err == nil || errors.Is(err, cffi.ErrPartial)) && got != want {
 		out, err = sub, fmt.Errorf("cowork-ecs: transform returned %d resources for %d", got, len(picked))
 	}
 	for j, i := range picked {
 		p.shape.resources(out).At(j).MoveTo(resources.At(i))
+	}
+	for j := len(picked); j < p.shape.resources(out).Len(); j++ {
+		p.shape.resources(out).At(j).MoveTo(resources.AppendEmpty())
 	}
 	return batch, err
 }
