@@ -37,6 +37,9 @@ use std::sync::Mutex;
 
 /// The data stream dataset of seals (`logs-cowork_ecs.seals-<namespace>`).
 pub const SEAL_DATASET: &str = "cowork_ecs.seals";
+/// The data stream dataset of `cowork-ecs verify --report-index`'s
+/// findings (`logs-cowork_ecs.verify-<namespace>`).
+pub const VERIFY_DATASET: &str = "cowork_ecs.verify";
 /// A seal's chain (16 hex digits); on a sealed record, the reference to
 /// its seals' chain.
 pub const FIELD_CHAIN: &str = "cowork_ecs.seal.chain";

@@ -41,19 +41,20 @@ RESERVE_MIB = 4
 # COWORK_ECS_E2E_BALLAST_MIB=0 runs the suite without the ballast (to see
 # what it is for: the run of the closing note of issue 23).
 BALLAST_MIB = int(os.environ.get("COWORK_ECS_E2E_BALLAST_MIB", "2"))
-# The filesystem holds the reserve plus room for 6 MiB and 256 bytes per
-# record of a run: a record takes about 2 KB in the queue, so the queue
-# reaches the reserve well before a run's last record while Elasticsearch is
-# hung, and its store grows past the compaction threshold below.
-TMPFS_MIB = RESERVE_MIB + BALLAST_MIB + 6 + RECORDS * 256 // MIB
+# The filesystem holds the reserve plus room for 3 MiB and 256 bytes per
+# record of a run: a sealed record takes about 1.2 KB in the queue (2.3 KB
+# when each carried a signature of its own), so the queue reaches the
+# reserve well before a run's last record while Elasticsearch is hung, and
+# its store grows past the compaction threshold below.
+TMPFS_MIB = RESERVE_MIB + BALLAST_MIB + 3 + RECORDS * 256 // MIB
 ENV = {
     "COWORK_ECS_QUEUE_RESERVE_MIB": str(RESERVE_MIB),
     "COWORK_ECS_QUEUE_RESERVE_PERCENT": "0",
     "COWORK_ECS_QUEUE_BALLAST_MIB": str(BALLAST_MIB),
-    # The store is compacted once it grew past 4 MiB and drained below 1 MiB
+    # The store is compacted once it grew past 2 MiB and drained below 1 MiB
     # (the needed threshold must be below what the store can reach above the
     # reserve: README "Delivery guarantee").
-    "COWORK_ECS_QUEUE_COMPACTION_NEEDED_MIB": "4",
+    "COWORK_ECS_QUEUE_COMPACTION_NEEDED_MIB": "2",
     "COWORK_ECS_QUEUE_COMPACTION_TRIGGER_MIB": "1",
 }
 
@@ -119,7 +120,10 @@ def hang_until_refused(es, sender):
     filled its filesystem to the reserve and the gateway refuses."""
     es.pause()
     sender.start()
-    h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
+    try:
+        h.wait_until("the gateway to refuse at the reserve", refused(sender), RECORDS / RATE + 120)
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; acknowledged {sender.acked}, retried {sender.retried}") from e
 
 
 def assert_no_enospc(collector):

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import detection_rules
 import harness as h
 from conftest import TOKEN, get
 
@@ -123,6 +124,14 @@ def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
     assert f"  moved: {moved[1]} to {moved_to['_index']}/{moved_to['_id']}" in problems, out
     assert f"  inserted: {forged['_index']}/{forged['_id']} (unsigned)" in problems, out
     assert any(l.startswith(f"  missing: sequence ") and str(deleted_seq) in l for l in problems), out
+    # The same findings as documents, which the tamper-finding rule fires on.
+    code, out, err = verify(stack, "--session", sessions["tampered"], "--report-index", "logs-cowork_ecs.verify-default")
+    assert code == 1 and f"{len(problems)} finding(s) written" in out, out + err
+    rule = next(r for stem, r in detection_rules.rules() if stem == "cowork_ecs_tamper_finding")
+    fired = detection_rules.matches(es, rule, {"term": {"session.id": sessions["tampered"]}})
+    assert sorted(get(d, "cowork_ecs.verify.finding") for d in fired) == \
+        sorted(["modified", "modified", "deleted", "deleted", "moved", "inserted", "deleted"]), fired
+    assert {get(d, "cowork_ecs.verify.document_id") for d in fired} >= {edited[1], middle[1], tail[1], moved[1]}
 
     code, out, err = verify(stack, "--session", sessions["gone"])
     print(f"[verify gone]\n{out}")
@@ -270,3 +279,68 @@ def test_spans_span_events_and_data_points_are_signed_and_a_changed_one_is_named
     print(f"\n[verify spans]\n{out}")
     assert code == 1, out + err
     assert f"  modified: {span['_index']}/{span['_id']} (fields: name)" in out.splitlines(), out
+
+
+def test_a_crash_is_named_as_a_crash_and_its_records_stay_intact(stack):
+    """kill -9 of a gateway mid-stream, restarted on its queue: its chain
+    ends without a closing seal, the next start's chain names its last seal,
+    verify names the crash (not tampering) and the session reads intact;
+    a chain whose gateway never comes back is reported silent, and so is
+    its tail when its last seals are deleted."""
+    es = stack.es
+    sid = "sig-crash-session"
+    c = h.Collector(stack.workdir, es.url, TOKEN, name="collector-crash",
+                    env={"COWORK_ECS_SEAL_INTERVAL": "2s"})
+    c.start()
+    for seq in (1, 2):
+        assert c.post_logs(json.dumps(record(sid, seq, "sig_crash")).encode(), "application/json")[0] == 200
+    stack.docs("sig_crash", 2, index=INDEX)
+    time.sleep(3)  # a heartbeat
+    c.kill()
+    first_chain = get(stored(stack, sid)[0][2], "cowork_ecs.seal.chain")
+    c.start(keep_queue=True)
+    try:
+        for seq in (3, 4):
+            assert c.post_logs(json.dumps(record(sid, seq, "sig_crash")).encode(), "application/json")[0] == 200
+        stack.docs("sig_crash", 4, index=INDEX)
+    finally:
+        c.stop()
+    second_chain = get(stored(stack, sid)[-1][2], "cowork_ecs.seal.chain")
+    assert second_chain != first_chain
+    h.wait_until("the closing seal", lambda: any(
+        get(x["_source"], "cowork_ecs.seal.kind") == "closing"
+        for x in es.search({"term": {"cowork_ecs.seal.chain": second_chain}}, "logs-cowork_ecs.seals-*")), 60)
+    code, out, err = verify(stack, "--session", sid)
+    print(f"\n[verify crash]\n{out}")
+    assert code == 0, out + err
+    assert f"chain {first_chain}: intact" in out and f"crash: ended without its closing seal" in out, out
+    assert f"(continued by chain {second_chain})" in out, out
+    assert f"session {sid}: intact (4 documents, sequence 1..4)" in out, out
+
+    # The tail of the first chain deleted (its last seals): the next chain
+    # names a seal that is gone.
+    seals = sorted(es.search({"term": {"cowork_ecs.seal.chain": first_chain}}, "logs-cowork_ecs.seals-*"),
+                   key=lambda x: get(x["_source"], "cowork_ecs.seal.number"))
+    last = seals[-1]
+    assert h.http("DELETE", f"{es.url}/{last['_index']}/_doc/{last['_id']}?refresh=true")[0] == 200
+    code, out, err = verify(stack, "--session", sid)
+    print(f"[verify crash, tail deleted]\n{out}")
+    assert code == 1, out + err
+    assert f"at the chain's end (chain {second_chain} names seal {get(last['_source'], 'cowork_ecs.seal.number')})" \
+        in out, out
+
+
+def test_a_gateway_that_never_comes_back_leaves_a_silent_chain(stack):
+    es = stack.es
+    sid = "sig-silent-session"
+    c = h.Collector(stack.workdir, es.url, TOKEN, name="collector-silent",
+                    env={"COWORK_ECS_SEAL_INTERVAL": "1s"}).start()
+    assert c.post_logs(json.dumps(record(sid, 1, "sig_silent")).encode(), "application/json")[0] == 200
+    stack.docs("sig_silent", 1, index=INDEX)
+    time.sleep(2)
+    c.kill()
+    time.sleep(3)  # more than two intervals without a seal
+    code, out, err = verify(stack, "--session", sid)
+    print(f"\n[verify silent]\n{out}")
+    assert code == 1, out + err
+    assert "chain_silent: no seal since " in out and "and no closing seal" in out, out

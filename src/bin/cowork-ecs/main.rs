@@ -94,11 +94,11 @@ enum Command {
         #[arg(long)]
         retention: Option<String>,
     },
-    /// Read the stored Claude log records, spans, span events and data points
-    /// back and check their signatures and each session's sequence (README
-    /// "Tamper evidence"). Prints one
-    /// line per session (intact, or its problems); exits 1 when anything
-    /// is wrong or nothing matched.
+    /// Read the stored Claude log records and the seals of the gateways,
+    /// spans, span events and data points back and check them (README
+    /// "Tamper evidence"). Prints one line per chain of seals and per
+    /// session (intact, or its problems); exits 1 when anything is wrong or
+    /// nothing matched.
     Verify {
         #[command(flatten)]
         connection: elasticsearch::ConnectionArgs,
@@ -118,6 +118,10 @@ enum Command {
         /// Index pattern(s) to read.
         #[arg(long, default_value = verify::DEFAULT_INDEX)]
         index: String,
+        /// Also write every finding as a document here (e.g.
+        /// logs-cowork_ecs.verify-default), for the tamper-finding rule.
+        #[arg(long = "report-index", value_name = "INDEX")]
+        report_index: Option<String>,
     },
     /// Print what an organization deploys so that every Claude Code and
     /// Cowork sends its telemetry to the gateway (README "Rolling out").
@@ -471,8 +475,10 @@ fn main() -> ExitCode {
             session,
             since,
             index,
+            report_index,
         } => (|| {
             let v = verify::Verify {
+                report_index: report_index.clone(),
                 index: index.clone(),
                 session: session.clone(),
                 since: since.clone(),

@@ -158,13 +158,19 @@ pub fn streams(setup: &Setup) -> Vec<Stream> {
             passthrough: None,
         });
     }
-    // The seals of every gateway (README "Tamper evidence").
-    out.push(Stream {
-        kind: "logs",
-        dataset: cowork_ecs::seal::SEAL_DATASET.to_owned(),
-        composed_of: ECS,
-        passthrough: None,
-    });
+    // The seals of every gateway, and what `verify --report-index` finds
+    // (README "Tamper evidence").
+    for dataset in [
+        cowork_ecs::seal::SEAL_DATASET,
+        cowork_ecs::seal::VERIFY_DATASET,
+    ] {
+        out.push(Stream {
+            kind: "logs",
+            dataset: dataset.to_owned(),
+            composed_of: ECS,
+            passthrough: None,
+        });
+    }
     out
 }
 
@@ -417,6 +423,7 @@ mod tests {
                 "_index_template/cowork-ecs-logs-claude_cowork.otel",
                 "_index_template/cowork-ecs-metrics-claude_cowork.metrics",
                 "_index_template/cowork-ecs-logs-cowork_ecs.seals",
+                "_index_template/cowork-ecs-logs-cowork_ecs.verify",
             ]
         );
         let metrics = &reqs[7].1;

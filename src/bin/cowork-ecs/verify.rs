@@ -66,6 +66,8 @@ pub struct Verify {
     pub trusted: HashMap<String, VerifyingKey>,
     /// Keys no longer trusted (rotated out after a leak), by key id.
     pub revoked: HashMap<String, VerifyingKey>,
+    /// Where to write each finding as a document (`--report-index`).
+    pub report_index: Option<String>,
 }
 
 /// One stored document.
@@ -112,10 +114,115 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
         println!("{line}");
     }
     let (intact, lines) = report_sealed(docs, v, &sealed);
-    for line in lines {
+    for line in &lines {
         println!("{line}");
     }
+    if let Some(index) = &v.report_index {
+        let chain_lines = sealed.chain_lines.iter().map(|(_, l)| l.as_str());
+        let findings = findings(chain_lines.chain(lines.iter().map(String::as_str)));
+        for doc in &findings {
+            let (status, body) = client.call("POST", &format!("{index}/_doc"), Some(doc))?;
+            if !(200..300).contains(&status) {
+                return Err(format!("report to {index}: HTTP {status}: {}", clip(&body)));
+            }
+        }
+        println!("{} finding(s) written to {index}", findings.len());
+    }
     Ok(intact && chains_intact)
+}
+
+/// What kind of finding a report line is, by the rule's vocabulary
+/// (detections/rules/cowork_ecs_tamper_finding.yml), and the document id it
+/// names; `None` for a line that is not a problem.
+fn finding_kind(line: &str) -> Option<(&'static str, Option<String>)> {
+    let line = line.trim_start();
+    let after = |prefix: &str| line.strip_prefix(prefix).map(str::to_owned);
+    let id_of = |text: &str| {
+        let token = text.split(' ').next().unwrap_or("");
+        token
+            .rsplit('/')
+            .next()
+            .map(str::to_owned)
+            .filter(|t| !t.is_empty())
+    };
+    for (prefix, kind) in [
+        ("deleted: ", "deleted"),
+        ("modified: ", "modified"),
+        ("inserted: ", "inserted"),
+        ("moved: ", "moved"),
+        ("bad signature: ", "bad_signature"),
+        ("unknown key: ", "unknown_key"),
+        ("revoked key: ", "revoked_key"),
+    ] {
+        if let Some(rest) = after(prefix) {
+            let id = id_of(&rest).filter(|t| t.parse::<u64>().is_err());
+            return Some((kind, id));
+        }
+    }
+    if line.starts_with("missing: sequence") {
+        return Some(("deleted", None));
+    }
+    for kind in ["seal_missing", "seal_invalid", "chain_silent"] {
+        if line.contains(kind) {
+            return Some((kind, None));
+        }
+    }
+    for (text, kind) in [
+        ("revoked key", "revoked_key"),
+        ("unknown key", "unknown_key"),
+    ] {
+        if line.contains(text) {
+            return Some((kind, None));
+        }
+    }
+    None
+}
+
+/// The report's problems as documents for `--report-index`: one per
+/// problem line, with its session or chain (`event.kind: alert`,
+/// `event.action: tamper-finding`, `cowork_ecs.verify.finding`).
+fn findings<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
+    let now = time_text(now_ns());
+    let (mut session, mut chain): (Option<String>, Option<String>) = (None, None);
+    let mut out = Vec::new();
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("session ") {
+            session = rest.split(": ").next().map(str::to_owned);
+            chain = None;
+            continue;
+        }
+        let mut text = line;
+        if let Some(rest) = line.strip_prefix("chain ") {
+            let (id, what) = rest.split_once(": ").unwrap_or((rest, ""));
+            chain = Some(id.to_owned());
+            session = None;
+            text = what;
+            if what.starts_with("intact") || what.starts_with("problems") {
+                continue;
+            }
+        }
+        let Some((kind, id)) = finding_kind(text) else {
+            continue;
+        };
+        let mut doc = json!({
+            "@timestamp": now,
+            "event": {"kind": "alert", "action": "tamper-finding", "module": "cowork_ecs",
+                      "dataset": "cowork_ecs.verify"},
+            "message": text.trim(),
+            "cowork_ecs": {"verify": {"finding": kind}},
+        });
+        if let Some(s) = &session {
+            doc["session"] = json!({"id": s});
+        }
+        if let Some(c) = &chain {
+            doc["cowork_ecs"]["verify"]["chain"] = json!(c);
+        }
+        if let Some(id) = id {
+            doc["cowork_ecs"]["verify"]["document_id"] = json!(id);
+        }
+        out.push(doc);
+    }
+    out
 }
 
 /// Now, in nanoseconds since the epoch.
@@ -756,6 +863,7 @@ mod tests {
             since: None,
             trusted: [(signature::key_id(&key), key)].into(),
             revoked: HashMap::new(),
+            report_index: None,
         }
     }
 
@@ -819,6 +927,185 @@ mod tests {
                 format!("  unknown key: i/stranger (key {})", other.key_id()),
             ]
         );
+    }
+
+    /// A sealed record of session `s` as stored, and its seal entry.
+    fn sealed_record(id: &str, seq: i64, chain: &str) -> (Doc, seal::SealedItem) {
+        let fields: BTreeMap<String, Value> = [
+            ("claude_code.events.session.id", json!("s")),
+            ("claude_code.events.event.sequence", json!(seq)),
+            ("process.command_line", json!("ls")),
+            (seal::FIELD_CHAIN, json!(chain)),
+            ("@timestamp", json!("2026-11-30T00:00:00.000000007Z")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut digest = [0; 32];
+        for (i, b) in hex_bytes(&stored_digest(&fields)).into_iter().enumerate() {
+            digest[i] = b;
+        }
+        let item = seal::SealedItem {
+            id: id.into(),
+            digest,
+            session: Some("s".into()),
+            time: 7,
+        };
+        let doc = Doc {
+            name: format!("i/{id}"),
+            id: id.into(),
+            fields,
+        };
+        (doc, item)
+    }
+
+    fn hex_bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn seal_doc(fields: BTreeMap<String, Value>, n: u64) -> Doc {
+        Doc {
+            name: format!("seals/{n}"),
+            id: format!("c-{n}"),
+            fields,
+        }
+    }
+
+    #[test]
+    fn seals_name_deleted_modified_moved_and_inserted_records_and_a_broken_chain() {
+        let key = Signer::from_secret(&[7; 32]);
+        let sealer = seal::Sealer::new(Signer::from_secret(&[7; 32]), 10, None, 1);
+        let chain = sealer.chain().to_owned();
+        let records: Vec<(Doc, seal::SealedItem)> = (0..4)
+            .map(|n| sealed_record(&format!("d{n}"), n, &chain))
+            .collect();
+        let items: Vec<seal::SealedItem> = records.iter().map(|(_, i)| i.clone()).collect();
+        let s0 = sealer.seal(&items[..2], seal::SealKind::Batch, 2).unwrap();
+        sealer.settle(true, 2);
+        let s1 = sealer.seal(&items[2..], seal::SealKind::Batch, 3).unwrap();
+        sealer.settle(true, 3);
+        let s2 = sealer.seal(&[], seal::SealKind::Closing, 4).unwrap();
+        sealer.settle(true, 4);
+        let v = verifier(&key);
+        let mut docs: Vec<Doc> = records.into_iter().map(|(d, _)| d).collect();
+
+        let untouched = check_seals(
+            vec![
+                seal_doc(s0.clone(), 0),
+                seal_doc(s1.clone(), 1),
+                seal_doc(s2.clone(), 2),
+            ],
+            &docs,
+            &v,
+            5,
+        );
+        assert!(untouched.by_session.is_empty());
+        assert_eq!(untouched.chain_lines.len(), 1);
+        assert!(untouched.chain_lines[0].0, "{:?}", untouched.chain_lines);
+        assert!(untouched.chain_lines[0].1.contains("4 records; closed"));
+
+        // d1 edited, d2 gone, d3 stored again under another id, a record
+        // marked with the chain but in no seal; seal 1 deleted afterwards.
+        docs[1].fields.insert("user.name".into(), json!("x"));
+        docs.remove(2);
+        let mut moved = docs.remove(2);
+        moved.id = "elsewhere".into();
+        moved.name = "i/elsewhere".into();
+        docs.push(moved);
+        let (mut forged, _) = sealed_record("forged", 9, &chain);
+        forged
+            .fields
+            .insert("process.command_line".into(), json!("rm"));
+        docs.push(forged);
+        let found = check_seals(
+            vec![
+                seal_doc(s0.clone(), 0),
+                seal_doc(s1, 1),
+                seal_doc(s2.clone(), 2),
+            ],
+            &docs,
+            &v,
+            5,
+        );
+        let mut lines = found.by_session["s"].clone();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "deleted: d2".to_owned(),
+                format!("modified: i/d1 (differs from seal {chain}/0)"),
+                "moved: d3 to i/elsewhere".to_owned(),
+            ]
+        );
+        assert!(!found.accounted.contains("forged"), "inserted: in no seal");
+
+        let gap = check_seals(vec![seal_doc(s0, 0), seal_doc(s2, 2)], &docs, &v, 5);
+        assert!(!gap.chain_lines[0].0);
+        assert_eq!(
+            gap.chain_lines[1].1,
+            "  seal_missing: seals 1..1 (between seals/0 and seals/2)"
+        );
+    }
+
+    #[test]
+    fn an_edited_seal_is_invalid_and_a_chain_without_its_closing_seal_is_silent() {
+        let key = Signer::from_secret(&[7; 32]);
+        let sealer = seal::Sealer::new(Signer::from_secret(&[7; 32]), 10, None, 1);
+        let s0 = sealer.seal(&[], seal::SealKind::Heartbeat, 2).unwrap();
+        sealer.settle(true, 2);
+        let mut edited = s0.clone();
+        edited.insert(seal::FIELD_END.into(), json!(0));
+        let v = verifier(&key);
+        let found = check_seals(vec![seal_doc(edited, 0)], &[], &v, 5);
+        assert_eq!(found.chain_lines.len(), 1);
+        assert!(
+            found.chain_lines[0]
+                .1
+                .contains("seal_invalid (edited or forged): seals/0")
+        );
+        let silent = check_seals(vec![seal_doc(s0, 0)], &[], &v, 100);
+        assert!(
+            silent
+                .chain_lines
+                .iter()
+                .any(|(ok, l)| !ok && l.contains("chain_silent"))
+        );
+    }
+
+    #[test]
+    fn findings_carry_their_kind_session_chain_and_document() {
+        let lines = [
+            "chain abc: problems (2 seals 0..2, 3 records; closed)",
+            "  seal_missing: seals 1..1 (between s/0 and s/2)",
+            "session s1: 2 problem(s) (3 documents, sequence 0..2)",
+            "  deleted: d2",
+            "  modified: idx/d1 (differs from seal abc/0)",
+            "session s2: intact (1 documents, sequence 0..0)",
+        ];
+        let docs = findings(lines.into_iter());
+        let kinds: Vec<(&str, Option<&str>, Option<&str>)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d["cowork_ecs"]["verify"]["finding"].as_str().unwrap(),
+                    d["session"]["id"].as_str(),
+                    d["cowork_ecs"]["verify"]["document_id"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("seal_missing", None, None),
+                ("deleted", Some("s1"), Some("d2")),
+                ("modified", Some("s1"), Some("d1")),
+            ]
+        );
+        assert_eq!(docs[0]["cowork_ecs"]["verify"]["chain"], json!("abc"));
+        assert_eq!(docs[1]["event"]["action"], json!("tamper-finding"));
     }
 
     #[test]
