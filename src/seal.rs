@@ -133,9 +133,9 @@ pub fn item_digest(stored: &BTreeMap<String, Value>) -> [u8; 32] {
             text.push(',');
         }
         first = false;
-        text.push_str(&Value::from(name.as_str()).to_string());
+        signature::write_string(name, &mut text);
         text.push(':');
-        text.push_str(&signature::canonical(value));
+        signature::write_canonical(value, &mut text);
     }
     text.push('}');
     let mut h = Sha256::new();

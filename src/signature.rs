@@ -228,7 +228,8 @@ pub fn canonical(value: &Value) -> String {
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// [`canonical`], appended to `out`.
+pub fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -273,10 +274,40 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// A string as JSON (serde_json's escaping), appended.
-fn write_string(s: &str, out: &mut String) {
-    // Serializing a string into a String cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+/// A string as JSON, appended, escaped as serde_json escapes it: `"`,
+/// `\\` and the control characters below U+0020 (`\b \t \n \f \r` by
+/// name, the others as `\u00XX`); everything else as it is.
+pub fn write_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while let Some(found) = bytes[start..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let i = start + found;
+        let b = bytes[i];
+        let named = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            _ => "",
+        };
+        out.push_str(&s[start..i]);
+        if named.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(named);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// A stored document as its leaf fields: objects are walked into dotted
@@ -415,6 +446,20 @@ mod tests {
             canonical(&json!({"b": 1, "a": [true, null, "x\n"]})),
             r#"{"a":[true,null,"x\n"],"b":1}"#
         );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "ctl \u{1}\u{8}\u{c}\n\r\t\u{1f}\u{7f}",
+            "é → 😀 /",
+        ] {
+            let mut out = String::new();
+            write_string(text, &mut out);
+            assert_eq!(out, serde_json::to_string(text).unwrap());
+        }
     }
 
     #[test]

@@ -406,11 +406,14 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
                         time_text(last.time)
                     ));
                 }
-                None if now - last.time > 2 * last.interval => problems.push(format!(
-                    "chain_silent: no seal since {} (interval {} s) and no closing seal",
-                    time_text(last.time),
-                    last.interval / 1_000_000_000
-                )),
+                None if now - last.time > 2 * last.interval => {
+                    notes.push("silent".to_owned());
+                    problems.push(format!(
+                        "chain_silent: no seal since {} (interval {} s) and no closing seal",
+                        time_text(last.time),
+                        last.interval / 1_000_000_000
+                    ));
+                }
                 None => notes.push("open".to_owned()),
             }
         } else {

@@ -132,7 +132,7 @@ pub(crate) fn ecs_resource_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> 
         .map(|a| format!("{}{}", a.key.prefix, a.key.name))
         .collect();
     for (a, name) in attrs.iter().zip(&names) {
-        let Some(value) = a.value.clone().into_value().map(|v| to_json(&v)) else {
+        let Some(value) = a.value.stored_json() else {
             continue;
         };
         match ECS_RESOURCE_CONVERSIONS
@@ -157,9 +157,9 @@ pub(crate) fn ecs_resource_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> 
 pub(crate) fn scope_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> {
     let mut leaves = BTreeMap::new();
     for a in attrs.iter() {
-        if let Some(value) = a.value.clone().into_value() {
+        if let Some(value) = a.value.stored_json() {
             let name = format!("{}{}", a.key.prefix, a.key.name);
-            signature::flatten_into(&name, to_json(&value), &mut leaves);
+            signature::flatten_into(&name, value, &mut leaves);
         }
     }
     leaves
@@ -264,8 +264,8 @@ impl Walk<'_> {
             "data_stream.dataset",
             "data_stream.namespace",
         ] {
-            if let Some(v) = out.get(&Key::plain(k)).and_then(|v| v.clone().into_value()) {
-                leaves.insert(k.to_owned(), to_json(&v));
+            if let Some(v) = out.get(&Key::plain(k)).and_then(OutValue::stored_json) {
+                leaves.insert(k.to_owned(), v);
             }
         }
         leaves
@@ -313,8 +313,8 @@ fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value
                 .find(|(from, _)| *from == name)
                 .map_or(name, |(_, to)| (*to).to_owned()),
         };
-        if let Some(value) = a.value.clone().into_value() {
-            signature::flatten_into(&name, to_json(&value), &mut leaves);
+        if let Some(value) = a.value.stored_json() {
+            signature::flatten_into(&name, value, &mut leaves);
         }
     }
     let mut put = |k: &str, v: Value| {

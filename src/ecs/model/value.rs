@@ -180,6 +180,25 @@ impl OutValue<'_> {
 
     /// The value as an owned OTLP value (`None`: an `AnyValue` that holds
     /// nothing or cannot be read).
+    /// The value as the exporter stores it in JSON ([`to_json`] of
+    /// [`OutValue::into_value`]), copying a string once.
+    pub(crate) fn stored_json(&self) -> Option<serde_json::Value> {
+        Some(match self {
+            OutValue::Str(s) => serde_json::Value::String(s.to_string()),
+            OutValue::Bool(b) => serde_json::Value::Bool(*b),
+            OutValue::Int(i) => serde_json::Value::from(*i),
+            OutValue::Double(d) => serde_json::Value::from(*d),
+            OutValue::Strings(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|s| serde_json::Value::String(s.to_string()))
+                    .collect(),
+            ),
+            OutValue::Value(v) => to_json(v),
+            OutValue::Raw(_) => to_json(&self.clone().into_value()?),
+        })
+    }
+
     pub(crate) fn into_value(self) -> Option<Value> {
         Some(match self {
             OutValue::Str(s) => Value::StringValue(s.into_owned()),
