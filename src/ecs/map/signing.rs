@@ -14,7 +14,7 @@
 
 use crate::ecs::map::walk::Walk;
 use crate::ecs::model::attrs::{Attrs, Key};
-use crate::ecs::model::value::{OutValue, string, string_array, to_json};
+use crate::ecs::model::value::{OutValue, string, string_array};
 use crate::ecs::policy::identity::lower_hex;
 use crate::ecs::policy::routing::{DOCUMENT_ID_ATTRIBUTE, ROUTING_ATTRIBUTES};
 use crate::seal::{self, SealedItem};
