@@ -380,10 +380,20 @@ class Elasticsearch:
                 text += f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-tail:]) + "\n"
         return text
 
+    def _read(self, index, path, body):
+        """A search or count; a backing index created a moment ago (a
+        rollover, a new day) may not have its shard yet: waited for."""
+        http("POST", f"{self.url}/{index}/_refresh")
+        for _ in range(40):
+            status, text = http("POST", f"{self.url}/{index}/{path}", body)
+            if status != 503 or b"no_shard_available" not in text:
+                break
+            time.sleep(0.25)
+        return status, text
+
     def count(self, query, index="logs-*"):
         """How many documents match (0 where no index matches the pattern)."""
-        http("POST", f"{self.url}/{index}/_refresh")
-        status, body = http("POST", f"{self.url}/{index}/_count", {"query": query})
+        status, body = self._read(index, "_count", {"query": query})
         if status == 404:
             return 0
         if status != 200:
@@ -391,8 +401,7 @@ class Elasticsearch:
         return json.loads(body)["count"]
 
     def search(self, query, index="logs-*", size=500):
-        http("POST", f"{self.url}/{index}/_refresh")
-        status, body = http("POST", f"{self.url}/{index}/_search", {"query": query, "size": size, "sort": ["@timestamp"]})
+        status, body = self._read(index, "_search", {"query": query, "size": size, "sort": ["@timestamp"]})
         if status == 404:
             return []
         if status != 200:
