@@ -10,6 +10,7 @@ documents found in Elasticsearch, which detections fire on them
 """
 
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +62,27 @@ def print_dashboards(es):
         print(f"  {d['title']:<42} {docs:>5} documents  {panels}/{len(d['panels'])} panels with data")
 
 
+def verify_verdict(es):
+    """`cowork-ecs verify`'s one-line verdict on the Claude events and the
+    seals (the gateway seals with the suite's generated key), with a
+    read-only key as the README says."""
+    pki = h.test_pki()
+    _, key = es.api_key("demo-verify", "verify.json")
+    h.http("POST", f"{es.url}/logs-cowork_ecs.seals-*/_refresh?ignore_unavailable=true&allow_no_indices=true")
+    proc = subprocess.run([str(h.CLI), "verify", "--elasticsearch", es.url, "--api-key", key,
+                           "--ca-file", str(pki / "ca.crt"), "--public-key", str(pki / "signing.pub.pem"),
+                           "--index", "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*"],
+                          capture_output=True, timeout=300)
+    lines = proc.stdout.decode().splitlines()
+    chains = sum(1 for line in lines if line.startswith("chain "))
+    sessions = sum(1 for line in lines if line.startswith("session "))
+    if proc.returncode == 0:
+        return f"Tamper evidence (cowork-ecs verify): intact: {chains} chain(s) of seals, {sessions} session(s)"
+    problem = next((line.strip() for line in lines if line.startswith("  ")), proc.stderr.decode().strip()[-300:])
+    return (f"Tamper evidence (cowork-ecs verify): NOT intact: {chains} chain(s) of seals, {sessions} session(s); "
+            f"first problem: {problem}")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="cowork-ecs-demo-")
     es = h.Elasticsearch(work)
@@ -102,6 +124,7 @@ def main():
         print(f"\n{len(docs)} ECS documents in Elasticsearch.")
         print_dashboards(es)
         print_fired(es)
+        print("\n" + verify_verdict(es))
         return 0
     finally:
         for stop in (lambda: api and api.stop(), lambda: collector and collector.stop(), es.stop):
