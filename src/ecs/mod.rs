@@ -244,11 +244,6 @@ impl Transformer {
         }
     }
 
-    /// The chain this transformer seals into, if sealing is on.
-    pub fn seal_chain(&self) -> Option<&str> {
-        self.sealer.as_ref().map(crate::seal::Sealer::chain)
-    }
-
     fn seal_namespace(&self) -> &str {
         &self.mapping.settings.config.namespace
     }

@@ -266,7 +266,16 @@ fn stored_digest(fields: &BTreeMap<String, Value>) -> String {
             f.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
         }
     }
-    seal::hex(&seal::item_digest(&f))
+    signature::hex(&seal::item_digest(&f))
+}
+
+/// The strings of a stored field: an array of them, or one.
+fn texts<'a>(fields: &'a BTreeMap<String, Value>, name: &str) -> Vec<&'a str> {
+    match fields.get(name) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(one)) => vec![one.as_str()],
+        _ => Vec::new(),
+    }
 }
 
 /// Checks the seals and the records they list against `docs`.
@@ -283,12 +292,8 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
         }
         let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
         let chain = text(seal::FIELD_CHAIN).unwrap_or_else(|| "(no chain)".into());
-        let names_session = |only: &String| match fields.get(seal::FIELD_SESSIONS) {
-            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(only)),
-            Some(Value::String(one)) => one == only,
-            _ => false,
-        };
-        let in_scope = v.session.as_ref().is_none_or(names_session);
+        let in_scope = (v.session.as_deref())
+            .is_none_or(|only| texts(&fields, seal::FIELD_SESSIONS).contains(&only));
         match seal::verify_seal(&fields, keys) {
             Ok(_) | Err(_) if !in_scope => {}
             Ok(key) if v.revoked.contains_key(&key) => out.chain_lines.push((
@@ -346,11 +351,7 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
             named.contains(chain.as_str())
                 || seals
                     .iter()
-                    .any(|s| match s.fields.get(seal::FIELD_SESSIONS) {
-                        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(only)),
-                        Some(Value::String(one)) => one == only,
-                        _ => false,
-                    })
+                    .any(|s| texts(&s.fields, seal::FIELD_SESSIONS).contains(&only.as_str()))
         });
     }
     let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
@@ -422,29 +423,14 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
         // The records each seal lists.
         let mut items = 0;
         for s in &seals {
-            let sessions: Vec<String> = match s.fields.get(seal::FIELD_SESSIONS) {
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                Some(Value::String(one)) => vec![one.clone()],
-                _ => Vec::new(),
-            };
-            let entries: Vec<String> = match s.fields.get(seal::FIELD_ITEMS) {
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                Some(Value::String(one)) => vec![one.clone()],
-                _ => Vec::new(),
-            };
-            for entry in &entries {
+            let sessions = texts(&s.fields, seal::FIELD_SESSIONS);
+            for entry in texts(&s.fields, seal::FIELD_ITEMS) {
                 let Some((id, digest, session)) = seal::parse_item(entry) else {
                     continue;
                 };
                 items += 1;
                 let session = session
-                    .and_then(|i| sessions.get(i).cloned())
+                    .and_then(|i| sessions.get(i).map(|s| (*s).to_owned()))
                     .unwrap_or_else(|| "(no session)".into());
                 if v.session.as_ref().is_some_and(|only| *only != session) {
                     continue;
