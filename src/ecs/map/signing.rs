@@ -256,9 +256,14 @@ impl Walk<'_> {
             return;
         };
         out.set(Key::plain(seal::FIELD_CHAIN), string(chain.to_owned()));
-        let mut leaves = self.seal_resource.clone();
-        leaves.extend(self.seal_scope.iter().map(|(k, v)| (k.clone(), v.clone())));
-        leaves.append(&mut stored_fields(stored, out));
+        // The record's own fields win over its scope's, which win over its
+        // resource's (the exporter writes them in that order, the last kept).
+        let mut leaves = stored_fields(stored, out);
+        for (k, v) in self.seal_scope.iter().chain(&self.seal_resource) {
+            if !leaves.contains_key(k) {
+                leaves.insert(k.clone(), v.clone());
+            }
+        }
         for k in [
             "data_stream.type",
             "data_stream.dataset",
