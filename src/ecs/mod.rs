@@ -163,6 +163,10 @@ pub struct Transformed {
     /// signing key and a logs request); the seal itself is at the end of
     /// [`Transformed::output`].
     pub sealed: Vec<crate::seal::SealedItem>,
+    /// The field groups of the records' resources
+    /// ([`crate::seal::FIELD_GROUPS`]), which [`crate::seal::SealedItem::group`]
+    /// indexes.
+    pub seal_groups: Vec<String>,
 }
 
 impl Transformer {
@@ -202,11 +206,12 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Transformed> {
-        let chain = self.sealer.as_ref().map(crate::seal::Sealer::chain);
-        let mut done = stream::transform(&self.mapping, signal, bytes, tenant, chain)?;
+        let seal_id = self.sealer.as_ref().map(crate::seal::Sealer::next_seal_id);
+        let mut done = stream::transform(&self.mapping, signal, bytes, tenant, seal_id.as_deref())?;
         if let (Some(sealer), false) = (&self.sealer, done.sealed.is_empty()) {
+            let groups: Vec<&str> = done.seal_groups.iter().map(String::as_str).collect();
             let fields = sealer
-                .seal(&done.sealed, crate::seal::SealKind::Batch, now())
+                .seal(&done.sealed, &groups, crate::seal::SealKind::Batch, now())
                 .map_err(crate::Error::Seal)?;
             let output = done.output.get_or_insert_with(|| bytes.to_vec());
             // Two requests' bytes, one after the other, read as one whose
@@ -231,7 +236,9 @@ impl Transformer {
         if kind == crate::seal::SealKind::Heartbeat && !sealer.due(now) {
             return Ok(None);
         }
-        let fields = sealer.seal(&[], kind, now).map_err(crate::Error::Seal)?;
+        let fields = sealer
+            .seal(&[], &[], kind, now)
+            .map_err(crate::Error::Seal)?;
         Ok(Some(seals::seal_request(&fields, self.seal_namespace())))
     }
 

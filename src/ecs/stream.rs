@@ -61,8 +61,10 @@ pub(crate) fn transform(
         pool: Pool::default(),
         sealing: sealing.filter(|_| signal == Signal::Logs),
         sealed: Vec::new(),
-        seal_resource: Default::default(),
+        seal_groups: Vec::new(),
+        seal_resource: None,
         seal_scope: Default::default(),
+        seal_scratch: Default::default(),
     };
     let mut unread = Vec::new();
     let mut position = 0;
@@ -90,6 +92,7 @@ pub(crate) fn transform(
         outcome,
         changed,
         sealed,
+        seal_groups,
         ..
     } = walk;
     let output = changed.then_some(out);
@@ -98,6 +101,7 @@ pub(crate) fn transform(
         unread,
         outcome,
         sealed,
+        seal_groups,
     })
 }
 
@@ -229,12 +233,7 @@ impl<'a> Walk<'a> {
         };
         let mut changed = level.mark(bounded, repaired || bad_schema);
         changed |= emitter.is_some() || tenant.is_some();
-        if self.sealing.is_some() {
-            self.seal_resource = match emitter {
-                Some(_) => signing::ecs_resource_leaves(&self.attrs),
-                None => Default::default(),
-            };
-        }
+        self.begin_seal_resource(emitter.is_some());
 
         let start = self.out.len();
         let others_changed = self.outcome.other_items_changed;

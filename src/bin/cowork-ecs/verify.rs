@@ -257,16 +257,35 @@ struct SealDoc {
     fields: BTreeMap<String, Value>,
 }
 
-/// The digest of a stored record as a seal lists it: its stored fields,
-/// `@timestamp` as integer nanoseconds.
-fn stored_digest(fields: &BTreeMap<String, Value>) -> String {
+/// A stored record's fields as a digest reads them: `@timestamp` as
+/// integer nanoseconds.
+fn digest_form(fields: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     let mut f = fields.clone();
     if let Some(Value::String(ts)) = f.get(FIELD_TIMESTAMP) {
         if let Some(ns) = signature::parse_timestamp(ts) {
             f.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
         }
     }
-    signature::hex(&seal::item_digest(&f))
+    f
+}
+
+/// The digest of a stored record as the seal `seal` lists it in `entry`.
+fn stored_digest(
+    fields: &BTreeMap<String, Value>,
+    entry: &seal::ItemEntry<'_>,
+    seal: &BTreeMap<String, Value>,
+) -> String {
+    signature::hex(&seal::entry_digest(&digest_form(fields), entry, seal))
+}
+
+/// The chain a sealed record names: its seal's id
+/// ([`seal::FIELD_SEAL_ID`], `<chain>-<number>`), or the first release's
+/// [`seal::FIELD_CHAIN`]; `None`: not a sealed record.
+fn sealed_chain(fields: &BTreeMap<String, Value>) -> Option<&str> {
+    match fields.get(seal::FIELD_SEAL_ID).and_then(Value::as_str) {
+        Some(id) => Some(id.rsplit_once('-').map_or(id, |(chain, _)| chain)),
+        None => fields.get(seal::FIELD_CHAIN).and_then(Value::as_str),
+    }
 }
 
 /// The strings of a stored field: an array of them, or one.
@@ -344,8 +363,9 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
     // One session: the chains that sealed any of its records, or that its
     // stored records name.
     if let Some(only) = &v.session {
-        let named: HashSet<&str> = (docs.iter())
-            .filter_map(|d| d.fields.get(seal::FIELD_CHAIN).and_then(Value::as_str))
+        let named: HashSet<&str> = docs
+            .iter()
+            .filter_map(|d| sealed_chain(&d.fields))
             .collect();
         chains.retain(|chain, seals| {
             named.contains(chain.as_str())
@@ -355,7 +375,15 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
         });
     }
     let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
-    let mut deleted: Vec<(String, String, String)> = Vec::new(); // id, digest, session
+    // id, digest, session, and the seal and entry's group and release.
+    let mut deleted: Vec<(
+        String,
+        String,
+        String,
+        BTreeMap<String, Value>,
+        Option<usize>,
+        bool,
+    )> = Vec::new();
     for (chain, mut seals) in chains {
         seals.sort_by_key(|s| s.number);
         let mut problems = Vec::new();
@@ -425,9 +453,10 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
         for s in &seals {
             let sessions = texts(&s.fields, seal::FIELD_SESSIONS);
             for entry in texts(&s.fields, seal::FIELD_ITEMS) {
-                let Some((id, digest, session)) = seal::parse_item(entry) else {
+                let Some(entry) = seal::parse_item(entry) else {
                     continue;
                 };
+                let (id, digest, session) = (entry.id, entry.digest, entry.session);
                 items += 1;
                 let session = session
                     .and_then(|i| sessions.get(i).map(|s| (*s).to_owned()))
@@ -437,10 +466,17 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
                 }
                 out.listed.insert(id.to_owned());
                 match by_id.get(id) {
-                    None => deleted.push((id.to_owned(), digest.to_owned(), session)),
+                    None => deleted.push((
+                        id.to_owned(),
+                        digest.to_owned(),
+                        session,
+                        s.fields.clone(),
+                        entry.group,
+                        entry.v1,
+                    )),
                     Some(doc) => {
                         out.accounted.insert(id.to_owned());
-                        if stored_digest(&doc.fields) != digest {
+                        if stored_digest(&doc.fields, &entry, &s.fields) != digest {
                             out.by_session.entry(session).or_default().push(format!(
                                 "modified: {} (differs from seal {}/{})",
                                 doc.name, chain, s.number
@@ -465,13 +501,22 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
     }
     // A listed record gone, whose exact content is stored under another
     // id: moved.
-    let by_digest: HashMap<String, &Doc> = docs
+    let unlisted: Vec<&Doc> = docs
         .iter()
-        .filter(|d| !out.listed.contains(&d.id) && d.fields.contains_key(seal::FIELD_CHAIN))
-        .map(|d| (stored_digest(&d.fields), d))
+        .filter(|d| !out.listed.contains(&d.id) && sealed_chain(&d.fields).is_some())
         .collect();
-    for (id, digest, session) in deleted {
-        let line = match by_digest.get(&digest) {
+    for (id, digest, session, seal_fields, group, v1) in deleted {
+        let entry = seal::ItemEntry {
+            id: &id,
+            digest: &digest,
+            session: None,
+            group,
+            v1,
+        };
+        let line = match unlisted
+            .iter()
+            .find(|d| stored_digest(&d.fields, &entry, &seal_fields) == digest)
+        {
             Some(doc) => {
                 out.accounted.insert(doc.id.clone());
                 format!("moved: {id} to {}", doc.name)
@@ -514,7 +559,7 @@ fn report_sealed(docs: Vec<Doc>, v: &Verify, sealed: &Sealed) -> (bool, Vec<Stri
     let mut extra: BTreeMap<String, Vec<String>> = sealed.by_session.clone();
     let mut unsealed = Vec::new();
     for doc in docs {
-        if doc.fields.contains_key(seal::FIELD_CHAIN) {
+        if sealed_chain(&doc.fields).is_some() {
             if !sealed.accounted.contains(&doc.id) {
                 let session = first(&doc.fields, SESSION_FIELDS)
                     .and_then(Value::as_str)
@@ -924,20 +969,31 @@ mod tests {
             ("claude_code.events.session.id", json!("s")),
             ("claude_code.events.event.sequence", json!(seq)),
             ("process.command_line", json!("ls")),
-            (seal::FIELD_CHAIN, json!(chain)),
+            (seal::FIELD_SEAL_ID, json!(format!("{chain}-0"))),
             ("@timestamp", json!("2026-11-30T00:00:00.000000007Z")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut digest = [0; 32];
-        for (i, b) in hex_bytes(&stored_digest(&fields)).into_iter().enumerate() {
+        let entry = seal::ItemEntry {
+            id,
+            digest: "",
+            session: None,
+            group: None,
+            v1: false,
+        };
+        for (i, b) in hex_bytes(&stored_digest(&fields, &entry, &BTreeMap::new()))
+            .into_iter()
+            .enumerate()
+        {
             digest[i] = b;
         }
         let item = seal::SealedItem {
             id: id.into(),
             digest,
             session: Some("s".into()),
+            group: None,
             time: 7,
         };
         let doc = Doc {
@@ -972,11 +1028,15 @@ mod tests {
             .map(|n| sealed_record(&format!("d{n}"), n, &chain))
             .collect();
         let items: Vec<seal::SealedItem> = records.iter().map(|(_, i)| i.clone()).collect();
-        let s0 = sealer.seal(&items[..2], seal::SealKind::Batch, 2).unwrap();
+        let s0 = sealer
+            .seal(&items[..2], &[], seal::SealKind::Batch, 2)
+            .unwrap();
         sealer.settle(true, 2);
-        let s1 = sealer.seal(&items[2..], seal::SealKind::Batch, 3).unwrap();
+        let s1 = sealer
+            .seal(&items[2..], &[], seal::SealKind::Batch, 3)
+            .unwrap();
         sealer.settle(true, 3);
-        let s2 = sealer.seal(&[], seal::SealKind::Closing, 4).unwrap();
+        let s2 = sealer.seal(&[], &[], seal::SealKind::Closing, 4).unwrap();
         sealer.settle(true, 4);
         let v = verifier(&key);
         let mut docs: Vec<Doc> = records.into_iter().map(|(d, _)| d).collect();
@@ -1043,7 +1103,7 @@ mod tests {
     fn an_edited_seal_is_invalid_and_a_chain_without_its_closing_seal_is_silent() {
         let key = Signer::from_secret(&[7; 32]);
         let sealer = seal::Sealer::new(Signer::from_secret(&[7; 32]), 10, None, 1);
-        let s0 = sealer.seal(&[], seal::SealKind::Heartbeat, 2).unwrap();
+        let s0 = sealer.seal(&[], &[], seal::SealKind::Heartbeat, 2).unwrap();
         sealer.settle(true, 2);
         let mut edited = s0.clone();
         edited.insert(seal::FIELD_END.into(), json!(0));

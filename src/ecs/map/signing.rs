@@ -166,7 +166,7 @@ pub(crate) fn scope_leaves(attrs: &Attrs<'_>) -> BTreeMap<String, Value> {
 }
 
 /// Where a record's session is among its stored fields (the first found).
-const SESSION_FIELDS: &[&str] = &[
+const SESSION_FIELDS: [&str; 3] = [
     "session.id",
     "claude_code.events.session.id",
     "claude_cowork.events.session.id",
@@ -245,46 +245,303 @@ impl Walk<'_> {
     }
 }
 
-impl Walk<'_> {
+/// Reused space for the digests of a request's records: each record's
+/// own fields, pushed one by one (names and [`seal::encode_value`]d
+/// values), then their values in name order.
+#[derive(Default)]
+pub(crate) struct SealScratch {
+    /// The fields' names, one after the other.
+    names: String,
+    /// Their encoded values, one after the other.
+    values: Vec<u8>,
+    /// Per field: its name's and its value's range, in the order pushed
+    /// (the last of a name wins).
+    leaves: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    /// The values in name order ([`seal::Group::digest`]'s input).
+    sorted: Vec<u8>,
+    /// A number's canonical text.
+    number: String,
+    /// The shapes of this resource's records seen last.
+    shapes: Vec<Shape>,
+    /// The shape replaced next when [`SHAPES`] are kept.
+    evict: usize,
+}
+
+/// How many record shapes a walk keeps per resource (records of one kind
+/// share one; Claude Code has a few dozen kinds of event).
+const SHAPES: usize = 64;
+
+/// The field names of a kind of record, pushed in one order, and what
+/// follows from them alone: the order their values are hashed in, the
+/// digest of their names ([`seal::names_digest`]), whether the resource's
+/// group names any of them, and which is the session.
+struct Shape {
+    names: String,
+    /// Where each name ends in `names`.
+    ends: Vec<usize>,
+    /// The fields hashed, in name order: for a name pushed twice the last,
+    /// [`seal::UNSEALED_FIELDS`] left out.
+    order: Vec<usize>,
+    names_digest: [u8; 32],
+    /// None of the names is one of the resource's group.
+    apart: bool,
+    /// The fields holding each of [`SESSION_FIELDS`], if any.
+    session: [Option<usize>; SESSION_FIELDS.len()],
+}
+
+/// How [`SealScratch::push_out`] took a value.
+enum Took {
+    Encoded,
+    /// Not stored (`null`, an empty array).
+    Nothing,
+    /// A value that is not a leaf (a map), or one kind not encoded here.
+    Json(Value),
+}
+
+impl SealScratch {
+    fn clear(&mut self) {
+        self.names.clear();
+        self.values.clear();
+        self.leaves.clear();
+        self.sorted.clear();
+    }
+
+    /// Ends a field whose name is `names[name_start..]` and whose value was
+    /// just appended from `value_start`.
+    fn end(&mut self, name_start: usize, value_start: usize) {
+        self.leaves
+            .push((name_start..self.names.len(), value_start..self.values.len()));
+    }
+
+    fn push_json(&mut self, name: &str, value: &Value) {
+        let (n, v) = (self.names.len(), self.values.len());
+        self.names.push_str(name);
+        seal::encode_value(value, &mut self.values);
+        self.end(n, v);
+    }
+
+    fn push_str(&mut self, name: &str, value: &str) {
+        let (n, v) = (self.names.len(), self.values.len());
+        self.names.push_str(name);
+        seal::encode_str(value, &mut self.values);
+        self.end(n, v);
+    }
+
+    fn push_u64(&mut self, name: &str, value: u64) {
+        use std::fmt::Write as _;
+        let (n, v) = (self.names.len(), self.values.len());
+        self.names.push_str(name);
+        self.number.clear();
+        let _ = write!(self.number, "{value}");
+        seal::encode_number_text(&self.number, &mut self.values);
+        self.end(n, v);
+    }
+
+    /// Appends `value` as [`seal::encode_value`] would its stored JSON
+    /// ([`OutValue::stored_json`]), when it is a leaf of a kind encoded
+    /// here.
+    fn push_out(&mut self, value: &OutValue<'_>) -> Took {
+        use std::fmt::Write as _;
+        match value {
+            OutValue::Str(s) => seal::encode_str(s, &mut self.values),
+            OutValue::Bool(b) => self.values.push(if *b { b't' } else { b'f' }),
+            OutValue::Int(i) => {
+                self.number.clear();
+                let _ = write!(self.number, "{i}");
+                seal::encode_number_text(&self.number, &mut self.values);
+            }
+            OutValue::Double(d) if !d.is_finite() => return Took::Nothing,
+            OutValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => {
+                self.number.clear();
+                let _ = write!(self.number, "{}", *d as i64);
+                seal::encode_number_text(&self.number, &mut self.values);
+            }
+            OutValue::Strings(items) if items.is_empty() => return Took::Nothing,
+            OutValue::Strings(items) => {
+                self.values.push(b'a');
+                seal::put_len(items.len(), &mut self.values);
+                for item in items {
+                    seal::encode_str(item, &mut self.values);
+                }
+            }
+            other => {
+                return match other.stored_json() {
+                    None | Some(Value::Null) => Took::Nothing,
+                    Some(Value::Array(a)) if a.is_empty() => Took::Nothing,
+                    Some(json) => Took::Json(json),
+                };
+            }
+        }
+        Took::Encoded
+    }
+
+    /// The shape of the fields pushed: one seen before, else a new one.
+    fn shape(&mut self, group: &seal::Group) -> usize {
+        let names = &self.names;
+        let same = |shape: &Shape| {
+            shape.ends.len() == self.leaves.len()
+                && shape.names.len() == names.len()
+                && (shape.ends.iter().zip(&self.leaves)).all(|(end, (name, _))| *end == name.end)
+                && shape.names == *names
+        };
+        if let Some(i) = self.shapes.iter().position(same) {
+            return i;
+        }
+        let mut sorted: Vec<usize> = (0..self.leaves.len()).collect();
+        let name = |i: usize| &names[self.leaves[i].0.clone()];
+        sorted.sort_by(|a, b| name(*a).cmp(name(*b)));
+        let mut order = Vec::with_capacity(sorted.len());
+        for (k, &i) in sorted.iter().enumerate() {
+            let n = name(i);
+            let again = sorted.get(k + 1).is_some_and(|&next| name(next) == n);
+            if !again && !seal::UNSEALED_FIELDS.contains(&n) {
+                order.push(i);
+            }
+        }
+        let shape = Shape {
+            names: names.clone(),
+            ends: self.leaves.iter().map(|(n, _)| n.end).collect(),
+            names_digest: seal::names_digest(order.iter().map(|&i| name(i))),
+            apart: order.iter().all(|&i| !group.contains(name(i))),
+            session: SESSION_FIELDS.map(|f| order.iter().copied().find(|&i| name(i) == f)),
+            order,
+        };
+        if self.shapes.len() < SHAPES {
+            self.shapes.push(shape);
+            self.shapes.len() - 1
+        } else {
+            self.evict = (self.evict + 1) % SHAPES;
+            self.shapes[self.evict] = shape;
+            self.evict
+        }
+    }
+
+    /// The values of `shape`'s fields, in its order, into `sorted`.
+    fn sort(&mut self, shape: usize) {
+        self.sorted.clear();
+        for &i in &self.shapes[shape].order {
+            self.sorted
+                .extend_from_slice(&self.values[self.leaves[i].1.clone()]);
+        }
+    }
+
+    /// The string value of field `leaf`.
+    fn text(&self, leaf: usize) -> Option<&str> {
+        let bytes = &self.values[self.leaves.get(leaf)?.1.clone()];
+        (bytes.first() == Some(&b's'))
+            .then(|| std::str::from_utf8(bytes.get(5..)?).ok())
+            .flatten()
+    }
+}
+
+/// The seal state of the resource being walked: its group and that
+/// group's index among the request's ([`seal::FIELD_GROUPS`]; none when it
+/// has no fields), and its fields a group cannot name.
+pub(crate) struct SealResource {
+    group: seal::Group,
+    index: Option<usize>,
+    rest: BTreeMap<String, Value>,
+}
+
+impl<'a> Walk<'a> {
+    /// With sealing on, starts a resource: a Claude one's stored fields
+    /// (`attrs`, ECS mode) become the group its records' digests start
+    /// with, listed once per request.
+    pub(crate) fn begin_seal_resource(&mut self, claude: bool) {
+        if self.sealing.is_none() {
+            return;
+        }
+        let leaves = if claude {
+            ecs_resource_leaves(&self.attrs)
+        } else {
+            BTreeMap::new()
+        };
+        let (group, rest) = seal::Group::new(leaves);
+        let index = (!group.names().is_empty()).then(|| {
+            match self.seal_groups.iter().position(|g| g == group.listed()) {
+                Some(i) => i,
+                None => {
+                    self.seal_groups.push(group.listed().to_owned());
+                    self.seal_groups.len() - 1
+                }
+            }
+        });
+        self.seal_resource = Some(SealResource { group, index, rest });
+        self.seal_scratch.shapes.clear();
+    }
+
     /// With sealing on, marks a Claude log record mapped into `out` with
-    /// its chain ([`seal::FIELD_CHAIN`]) and adds it to the request's seal:
-    /// its document id, the digest of its whole stored form (its resource's
-    /// and scope's fields, its own, `data_stream.*` and what `stored` says
-    /// the exporter adds) and its session.
-    pub(crate) fn seal_record(&mut self, stored: &Stored<'_>, out: &mut Attrs<'_>) {
-        let Some(chain) = self.sealing else {
+    /// its seal's id ([`seal::FIELD_SEAL_ID`]) and adds it to the request's
+    /// seal: its document id, the digest ([`seal::item_digest`]) of its
+    /// whole stored form (its resource's fields as the group, its scope's,
+    /// its own, `data_stream.*` and what `stored` says the exporter adds)
+    /// and its session.
+    pub(crate) fn seal_record(&mut self, stored: &Stored<'_>, out: &mut Attrs<'a>) {
+        let (Some(seal_id), Some(resource)) = (self.sealing, &self.seal_resource) else {
             return;
         };
-        out.set(Key::plain(seal::FIELD_CHAIN), string(chain.to_owned()));
-        // The record's own fields win over its scope's, which win over its
-        // resource's (the exporter writes them in that order, the last kept).
-        let mut leaves = stored_fields(stored, out);
-        for (k, v) in self.seal_scope.iter().chain(&self.seal_resource) {
-            if !leaves.contains_key(k) {
-                leaves.insert(k.clone(), v.clone());
-            }
+        out.set(Key::plain(seal::FIELD_SEAL_ID), string(seal_id));
+        let s = &mut self.seal_scratch;
+        s.clear();
+        // Lowest precedence first: the exporter writes the resource's
+        // fields, then the scope's, then the record's (the last kept).
+        s.push_str("data_stream.type", "logs");
+        for (k, v) in resource.rest.iter().chain(&self.seal_scope) {
+            s.push_json(k, v);
         }
-        for k in [
-            "data_stream.type",
-            "data_stream.dataset",
-            "data_stream.namespace",
-        ] {
-            if let Some(v) = out.get(&Key::plain(k)).and_then(OutValue::stored_json) {
-                leaves.insert(k.to_owned(), v);
+        push_record_fields(s, stored, out);
+        let shape = s.shape(&resource.group);
+        s.sort(shape);
+        let Shape {
+            names_digest,
+            apart,
+            session,
+            ..
+        } = &s.shapes[shape];
+        // The first of SESSION_FIELDS stored, the record's value first.
+        let session = (session.iter().zip(SESSION_FIELDS))
+            .find_map(|(leaf, f)| match leaf {
+                Some(leaf) => Some(s.text(*leaf)),
+                None => resource.group.get(f).map(Value::as_str),
+            })
+            .flatten()
+            .map(str::to_owned);
+        let slow = || {
+            let mut leaves = stored_fields(stored, out);
+            let resource_leaves = resource.group.fields().chain(&resource.rest);
+            for (k, v) in self.seal_scope.iter().chain(resource_leaves) {
+                if !leaves.contains_key(k) {
+                    leaves.insert(k.clone(), v.clone());
+                }
             }
-        }
-        leaves
-            .entry("data_stream.type".to_owned())
-            .or_insert_with(|| Value::from("logs"));
+            for k in [
+                "data_stream.type",
+                "data_stream.dataset",
+                "data_stream.namespace",
+            ] {
+                if let Some(v) = out.get(&Key::plain(k)).and_then(OutValue::stored_json) {
+                    leaves.insert(k.to_owned(), v);
+                }
+            }
+            leaves
+                .entry("data_stream.type".to_owned())
+                .or_insert_with(|| Value::from("logs"));
+            let names: Vec<&str> = resource.group.names().iter().map(String::as_str).collect();
+            seal::item_digest(&leaves, &names)
+        };
+        // A record field the group names too (the record's value is
+        // stored): the group's prefix does not hold; hash the whole form.
+        let digest = if *apart {
+            let fast = resource.group.digest(names_digest, &s.sorted);
+            debug_assert_eq!(fast, slow(), "the fast digest is the verifier's");
+            fast
+        } else {
+            slow()
+        };
         let id = (out.get(&Key::plain(DOCUMENT_ID_ATTRIBUTE)))
             .and_then(OutValue::scalar_text)
             .unwrap_or_default()
             .into_owned();
-        let session = SESSION_FIELDS
-            .iter()
-            .find_map(|f| leaves.get(*f))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
         let time = match *stored {
             Stored::LogRecord { time, .. }
             | Stored::SpanEvent { time, .. }
@@ -293,10 +550,92 @@ impl Walk<'_> {
         };
         self.sealed.push(SealedItem {
             id,
-            digest: seal::item_digest(&leaves),
+            digest,
             session,
+            group: resource.index,
             time,
         });
+    }
+}
+
+/// Pushes what [`stored_fields`] gives, in its order of precedence.
+fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>) {
+    for a in out.iter() {
+        let start = s.names.len();
+        s.names.push_str(a.key.prefix);
+        s.names.push_str(&a.key.name);
+        let name = &s.names[start..];
+        // `data_stream.*` is stored as it is (over what the resource and
+        // scope say: no record field has its name); the other routing
+        // attributes are instructions.
+        if (ROUTING_ATTRIBUTES.contains(&name) && !name.starts_with("data_stream."))
+            || (matches!(stored, Stored::SpanEvent { .. }) && name == "event.name")
+        {
+            s.names.truncate(start);
+            continue;
+        }
+        match stored {
+            Stored::Span { .. } | Stored::SpanEvent { .. } => {
+                s.names.insert_str(start, "attributes.");
+            }
+            Stored::DataPoint { .. } => {}
+            Stored::LogRecord { .. } => {
+                if let Some((_, to)) = signature::ECS_LOG_RENAMES
+                    .iter()
+                    .find(|(from, _)| *from == name)
+                {
+                    s.names.truncate(start);
+                    s.names.push_str(to);
+                }
+            }
+        }
+        let value_start = s.values.len();
+        match s.push_out(&a.value) {
+            Took::Encoded => s.end(start, value_start),
+            Took::Nothing => s.names.truncate(start),
+            Took::Json(json) => {
+                let name = s.names[start..].to_owned();
+                s.names.truncate(start);
+                let mut flat = BTreeMap::new();
+                signature::flatten_into(&name, json, &mut flat);
+                for (k, v) in &flat {
+                    s.push_json(k, v);
+                }
+            }
+        }
+    }
+    match *stored {
+        Stored::LogRecord {
+            time,
+            message,
+            severity_number,
+            severity_text,
+            trace_id,
+            span_id,
+        } => {
+            s.push_u64(signature::FIELD_TIMESTAMP, time);
+            if let Some(m) = message.filter(|m| !m.is_empty()) {
+                s.push_str(signature::FIELD_MESSAGE, m);
+            }
+            for (k, id) in [("trace.id", trace_id), ("span.id", span_id)] {
+                if id.iter().any(|b| *b != 0) {
+                    s.push_str(k, &lower_hex(id));
+                }
+            }
+            if severity_number != 0 {
+                s.push_u64("event.severity", severity_number);
+            }
+            if !severity_text.is_empty() {
+                s.push_str("log.level", severity_text);
+            }
+        }
+        // Only log records are sealed; the others' fields, as
+        // [`stored_fields`] gives them.
+        _ => {
+            for (k, v) in &stored_fields(stored, &Attrs::default()) {
+                s.push_json(k, v);
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! what each level passes to the items below it.
 
 use crate::ecs::map::outcome::Outcome;
+use crate::ecs::map::signing::{SealResource, SealScratch};
 use crate::ecs::model::attrs::{Attr, Attrs};
 use crate::ecs::model::value::OutValue;
 use crate::ecs::policy::routing::Tenant;
@@ -28,15 +29,20 @@ pub(crate) struct Walk<'a> {
     pub(crate) attrs: Attrs<'a>,
     pub(crate) lookups: Vec<AttributeLookup>,
     pub(crate) pool: Pool<'a>,
-    /// With sealing on (logs, a signing key): the chain id Claude records
-    /// are marked with ([`crate::seal`]).
+    /// With sealing on (logs, a signing key): the id of the request's seal,
+    /// which its Claude records carry ([`crate::seal::FIELD_SEAL_ID`]).
     pub(crate) sealing: Option<&'a str>,
     /// The records sealed so far.
     pub(crate) sealed: Vec<crate::seal::SealedItem>,
-    /// The stored fields of the Claude resource and scope being walked,
-    /// for the digests of their records (sealing only).
-    pub(crate) seal_resource: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The field groups of the request's Claude resources
+    /// ([`crate::seal::FIELD_GROUPS`]).
+    pub(crate) seal_groups: Vec<String>,
+    /// The seal state of the resource being walked (sealing only).
+    pub(crate) seal_resource: Option<SealResource>,
+    /// The stored fields of the Claude scope being walked (sealing only).
     pub(crate) seal_scope: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Space reused by each record's digest.
+    pub(crate) seal_scratch: SealScratch,
 }
 
 /// Scratch lists handed out and taken back item after item, so a walk
