@@ -64,7 +64,8 @@ pub const FIELD_START: &str = "cowork_ecs.seal.start";
 /// The latest record time it covers, in nanoseconds.
 pub const FIELD_END: &str = "cowork_ecs.seal.end";
 /// `<document id> <digest> <session index or -> <group index or ->` per
-/// record (seals of the first release: without the group).
+/// record, one line each, in one string ([`item_entries`]; seals of the
+/// first release: an array of entries without the group).
 pub const FIELD_ITEMS: &str = "cowork_ecs.seal.items";
 /// The resource field groups of its records ([`item_digest`]): one string
 /// per group, its field names sorted and joined by a space.
@@ -467,6 +468,16 @@ pub struct ItemEntry<'a> {
     pub v1: bool,
 }
 
+/// The [`FIELD_ITEMS`] entries of a seal's stored fields: the lines of its
+/// string, or (first release) the strings of its array.
+pub fn item_entries(fields: &BTreeMap<String, Value>) -> Vec<&str> {
+    match fields.get(FIELD_ITEMS) {
+        Some(Value::String(lines)) => lines.split('\n').collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Parses one [`FIELD_ITEMS`] entry (`None`: not one).
 pub fn parse_item(entry: &str) -> Option<ItemEntry<'_>> {
     let parts: Vec<&str> = entry.split(' ').collect();
@@ -642,27 +653,32 @@ impl Sealer {
         put(FIELD_START, Value::from(times.clone().min().unwrap_or(now)));
         put(FIELD_END, Value::from(times.max().unwrap_or(now)));
         let mut sessions: Vec<&str> = Vec::new();
-        let mut entries = Vec::with_capacity(items.len());
+        let mut entries = String::with_capacity(items.len() * 112);
         for item in items {
-            let session = match item.session.as_deref() {
+            use std::fmt::Write as _;
+            if !entries.is_empty() {
+                entries.push('\n');
+            }
+            entries.push_str(&item.id);
+            entries.push(' ');
+            entries.push_str(&hex(&item.digest));
+            match item.session.as_deref() {
                 Some(s) => match sessions.iter().position(|x| *x == s) {
-                    Some(i) => i.to_string(),
+                    Some(i) => _ = write!(entries, " {i}"),
                     None => {
                         sessions.push(s);
-                        (sessions.len() - 1).to_string()
+                        _ = write!(entries, " {}", sessions.len() - 1);
                     }
                 },
-                None => "-".to_owned(),
-            };
-            let group = item.group.map_or_else(|| "-".to_owned(), |g| g.to_string());
-            entries.push(Value::from(format!(
-                "{} {} {session} {group}",
-                item.id,
-                hex(&item.digest)
-            )));
+                None => entries.push_str(" -"),
+            }
+            match item.group {
+                Some(g) => _ = write!(entries, " {g}"),
+                None => entries.push_str(" -"),
+            }
         }
         if !entries.is_empty() {
-            put(FIELD_ITEMS, Value::Array(entries));
+            put(FIELD_ITEMS, Value::from(entries));
         }
         if !sessions.is_empty() {
             put(FIELD_SESSIONS, Value::from(sessions));
@@ -734,13 +750,19 @@ mod tests {
         let b = sealer.seal(&[], &[], SealKind::Heartbeat, 3).unwrap();
         assert_eq!(b[FIELD_NUMBER], json!(1));
         assert_eq!(b[FIELD_PREVIOUS], json!(seal_digest(&a)));
-        assert_eq!(a[FIELD_ITEMS][0], json!(format!("x {} 0 -", hex(&[7; 32]))));
+        assert_eq!(
+            item_entries(&a),
+            [
+                format!("x {} 0 -", hex(&[7; 32])),
+                format!("y {} 0 -", hex(&[7; 32]))
+            ]
+        );
         let keys = |id: &str| (id == signer.key_id()).then_some(&public);
         assert_eq!(verify_seal(&a, keys).unwrap(), signer.key_id());
         let mut edited = a.clone();
         edited.insert(
             FIELD_ITEMS.into(),
-            json!([format!("x {} 0", hex(&[7; 32]))]),
+            json!(format!("x {} 0 -", hex(&[7; 32]))),
         );
         assert_eq!(verify_seal(&edited, keys), Err(SealProblem::BadSignature));
         // Not written: the number is handed out again.

@@ -100,8 +100,12 @@ fn every_claude_record_is_sealed_as_stored_and_a_change_or_an_added_field_shows(
         Err(seal::SealProblem::BadSignature)
     );
 
-    let entries: Vec<String> = (seal[FIELD_ITEMS].as_array().unwrap().iter())
-        .map(|e| e.as_str().unwrap().to_owned())
+    assert!(
+        seal[FIELD_ITEMS].is_string(),
+        "one string, a line per record"
+    );
+    let entries: Vec<String> = (seal::item_entries(&seal).into_iter())
+        .map(str::to_owned)
         .collect();
     let listed: BTreeMap<String, seal::ItemEntry<'_>> = (entries.iter())
         .map(|e| {

@@ -11,6 +11,8 @@ are compared in interleaved rounds of the same run:
 - `cowork_ecs`: otlp → cowork_ecs → debug
 - `guarded`:    the same with `queue_guard` on (a directory of the run's
   own, reserve 0, so it never refuses): what the full-disk guard costs
+- `signed`:     the same with a signing key (an Ed25519 key the run makes
+  with openssl): what sealing costs (README "Tamper evidence")
 - `ottl` (logs): otlp → transform → debug, contrib's transform processor
   running the same mapping written in OTTL: the statements are generated
   from docs/mapping.md (the mapping's own generated reference: every event
@@ -68,6 +70,10 @@ processors:
       directory: {workdir}
       reserve_mib: 0
       reserve_percent: 0
+  cowork_ecs/signed:
+    signing:
+      key_file: {workdir}/signing.pem
+      state_directory: {workdir}/seal-state
 {ottl}
 exporters:
   debug:
@@ -182,7 +188,8 @@ def peak_rss_mb(pid):
 def one_run(workdir, pipeline, records, service):
     port = h.free_port()
     config = Path(workdir) / f"{pipeline}.yaml"
-    processors = {"cowork_ecs": "cowork_ecs", "guarded": "cowork_ecs/guarded", "ottl": "transform"}.get(pipeline, "")
+    processors = {"cowork_ecs": "cowork_ecs", "guarded": "cowork_ecs/guarded", "signed": "cowork_ecs/signed",
+                  "ottl": "transform"}.get(pipeline, "")
     config.write_text(CONFIG.format(port=port, signal=SIGNAL, processors=processors, workdir=workdir,
                                     ottl=ottl_config() if pipeline == "ottl" else ""))
     log = open(Path(workdir) / f"{pipeline}-{records}.log", "ab")
@@ -233,9 +240,11 @@ def main():
     cases = [(n, "claude-code") for n in SIZES] + [(1000, "billing")]
     if SIGNAL == "traces":
         cases = [(n, "claude-code") for n in SIZES]
-    pipelines = PIPELINES or ["none", "cowork_ecs", "guarded"] + (["ottl"] if SIGNAL == "logs" else [])
+    pipelines = PIPELINES or ["none", "cowork_ecs", "guarded", "signed"] + (["ottl"] if SIGNAL == "logs" else [])
     best = {}
     with tempfile.TemporaryDirectory(prefix="cowork-ecs-bench-") as workdir:
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", f"{workdir}/signing.pem"],
+                       check=True, capture_output=True, timeout=30)
         for r in range(ROUNDS):
             for records, service in cases:
                 for pipeline in pipelines if r % 2 == 0 else pipelines[::-1]:
@@ -259,6 +268,9 @@ def main():
         if ("guarded", records, service) in best and ("cowork_ecs", records, service) in best:
             guarded = best[("guarded", records, service)]["rate"] / best[("cowork_ecs", records, service)]["rate"]
             print(f"| {records} | {service} | guarded / cowork_ecs | | | | {guarded:.2f}x |")
+        if ("signed", records, service) in best and ("cowork_ecs", records, service) in best:
+            signed = best[("signed", records, service)]["rate"] / best[("cowork_ecs", records, service)]["rate"]
+            print(f"| {records} | {service} | signed / cowork_ecs | | | | {signed:.2f}x |")
         if ("ottl", records, service) in best:
             vs = best[("cowork_ecs", records, service)]["rate"] / best[("ottl", records, service)]["rate"]
             print(f"| {records} | {service} | cowork_ecs / ottl | | | | {vs:.2f}x |")

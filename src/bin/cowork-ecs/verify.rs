@@ -452,7 +452,7 @@ fn check_seals(seals: Vec<Doc>, docs: &[Doc], v: &Verify, now: i64) -> Sealed {
         let mut items = 0;
         for s in &seals {
             let sessions = texts(&s.fields, seal::FIELD_SESSIONS);
-            for entry in texts(&s.fields, seal::FIELD_ITEMS) {
+            for entry in seal::item_entries(&s.fields) {
                 let Some(entry) = seal::parse_item(entry) else {
                     continue;
                 };

@@ -14,7 +14,7 @@
 
 use crate::ecs::map::walk::Walk;
 use crate::ecs::model::attrs::{Attrs, Key};
-use crate::ecs::model::value::{OutValue, string, string_array};
+use crate::ecs::model::value::{InValue, OutValue, string, string_array};
 use crate::ecs::policy::identity::lower_hex;
 use crate::ecs::policy::routing::{DOCUMENT_ID_ATTRIBUTE, ROUTING_ATTRIBUTES};
 use crate::seal::{self, SealedItem};
@@ -342,30 +342,34 @@ impl SealScratch {
     /// here.
     fn push_out(&mut self, value: &OutValue<'_>) -> Took {
         use std::fmt::Write as _;
-        match value {
-            OutValue::Str(s) => seal::encode_str(s, &mut self.values),
-            OutValue::Bool(b) => self.values.push(if *b { b't' } else { b'f' }),
-            OutValue::Int(i) => {
+        if let OutValue::Strings(items) = value {
+            if items.is_empty() {
+                return Took::Nothing;
+            }
+            self.values.push(b'a');
+            seal::put_len(items.len(), &mut self.values);
+            for item in items {
+                seal::encode_str(item, &mut self.values);
+            }
+            return Took::Encoded;
+        }
+        // Strings, bools and numbers, whether mapped or copied as they came.
+        match value.as_in() {
+            Some(InValue::Str(s)) => seal::encode_str(&s, &mut self.values),
+            Some(InValue::Bool(b)) => self.values.push(if b { b't' } else { b'f' }),
+            Some(InValue::Int(i)) => {
                 self.number.clear();
                 let _ = write!(self.number, "{i}");
                 seal::encode_number_text(&self.number, &mut self.values);
             }
-            OutValue::Double(d) if !d.is_finite() => return Took::Nothing,
-            OutValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => {
+            Some(InValue::Double(d)) if !d.is_finite() => return Took::Nothing,
+            Some(InValue::Double(d)) if d.fract() == 0.0 && d.abs() < 9.0e15 => {
                 self.number.clear();
-                let _ = write!(self.number, "{}", *d as i64);
+                let _ = write!(self.number, "{}", d as i64);
                 seal::encode_number_text(&self.number, &mut self.values);
             }
-            OutValue::Strings(items) if items.is_empty() => return Took::Nothing,
-            OutValue::Strings(items) => {
-                self.values.push(b'a');
-                seal::put_len(items.len(), &mut self.values);
-                for item in items {
-                    seal::encode_str(item, &mut self.values);
-                }
-            }
-            other => {
-                return match other.stored_json() {
+            _ => {
+                return match value.stored_json() {
                     None | Some(Value::Null) => Took::Nothing,
                     Some(Value::Array(a)) if a.is_empty() => Took::Nothing,
                     Some(json) => Took::Json(json),
