@@ -466,7 +466,7 @@ def run_as_the_unit(stack, installed, unit, state, uid, gid):
         docs = [d for d in stack.docs("rollout_installed", 29)
                 if d["_index"].startswith(".ds-logs-claude_cowork.events.otel-")]
         # Sealed with the credential's key, queued in the StateDirectory, as the service user.
-        assert all(get(d, "cowork_ecs.seal.chain") for d in docs)
+        assert all(get(d, "cowork_ecs.seal.id") for d in docs)
         assert {f.stat().st_uid for f in state.iterdir()} == {uid}, list(state.iterdir())
         STORED["rollout_installed (make install, unit's user and paths)"] = {"log records": len(docs)}
         started = time.monotonic()

@@ -42,6 +42,29 @@ def stored(stack, sid):
                   key=lambda d: get(d[2], "claude_code.events.event.sequence"))
 
 
+def put(doc, dotted, value):
+    """Sets an existing field of a stored document by its dotted path
+    (objects or dotted keys, as `get` reads them)."""
+    parts = dotted.split(".")
+    cur, i = doc, 0
+    while True:
+        for j in range(len(parts), i, -1):
+            key = ".".join(parts[i:j])
+            if key in cur:
+                if j == len(parts):
+                    cur[key] = value
+                    return
+                cur, i = cur[key], j
+                break
+        else:
+            raise KeyError(dotted)
+
+
+def chain_of(src):
+    """The chain of a sealed record: its seal's _id is `<chain>-<number>`."""
+    return get(src, "cowork_ecs.seal.id").rsplit("-", 1)[0]
+
+
 @pytest.fixture(scope="module")
 def sessions(stack):
     """Four real sessions (untouched, tampered, one joined by a record a
@@ -60,14 +83,27 @@ def sessions(stack):
 def test_every_stored_claude_record_is_sealed_after_the_content_policy(stack, sessions):
     docs = stored(stack, sessions["untouched"])
     assert len(docs) >= 5
-    chains = {get(src, "cowork_ecs.seal.chain") for _, _, src in docs}
+    chains = {chain_of(src) for _, _, src in docs}
     assert len(chains) == 1 and len(next(iter(chains))) == 16, chains
     for _, _, src in docs:
         assert get(src, "cowork_ecs.signature.value") is None, "no signature per record"
     # The seals that list them: signed, chained, in their own data stream.
     seals = stack.es.search({"term": {"cowork_ecs.seal.sessions": sessions["untouched"]}}, "logs-cowork_ecs.seals-*")
-    listed = {e.split(" ")[0] for x in seals for e in get(x["_source"], "cowork_ecs.seal.items")}
+    listed = {e.split(" ")[0] for x in seals for e in get(x["_source"], "cowork_ecs.seal.items").split("\n")}
     assert {d[1] for d in docs} <= listed
+    # Each record names the seal that lists it: that seal's _id.
+    by_id = {x["_id"]: x for x in seals}
+    for _, doc_id, src in docs:
+        seal = by_id[get(src, "cowork_ecs.seal.id")]
+        assert doc_id in {e.split(" ")[0] for e in get(seal["_source"], "cowork_ecs.seal.items").split("\n")}
+    # What sealing adds to a stored document's _source (README "Cost"):
+    # the reference to its seal, as Elasticsearch returns it.
+    compact = lambda d: len(json.dumps(d, separators=(",", ":")).encode())  # noqa: E731
+    overhead = [compact(src) - compact({k: v for k, v in src.items() if k != "cowork_ecs"}) for _, _, src in docs]
+    per_item = [compact(x["_source"]) / len(get(x["_source"], "cowork_ecs.seal.items").split("\n")) for x in seals]
+    print(f"\n[_source bytes sealing adds per document] {sorted(set(overhead))}; "
+          f"seal bytes per record it lists: {min(per_item):.0f}..{max(per_item):.0f}")
+    assert all(0 < o <= 64 for o in overhead), overhead
     code, out, err = verify(stack, "--session", sessions["untouched"])
     print(f"\n[verify untouched]\n{out}")
     assert code == 0, out + err
@@ -106,6 +142,24 @@ def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
     status, body = h.http("POST", f"{es.url}/logs-claude_code.events.otel-default/_doc?refresh=true", moved[2])
     assert status == 201, body[:500]
     moved_to = json.loads(body)
+    # 9. One record's @timestamp moved, 10. one's resource field edited
+    # (Claude Code sends no host.name: host.arch, stored as host.architecture).
+    spare = [d for d in inner if d[1] not in (middle[1], moved[1])]
+    retimed, rehosted = spare[0], spare[1]
+    status, body = h.http("POST", f"{es.url}/{retimed[0]}/_update/{retimed[1]}?refresh=true",
+                          {"doc": {"@timestamp": "2020-01-01T00:00:00.000Z"}})
+    assert status == 200, body[:500]
+    assert get(rehosted[2], "host.architecture"), rehosted[2]
+    status, body = h.http("POST", f"{es.url}/{rehosted[0]}/_update/{rehosted[1]}?refresh=true",
+                          {"doc": {"host": {"architecture": "sparc"}}})
+    assert status == 200, body[:500]
+    # 11. A sealed record of another session copied into this one.
+    donor = stored(stack, sessions["revoked"])[0][2]
+    copy = json.loads(json.dumps(donor))
+    put(copy, "claude_code.events.session.id", sessions["tampered"])
+    status, body = h.http("POST", f"{es.url}/logs-claude_code.events.otel-default/_doc?refresh=true", copy)
+    assert status == 201, body[:500]
+    copied = json.loads(body)
     # 7. A whole session deleted.
     gone = stored(stack, sessions["gone"])
     for d in gone:
@@ -124,13 +178,17 @@ def test_verify_names_each_tampering_and_nothing_else(stack, sessions):
     assert f"  moved: {moved[1]} to {moved_to['_index']}/{moved_to['_id']}" in problems, out
     assert f"  inserted: {forged['_index']}/{forged['_id']} (unsigned)" in problems, out
     assert any(l.startswith(f"  missing: sequence ") and str(deleted_seq) in l for l in problems), out
+    assert any(l.startswith(f"  modified: {retimed[0]}/{retimed[1]} (differs from seal ") for l in problems), out
+    assert any(l.startswith(f"  modified: {rehosted[0]}/{rehosted[1]} (differs from seal ") for l in problems), out
+    assert f"  inserted: {copied['_index']}/{copied['_id']} (in no seal)" in problems, out
     # The same findings as documents, which the tamper-finding rule fires on.
     code, out, err = verify(stack, "--session", sessions["tampered"], "--report-index", "logs-cowork_ecs.verify-default")
     assert code == 1 and f"{len(problems)} finding(s) written" in out, out + err
     rule = next(r for stem, r in detection_rules.rules() if stem == "cowork_ecs_tamper_finding")
     fired = detection_rules.matches(es, rule, {"term": {"session.id": sessions["tampered"]}})
     assert sorted(get(d, "cowork_ecs.verify.finding") for d in fired) == \
-        sorted(["modified", "modified", "deleted", "deleted", "moved", "inserted", "deleted"]), fired
+        sorted(["modified", "modified", "deleted", "deleted", "moved", "inserted", "deleted",
+                "modified", "modified", "inserted"]), fired
     assert {get(d, "cowork_ecs.verify.document_id") for d in fired} >= {edited[1], middle[1], tail[1], moved[1]}
 
     code, out, err = verify(stack, "--session", sessions["gone"])
@@ -211,7 +269,7 @@ def test_a_deleted_or_edited_seal_breaks_its_chain(stack):
             assert c.post_logs(json.dumps(record(sid, seq, "sig_seal_tamper")).encode(), "application/json")[0] == 200
         stack.docs("sig_seal_tamper", 2, index=INDEX)
         docs = stored(stack, sid)
-        chain = get(docs[0][2], "cowork_ecs.seal.chain")
+        chain = chain_of(docs[0][2])
     finally:
         stop_and_deliver_the_closing_seal(stack, c, chain)
     code, out, err = verify(stack, "--session", sid)
@@ -231,6 +289,73 @@ def test_a_deleted_or_edited_seal_breaks_its_chain(stack):
     assert code == 1, out + err
     assert f"chain {chain}: seal_invalid (edited or forged): {last['_index']}/{last['_id']}" in out, out
     assert "seal_missing: seals 0..1 of the chain" in out, out  # 1 is not a seal any more
+    assert "(in no seal)" in out, out
+
+
+def test_a_whole_request_deleted_is_named_record_by_record(stack):
+    """The records of one request (one seal) deleted together: each is
+    named, the seal that listed them still stands, the chain is intact."""
+    es = stack.es
+    sid = "sig-request-deleted-session"
+    c = h.Collector(stack.workdir, es.url, TOKEN, name="collector-request-deleted").start()
+    try:
+        for first, count in ((1, 3), (4, 2)):
+            body = record(sid, first, "sig_request_deleted")
+            rec = body["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+            for seq in range(first + 1, first + count):
+                extra = json.loads(json.dumps(rec[0]))
+                extra["attributes"][2]["value"]["intValue"] = seq
+                rec.append(extra)
+            assert c.post_logs(json.dumps(body).encode(), "application/json")[0] == 200
+        stack.docs("sig_request_deleted", 5, index=INDEX)
+        docs = stored(stack, sid)
+        chain = chain_of(docs[0][2])
+    finally:
+        stop_and_deliver_the_closing_seal(stack, c, chain)
+    first_request = [d for d in docs if get(d[2], "cowork_ecs.seal.id") == get(docs[0][2], "cowork_ecs.seal.id")]
+    assert len(first_request) == 3, [get(d[2], "cowork_ecs.seal.id") for d in docs]
+    for d in first_request:
+        assert h.http("DELETE", f"{es.url}/{d[0]}/_doc/{d[1]}?refresh=true")[0] == 200
+    code, out, err = verify(stack, "--session", sid)
+    print(f"\n[verify a request deleted]\n{out}")
+    assert code == 1, out + err
+    assert f"chain {chain}: intact" in out, out
+    assert sorted(l for l in out.splitlines() if l.startswith("  deleted: ")) == \
+        sorted(f"  deleted: {d[1]}" for d in first_request), out
+
+
+def test_a_gateway_key_without_the_seal_privilege_writes_records_verify_calls_unsealed(stack):
+    """README "Tamper evidence": Elasticsearch refuses a seal per document
+    (403) when the gateway's key may not write the seal data stream; the
+    exporter drops that document (a per-document 403 is not retried, so a
+    stray record cannot hold the queue) and writes the records. verify
+    names them as in no seal."""
+    es = stack.es
+    roles = json.loads((h.ROLES / "gateway.json").read_text())
+    for role in roles.values():
+        for entry in role["indices"]:
+            entry["names"] = [n for n in entry["names"] if "cowork_ecs.seals" not in n]
+    status, body = h.http("POST", f"{es.url}/_security/api_key",
+                          {"name": "gateway-without-seals", "role_descriptors": roles})
+    assert status == 200, body[:500]
+    sid = "sig-no-seal-privilege-session"
+    c = h.Collector(stack.workdir, es.url, TOKEN, name="collector-no-seal-privilege",
+                    env={"ELASTICSEARCH_API_KEY": json.loads(body)["encoded"]}).start()
+    try:
+        assert c.post_logs(json.dumps(record(sid, 1, "sig_no_seal_privilege")).encode(), "application/json")[0] == 200
+        stack.docs("sig_no_seal_privilege", 1, index=INDEX)
+        h.wait_until("the exporter's log of the refused seal",
+                     lambda: "cowork_ecs.seals" in c.log.read_text(errors="replace"), 60)
+    finally:
+        c.stop()
+    log = c.log.read_text(errors="replace")
+    refused = [line for line in log.splitlines() if "cowork_ecs.seals" in line]
+    print("\n[the exporter on the refused seal]\n" + refused[0][:600])
+    assert "403" in refused[0] or "security_exception" in refused[0], refused[0]
+    assert es.search({"term": {"cowork_ecs.seal.sessions": sid}}, "logs-cowork_ecs.seals-*") == []
+    code, out, err = verify(stack, "--session", sid)
+    print(f"[verify]\n{out}")
+    assert code == 1, out + err
     assert "(in no seal)" in out, out
 
 
@@ -313,13 +438,13 @@ def test_a_crash_is_named_as_a_crash_and_its_records_stay_intact(stack):
     stack.docs("sig_crash", 2, index=INDEX)
     time.sleep(3)  # a heartbeat
     c.kill()
-    first_chain = get(stored(stack, sid)[0][2], "cowork_ecs.seal.chain")
+    first_chain = chain_of(stored(stack, sid)[0][2])
     c.start(keep_queue=True)
     try:
         for seq in (3, 4):
             assert c.post_logs(json.dumps(record(sid, seq, "sig_crash")).encode(), "application/json")[0] == 200
         stack.docs("sig_crash", 4, index=INDEX)
-        second_chain = get(stored(stack, sid)[-1][2], "cowork_ecs.seal.chain")
+        second_chain = chain_of(stored(stack, sid)[-1][2])
     finally:
         stop_and_deliver_the_closing_seal(stack, c, second_chain)
     assert second_chain != first_chain
