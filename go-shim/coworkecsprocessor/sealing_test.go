@@ -82,6 +82,16 @@ func TestLogsProcessorSealsChainsAndClosesWithTheRealLibrary(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(context.Background(), mixed))
 	passed := next.AllLogs()[0]
 	require.Equal(t, in.ResourceLogs().Len()+2, passed.ResourceLogs().Len(), "the records, the other sender's, the seal")
+	// Each Claude record names its seal's _id, <chain>-<number>.
+	sealAttrs := passed.ResourceLogs().At(passed.ResourceLogs().Len() - 1).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+	chain, _ := sealAttrs.Get("cowork_ecs.seal.chain")
+	claude := passed.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	require.Positive(t, claude.Len())
+	for i := 0; i < claude.Len(); i++ {
+		ref, ok := claude.At(i).Attributes().Get("cowork_ecs.seal.id")
+		require.True(t, ok, "record %d names no seal", i)
+		assert.Equal(t, chain.Str()+"-0", ref.Str())
+	}
 	next.refuse = true
 	require.Error(t, p.ConsumeLogs(context.Background(), copyOf()))
 	next.refuse = false
