@@ -27,7 +27,7 @@ export GOFLAGS   := -mod=mod
 # after `make lib`).
 export CGO_CFLAGS = -O2 -g -DCOWORK_ECS_LIB_SHA256=0x$(or $(shell sha256sum target/release/libcowork_ecs.a 2>/dev/null | cut -c1-16),0)ULL
 
-.PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces clean check-static-libs generate install
+.PHONY: help lib cli collector deps detections test test-rust test-go test-c test-fuzz fuzz test-e2e run bench bench-cli bench-gateway bench-collector bench-collector-traces scale-verify clean check-static-libs generate install
 
 help:
 	@echo "make run        build everything, start Elasticsearch + the collector, replay real telemetry, print the ECS documents"
@@ -36,6 +36,7 @@ help:
 	@echo "make bench      criterion + go test -bench"
 	@echo "make bench-cli  the CLI's transform vs its own convert (20,000 real records) and its peak memory (1,000,000 tiny records)"
 	@echo "make bench-gateway  durable gateway (queue fsync on, and off) vs the previous one, same run, real Elasticsearch"
+	@echo "make scale-verify  cowork-ecs verify on SCALE_RECORDS (default 1,000,000) sealed records: wall time, peak RSS (target < 256 MiB)"
 	@echo "make bench-collector  otlp -> debug with and without cowork_ecs, collector pinned to one core"
 	@echo "make bench-collector-traces  the same for traces"
 	@echo "make detections convert the Sigma rules (detections/rules) into Elastic Security rules and Lucene queries"
@@ -156,6 +157,13 @@ bench-collector-traces: collector
 ## bench-gateway: the shipped gateway (its queue fsync on, and off) against the previous release's, interleaved, one run.
 bench-gateway: collector cli deps
 	python3 tests/e2e/bench_gateway.py
+
+## scale-verify: SCALE_RECORDS (default 1,000,000) Claude records through the
+## sealing gateway (SCALE_SENDERS senders, SCALE_PER_REQUEST per request) into
+## a secured Elasticsearch, then `cowork-ecs verify` over them under
+## /usr/bin/time -v: its wall time and peak RSS; report in build/scale-verify.json.
+scale-verify: collector cli deps
+	python3 tests/e2e/scale_verify.py
 
 ## install: the gateway on a Linux host (README "Rolling out"): the collector
 ## and the CLI in $(PREFIX)/bin, the configs and gateway.env in
