@@ -19,7 +19,7 @@
 //!   none);
 //! - [`FIELD_KEY_ID`], [`FIELD_SIGNATURE`]: the key and the signature over
 //!   [`signed_bytes`];
-//! - [`FIELD_VERSION`]: 2.
+//! - [`FIELD_VERSION`]: the format, 2.
 //!
 //! A sealed record carries only [`FIELD_CHAIN`] (16 hex digits) as the
 //! reference to its seals' chain. Both the processor and `cowork-ecs

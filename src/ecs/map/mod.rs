@@ -12,6 +12,7 @@ pub(crate) mod marks;
 pub(crate) mod metric;
 pub mod outcome;
 pub(crate) mod record;
+pub(crate) mod sealing;
 pub(crate) mod signing;
 pub(crate) mod span;
 pub(crate) mod walk;

@@ -3,7 +3,7 @@
 //! what each level passes to the items below it.
 
 use crate::ecs::map::outcome::Outcome;
-use crate::ecs::map::signing::{SealResource, SealScratch};
+use crate::ecs::map::sealing::{SealResource, SealScratch};
 use crate::ecs::model::attrs::{Attr, Attrs};
 use crate::ecs::model::value::OutValue;
 use crate::ecs::policy::routing::Tenant;
