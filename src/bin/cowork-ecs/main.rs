@@ -115,6 +115,13 @@ enum Command {
         /// Only documents at or after this time, e.g. 2026-11-30T00:00:00Z or now-1d.
         #[arg(long)]
         since: Option<String>,
+        /// Only documents and seals at or before this time, e.g.
+        /// 2026-11-30T00:00:00Z or now. Default: now-20s, two seal
+        /// intervals of the shipped gateway (10 s), so that records and
+        /// seals still being written are left to the next run; pass `now`
+        /// to read up to this moment.
+        #[arg(long, default_value = verify::DEFAULT_UNTIL)]
+        until: String,
         /// Index pattern(s) to read.
         #[arg(long, default_value = verify::DEFAULT_INDEX)]
         index: String,
@@ -474,6 +481,7 @@ fn main() -> ExitCode {
             revoked_keys,
             session,
             since,
+            until,
             index,
             report_index,
         } => (|| {
@@ -482,6 +490,7 @@ fn main() -> ExitCode {
                 index: index.clone(),
                 session: session.clone(),
                 since: since.clone(),
+                until: Some(until.clone()),
                 trusted: verify::keys(public_keys)?,
                 revoked: verify::keys(revoked_keys)?,
             };
