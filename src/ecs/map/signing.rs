@@ -354,6 +354,14 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// The first letters of every [`ROUTING_ATTRIBUTES`] and every renamed
+/// [`signature::ECS_LOG_RENAMES`] name (a test keeps them so).
+macro_rules! LISTED_INITIALS {
+    () => {
+        b'e' | b'd' | b'h'
+    };
+}
+
 /// Pushes what [`stored_fields`] gives, in its order of precedence.
 fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>) {
     for a in out.iter() {
@@ -364,7 +372,10 @@ fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>)
         // `data_stream.*` is stored as it is (over what the resource and
         // scope say: no record field has its name); the other routing
         // attributes are instructions.
-        if (ROUTING_ATTRIBUTES.contains(&name) && !name.starts_with("data_stream."))
+        // (Every routing attribute and every renamed one starts with an
+        // `e`, a `d` or an `h`: most names need no comparison.)
+        let listed = matches!(name.as_bytes().first(), Some(LISTED_INITIALS!()));
+        if (listed && ROUTING_ATTRIBUTES.contains(&name) && !name.starts_with("data_stream."))
             || (matches!(stored, Stored::SpanEvent { .. }) && name == "event.name")
         {
             s.names.truncate(start);
@@ -374,8 +385,7 @@ fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>)
             Stored::Span { .. } | Stored::SpanEvent { .. } => {
                 s.names.insert_str(start, "attributes.");
             }
-            Stored::DataPoint { .. } => {}
-            Stored::LogRecord { .. } => {
+            Stored::LogRecord { .. } if listed => {
                 if let Some((_, to)) = signature::ECS_LOG_RENAMES
                     .iter()
                     .find(|(from, _)| *from == name)
@@ -384,6 +394,7 @@ fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>)
                     s.names.push_str(to);
                 }
             }
+            Stored::LogRecord { .. } | Stored::DataPoint { .. } => {}
         }
         let value_start = s.values.len();
         match s.push_out(&a.value) {
@@ -532,6 +543,24 @@ fn put_otel(
     for (k, id) in [("trace_id", trace_id), ("span_id", span_id)] {
         if id.iter().any(|b| *b != 0) {
             put(k, Value::from(lower_hex(id)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routing_and_renamed_name_starts_with_a_listed_initial() {
+        let names = ROUTING_ATTRIBUTES
+            .iter()
+            .chain(signature::ECS_LOG_RENAMES.iter().map(|(from, _)| from));
+        for name in names {
+            assert!(
+                matches!(name.as_bytes().first(), Some(LISTED_INITIALS!())),
+                "{name}: add its initial to LISTED_INITIALS"
+            );
         }
     }
 }
