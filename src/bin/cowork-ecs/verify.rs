@@ -625,6 +625,12 @@ struct Checker<'a> {
     /// Problems the seals found, by session.
     by_session: BTreeMap<String, Vec<String>>,
     candidates: Vec<Candidate>,
+    /// The names of `candidates`.
+    candidate_names: HashSet<String>,
+    /// Sealed documents of the window that may be inserted (a candidate,
+    /// or naming a seal not checked yet): their name, session and number,
+    /// placed in their session's sequence only if they are not.
+    deferred: Vec<(String, String, i64)>,
     /// Records found by id for a seal that lists them (they name another
     /// seal, or are of the first release).
     claimed: HashSet<String>,
@@ -655,6 +661,8 @@ fn verify_all(
         checked: HashSet::new(),
         by_session: BTreeMap::new(),
         candidates: Vec::new(),
+        candidate_names: HashSet::new(),
+        deferred: Vec::new(),
         claimed: HashSet::new(),
         sessions: BTreeMap::new(),
         unseen: BTreeSet::new(),
@@ -924,6 +932,8 @@ impl Checker<'_> {
                 .push(line);
         }
         // 4. The unlisted ones: inserted, unless another seal lists them.
+        self.candidate_names
+            .extend(unlisted.iter().map(|(_, name, _)| name.clone()));
         self.candidates.extend(unlisted);
         Ok(())
     }
@@ -950,7 +960,9 @@ impl Checker<'_> {
             Value::String(s) => s.parse().ok(),
             _ => None,
         });
-        // A sealed record: its seal, not a signature, speaks for it.
+        // A sealed record: its seal, not a signature, speaks for it; one
+        // that may be in no seal holds its place only if it is not.
+        let mut defer = false;
         let finding = match sealed_chain(&doc.fields) {
             Some(chain) => {
                 if self.v.session.is_some() {
@@ -959,12 +971,15 @@ impl Checker<'_> {
                 match doc.fields.get(seal::FIELD_SEAL_ID).and_then(Value::as_str) {
                     Some(r) if !self.checked.contains(r) => {
                         self.unseen.insert(r.to_owned());
+                        defer = true;
                     }
-                    Some(_) => {}
+                    Some(_) => defer = self.candidate_names.contains(&doc.name),
                     // The first release's: accounted if a seal listed it.
                     None if !self.claimed.contains(&doc.id) => {
                         self.candidates
                             .push((doc.id.clone(), doc.name.clone(), session.clone()));
+                        self.candidate_names.insert(doc.name.clone());
+                        defer = true;
                     }
                     None => {}
                 }
@@ -972,7 +987,7 @@ impl Checker<'_> {
             }
             None => check(&doc, self.v),
         };
-        let summary = self.sessions.entry(session).or_default();
+        let summary = self.sessions.entry(session.clone()).or_default();
         summary.documents += 1;
         // A document holds its place in the sequence when a trusted key
         // signed it (or it is sealed) and its number itself is unchanged (a
@@ -984,8 +999,10 @@ impl Checker<'_> {
                 .any(|f| SEQUENCE_FIELDS.iter().any(|s| f.starts_with(s))),
             Some(_) => false,
         };
-        if let (Some(seq), true) = (sequence, placed) {
-            summary.sequence.insert(seq);
+        match (sequence, placed) {
+            (Some(seq), true) if defer => self.deferred.push((doc.name.clone(), session, seq)),
+            (Some(seq), true) => summary.sequence.insert(seq),
+            _ => {}
         }
         let name = &doc.name;
         let line = match finding {
@@ -1038,10 +1055,12 @@ impl Checker<'_> {
             }
             let v = self.v;
             let candidates = &mut self.candidates;
+            let names = &mut self.candidate_names;
             src.naming(&gone, &mut |page| {
                 for doc in page {
                     let session = session_of(&doc.fields);
                     if v.session.as_ref().is_none_or(|only| *only == session) {
+                        names.insert(doc.name.clone());
                         candidates.push((doc.id, doc.name, session));
                     }
                 }
@@ -1053,12 +1072,21 @@ impl Checker<'_> {
 
     /// The chain checks and the report per session.
     fn outcome(mut self, end: i64) -> Outcome {
+        let mut inserted = HashSet::new();
         for (id, name, session) in std::mem::take(&mut self.candidates) {
             if !self.claimed.contains(&id) {
                 self.by_session
                     .entry(session)
                     .or_default()
                     .push(format!("inserted: {name} (in no seal)"));
+                inserted.insert(name);
+            }
+        }
+        // A record in no seal holds no place in its session's sequence.
+        for (name, session, seq) in std::mem::take(&mut self.deferred) {
+            if !inserted.contains(&name) {
+                let summary = self.sessions.entry(session).or_default();
+                summary.sequence.insert(seq);
             }
         }
         let mut chain_lines: Vec<(bool, String)> =
@@ -1709,7 +1737,8 @@ mod tests {
             [
                 "deleted: d2".to_owned(),
                 "inserted: i/forged (in no seal)".to_owned(),
-                "missing: sequence 2, 4..8".to_owned(),
+                // The record in no seal holds no place (its number 9).
+                "missing: sequence 2".to_owned(),
                 format!("modified: i/d1 (differs from seal {chain}/0)"),
                 "moved: d3 to i/elsewhere".to_owned(),
             ]
