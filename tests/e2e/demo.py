@@ -73,7 +73,7 @@ def verify_verdict(es):
         access = ["--api-key", key, "--ca-file", str(pki / "ca.crt")]
     h.http("POST", f"{es.url}/logs-cowork_ecs.seals-*/_refresh?ignore_unavailable=true&allow_no_indices=true")
     proc = subprocess.run([str(h.CLI), "verify", "--elasticsearch", es.url, *access,
-                           "--public-key", str(pki / "signing.pub.pem"),
+                           "--public-key", str(pki / "signing.pub.pem"), "--until", "now",
                            "--index", "logs-claude_code.events.otel-*,logs-claude_cowork.events.otel-*"],
                           capture_output=True, timeout=300)
     lines = proc.stdout.decode().splitlines()

@@ -378,7 +378,7 @@ def main():
         # 3. Verify the whole window.
         cmd = [str(h.CLI), "verify", "--elasticsearch", es.url, "--api-key", verify_key,
                "--ca-file", str(pki / "ca.crt"), "--public-key", str(pki / "signing.pub.pem"),
-               "--revoked-key", str(pki / "signing_revoked.pub.pem"), "--since", since]
+               "--revoked-key", str(pki / "signing_revoked.pub.pem"), "--since", since, "--until", "now"]
         h.BUILD.mkdir(parents=True, exist_ok=True)
         err_path = Path(workdir) / "verify.err"
         log(f"verify: {' '.join(c if c != verify_key else '<read-only api key>' for c in cmd)}")
