@@ -162,8 +162,8 @@ pub fn run(client: &Client, v: &Verify) -> Result<bool, String> {
 /// Whether stderr is a terminal (progress is shown there, not in a pipe
 /// or a file).
 fn is_terminal() -> bool {
-    // SAFETY: isatty only reads the descriptor's state.
-    unsafe { libc::isatty(2) == 1 }
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
 }
 
 /// The `--until` filter and the window's end (nanoseconds, for a chain's
