@@ -46,12 +46,14 @@ const SHAPES: usize = 64;
 /// digest of their names ([`seal::names_digest`]), whether the resource's
 /// group names any of them, and which is the session.
 pub(crate) struct Shape {
+    /// The names, one after the other, as pushed.
     pub(crate) names: String,
     /// Where each name ends in `names`.
     pub(crate) ends: Vec<usize>,
     /// The fields hashed, in name order: for a name pushed twice the last,
     /// [`seal::UNSEALED_FIELDS`] left out.
     pub(crate) order: Vec<usize>,
+    /// [`seal::names_digest`] of the names in `order`.
     pub(crate) names_digest: [u8; 32],
     /// None of the names is one of the resource's group.
     pub(crate) apart: bool,

@@ -1,8 +1,9 @@
-//! The signature of a Claude item as the exporter stores it
-//! ([`crate::signature`]; README "Tamper evidence"), after every rule of the
-//! mapping (the content policy included: what is signed is what is stored):
-//! - a log record (ECS mode): its attributes under their stored names,
-//!   `@timestamp` and `message`;
+//! What proves a Claude item as the exporter stores it (README "Tamper
+//! evidence"), after every rule of the mapping (the content policy
+//! included: what is proven is what is stored): a log record's seal entry
+//! (`Walk::seal_record`, [`crate::seal::item_digest`] over its whole stored
+//! form, ECS mode), and the signature ([`crate::signature`]) of the items
+//! not sealed yet:
 //! - a span (OTel mode): its attributes under `attributes.`, `name`,
 //!   `trace_id`, `span_id`, `@timestamp` (its start) and `duration`;
 //! - a span event (OTel mode, its own document): its attributes under
