@@ -11,6 +11,9 @@ another gateway's chain a seal deleted and one edited. `cowork-ecs verify`
 names exactly those and passes on the untouched session."""
 
 import json
+import os
+import pty
+import select
 import subprocess
 import time
 
@@ -360,6 +363,46 @@ def test_a_gateway_key_without_the_seal_privilege_writes_records_verify_calls_un
     print(f"[verify]\n{out}")
     assert code == 1, out + err
     assert "(in no seal)" in out, out
+
+
+def test_verify_leaves_the_last_two_seal_intervals_to_the_next_run_and_shows_progress_on_a_terminal(stack):
+    """README "Verifying": the default window ends `now-20s`, so a record
+    written a moment ago is the next run's; on a terminal, verify shows its
+    progress on stderr, in a pipe it does not."""
+    sid = "sig-fresh-session"
+    verify(stack, "--session", "no-such-session")  # makes the read-only key
+    # Stamped a minute ahead, so that however slow this machine, the record
+    # is younger than the default window's end when verify runs.
+    body = record(sid, 1, "sig_fresh")
+    body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] = str(time.time_ns() + 60 * 10**9)
+    assert stack.collector.post_logs(json.dumps(body).encode(), "application/json")[0] == 200
+    stack.docs("sig_fresh", 1, index=INDEX)
+    h.wait_until("its seal searchable", lambda: stack.es.search(
+        {"term": {"cowork_ecs.seal.sessions": sid}}, "logs-cowork_ecs.seals-*"), 60)
+    pki = h.test_pki()
+    cmd = [str(h.CLI), "verify", "--elasticsearch", stack.es.url, "--api-key", stack.es.verify_key,
+           "--ca-file", str(pki / "ca.crt"), "--public-key", str(pki / "signing.pub.pem"), "--session", sid]
+    terminal, tty = pty.openpty()
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=tty, timeout=120)
+        os.close(tty)
+        shown = b""
+        while select.select([terminal], [], [], 1)[0]:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(terminal)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1 and "nothing verified" in out, out
+    assert b"verify: " in shown and b" documents read" in shown, shown
+    code, out, err = verify(stack, "--session", sid, "--until", "now+5m")
+    assert code == 0 and f"session {sid}: intact (1 documents" in out, out + err
+    assert "verify: " not in err, err
 
 
 def test_verify_fails_when_nothing_matches(stack):
