@@ -22,6 +22,7 @@ use crate::ecs::policy::routing::{DOCUMENT_ID_ATTRIBUTE, ROUTING_ATTRIBUTES};
 use crate::seal::{self, SealedItem};
 use crate::signature;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// How the exporter's ECS mode stores a resource attribute whose name it
@@ -412,39 +413,11 @@ fn push_record_fields(s: &mut SealScratch, stored: &Stored<'_>, out: &Attrs<'_>)
             }
         }
     }
-    match *stored {
-        Stored::LogRecord {
-            time,
-            message,
-            severity_number,
-            severity_text,
-            trace_id,
-            span_id,
-        } => {
-            s.push_u64(signature::FIELD_TIMESTAMP, time);
-            if let Some(m) = message.filter(|m| !m.is_empty()) {
-                s.push_str(signature::FIELD_MESSAGE, m);
-            }
-            for (k, id) in [("trace.id", trace_id), ("span.id", span_id)] {
-                if id.iter().any(|b| *b != 0) {
-                    s.push_str(k, &lower_hex(id));
-                }
-            }
-            if severity_number != 0 {
-                s.push_u64("event.severity", severity_number);
-            }
-            if !severity_text.is_empty() {
-                s.push_str("log.level", severity_text);
-            }
-        }
-        // Only log records are sealed; the others' fields, as
-        // [`stored_fields`] gives them.
-        _ => {
-            for (k, v) in &stored_fields(stored, &Attrs::default()) {
-                s.push_json(k, v);
-            }
-        }
-    }
+    exporter_fields(stored, |k, v| match v {
+        Extra::Text(t) => s.push_str(k, &t),
+        Extra::Number(n) => s.push_u64(k, n),
+        Extra::Json(v) => s.push_json(k, v),
+    });
 }
 
 /// The item's stored fields, by their stored (dotted) names.
@@ -469,8 +442,47 @@ fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value
             signature::flatten_into(&name, value, &mut leaves);
         }
     }
-    let mut put = |k: &str, v: Value| {
-        leaves.insert(k.to_owned(), v);
+    exporter_fields(stored, |k, v| {
+        leaves.insert(k.to_owned(), v.into_json());
+    });
+    leaves
+}
+
+/// A field the exporter stores of an item besides its attributes.
+enum Extra<'x> {
+    Text(Cow<'x, str>),
+    Number(u64),
+    Json(&'x Value),
+}
+
+impl Extra<'_> {
+    fn into_json(self) -> Value {
+        match self {
+            Extra::Text(t) => Value::from(t.into_owned()),
+            Extra::Number(n) => Value::from(n),
+            Extra::Json(v) => v.clone(),
+        }
+    }
+}
+
+/// Calls `put` with each field the exporter stores of `stored` besides its
+/// attributes, by its stored name:
+/// - a log record (ECS mode): `@timestamp`, `message` (none when empty),
+///   `trace.id` and `span.id` (lowercase hex, none when all zero),
+///   `event.severity` (none when 0), `log.level` (none when empty);
+/// - a span or span event (OTel mode): `@timestamp`, its name (`name` /
+///   `event_name`, none when empty), `trace_id`, `span_id` (lowercase
+///   hex, none when empty), and a span's `duration`;
+/// - a data point (ECS mode): `@timestamp` and a number's value under its
+///   metric's name.
+fn exporter_fields<'x>(stored: &Stored<'x>, mut put: impl FnMut(&'x str, Extra<'x>)) {
+    // Trace and span ids as lowercase hex, none when all zero.
+    let ids = |names: [&'x str; 2], ids: [&[u8]; 2], put: &mut dyn FnMut(&'x str, Extra<'x>)| {
+        for (k, id) in names.into_iter().zip(ids) {
+            if id.iter().any(|b| *b != 0) {
+                put(k, Extra::Text(Cow::Owned(lower_hex(id))));
+            }
+        }
     };
     match *stored {
         Stored::LogRecord {
@@ -481,69 +493,53 @@ fn stored_fields(stored: &Stored<'_>, out: &Attrs<'_>) -> BTreeMap<String, Value
             trace_id,
             span_id,
         } => {
-            put(signature::FIELD_TIMESTAMP, Value::from(time));
+            put(signature::FIELD_TIMESTAMP, Extra::Number(time));
             if let Some(m) = message.filter(|m| !m.is_empty()) {
-                put(signature::FIELD_MESSAGE, Value::from(m));
+                put(signature::FIELD_MESSAGE, Extra::Text(Cow::Borrowed(m)));
             }
-            for (k, id) in [("trace.id", trace_id), ("span.id", span_id)] {
-                if id.iter().any(|b| *b != 0) {
-                    put(k, Value::from(lower_hex(id)));
-                }
-            }
+            ids(["trace.id", "span.id"], [trace_id, span_id], &mut put);
             if severity_number != 0 {
-                put("event.severity", Value::from(severity_number));
+                put("event.severity", Extra::Number(severity_number));
             }
             if !severity_text.is_empty() {
-                put("log.level", Value::from(severity_text));
+                put("log.level", Extra::Text(Cow::Borrowed(severity_text)));
             }
         }
         Stored::Span {
             name,
             trace_id,
             span_id,
-            start,
-            end,
-        } => {
-            put_otel(&mut put, ("name", name), trace_id, span_id, start);
-            put("duration", Value::from(end.wrapping_sub(start)));
+            start: time,
+            ..
         }
-        Stored::SpanEvent {
+        | Stored::SpanEvent {
             name,
             trace_id,
             span_id,
             time,
-        } => put_otel(&mut put, ("event_name", name), trace_id, span_id, time),
+        } => {
+            put(signature::FIELD_TIMESTAMP, Extra::Number(time));
+            if !name.is_empty() {
+                let field = match stored {
+                    Stored::Span { .. } => "name",
+                    _ => "event_name",
+                };
+                put(field, Extra::Text(Cow::Borrowed(name)));
+            }
+            ids(["trace_id", "span_id"], [trace_id, span_id], &mut put);
+            if let Stored::Span { start, end, .. } = *stored {
+                put("duration", Extra::Number(end.wrapping_sub(start)));
+            }
+        }
         Stored::DataPoint {
             metric,
             time,
             value,
         } => {
-            put(signature::FIELD_TIMESTAMP, Value::from(time));
+            put(signature::FIELD_TIMESTAMP, Extra::Number(time));
             if let Some(v) = value.filter(|v| !metric.is_empty() && v.is_number()) {
-                put(metric, v.clone());
+                put(metric, Extra::Json(v));
             }
-        }
-    }
-    leaves
-}
-
-/// What the exporter's OTel mode writes of a span or span event besides
-/// its attributes: `@timestamp`, its name (`name` / `event_name`, none when
-/// empty), and `trace_id`, `span_id` as lowercase hex (none when empty).
-fn put_otel(
-    put: &mut impl FnMut(&str, Value),
-    (name_field, name): (&str, &str),
-    trace_id: &[u8],
-    span_id: &[u8],
-    time: u64,
-) {
-    put(signature::FIELD_TIMESTAMP, Value::from(time));
-    if !name.is_empty() {
-        put(name_field, Value::from(name));
-    }
-    for (k, id) in [("trace_id", trace_id), ("span_id", span_id)] {
-        if id.iter().any(|b| *b != 0) {
-            put(k, Value::from(lower_hex(id)));
         }
     }
 }
