@@ -861,4 +861,43 @@ mod tests {
         stored.insert("user.name".into(), json!("x"));
         assert_ne!(digest, item_digest(&stored, &names), "an added field");
     }
+
+    #[test]
+    fn a_seal_of_the_first_release_and_its_records_still_verify() {
+        // The first release signed the seal's canonical JSON itself (no
+        // version), listed items as an array of `<id> <digest> <session>`
+        // and digested a record's canonical JSON (`item_digest_v1`).
+        let signer = Signer::from_secret(&[5; 32]);
+        let public = signer.public_key();
+        let record: BTreeMap<String, Value> = [
+            ("@timestamp".to_owned(), json!(7)),
+            ("event.action".to_owned(), json!("tool_result")),
+            (FIELD_CHAIN.to_owned(), json!("00000000000000aa")),
+        ]
+        .into();
+        let mut seal: BTreeMap<String, Value> = [
+            ("@timestamp".to_owned(), json!(8)),
+            (FIELD_CHAIN.to_owned(), json!("00000000000000aa")),
+            (FIELD_NUMBER.to_owned(), json!(0)),
+            (FIELD_KIND.to_owned(), json!("batch")),
+            (
+                FIELD_ITEMS.to_owned(),
+                json!([format!("d1 {} 0", hex(&item_digest_v1(&record)))]),
+            ),
+            (FIELD_SESSIONS.to_owned(), json!(["s"])),
+            (FIELD_KEY_ID.to_owned(), json!(signer.key_id())),
+        ]
+        .into();
+        let signature = signer.sign_bytes(&seal_message(&seal));
+        seal.insert(FIELD_SIGNATURE.to_owned(), json!(signature));
+        let keys = |id: &str| (id == signer.key_id()).then_some(&public);
+        assert_eq!(verify_seal(&seal, keys), Ok(signer.key_id().to_owned()));
+        let entries = item_entries(&seal);
+        let entry = parse_item(entries[0]).unwrap();
+        assert!(entry.v1);
+        assert_eq!(hex(&entry_digest(&record, &entry, &seal)), entry.digest);
+        let mut edited = record.clone();
+        edited.insert("user.name".into(), json!("x"));
+        assert_ne!(hex(&entry_digest(&edited, &entry, &seal)), entry.digest);
+    }
 }
