@@ -35,6 +35,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// A seal's document id ([`FIELD_SEAL_ID`] on the records it lists):
+/// `<chain>-<number>`.
+pub fn seal_id(chain: &str, number: u64) -> String {
+    format!("{chain}-{number}")
+}
+
 /// The data stream dataset of seals (`logs-cowork_ecs.seals-<namespace>`).
 pub const SEAL_DATASET: &str = "cowork_ecs.seals";
 /// The data stream dataset of `cowork-ecs verify --report-index`'s
@@ -373,13 +379,23 @@ impl std::fmt::Debug for Group {
 /// its `cowork_ecs.seal.*` fields but the signature, and `@timestamp`
 /// (integer nanoseconds).
 pub fn seal_message(fields: &BTreeMap<String, Value>) -> Vec<u8> {
-    let signed: serde_json::Map<String, Value> = fields
+    // `fields` is already in name order: its canonical JSON is written as
+    // it stands, no copy of the seal's (large) items.
+    let mut text = String::from("{");
+    let signed = fields
         .iter()
-        .filter(|(k, _)| is_seal_field(k) && k.as_str() != FIELD_SIGNATURE)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+        .filter(|(k, _)| is_seal_field(k) && k.as_str() != FIELD_SIGNATURE);
+    for (i, (k, v)) in signed.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        signature::write_string(k, &mut text);
+        text.push(':');
+        signature::write_canonical(v, &mut text);
+    }
+    text.push('}');
     let mut out = SEAL_DOMAIN.to_vec();
-    out.extend_from_slice(signature::canonical(&Value::Object(signed)).as_bytes());
+    out.extend_from_slice(text.as_bytes());
     out
 }
 
@@ -590,7 +606,7 @@ impl Sealer {
     /// `<chain>-<number>`: what the records it will seal carry. The caller
     /// serializes this, [`Sealer::seal`] and [`Sealer::settle`].
     pub fn next_seal_id(&self) -> String {
-        format!("{}-{}", self.chain, self.lock().next)
+        seal_id(&self.chain, self.lock().next)
     }
 
     /// This chain's id (16 hex digits).
@@ -888,7 +904,12 @@ mod tests {
             (FIELD_KEY_ID.to_owned(), json!(signer.key_id())),
         ]
         .into();
-        let signature = signer.sign_bytes(&seal_message(&seal));
+        // The message is the canonical JSON of the seal's fields.
+        let object: serde_json::Map<String, Value> = seal.clone().into_iter().collect();
+        let mut message = SEAL_DOMAIN.to_vec();
+        message.extend_from_slice(signature::canonical(&Value::Object(object)).as_bytes());
+        assert_eq!(seal_message(&seal), message);
+        let signature = signer.sign_bytes(&message);
         seal.insert(FIELD_SIGNATURE.to_owned(), json!(signature));
         let keys = |id: &str| (id == signer.key_id()).then_some(&public);
         assert_eq!(verify_seal(&seal, keys), Ok(signer.key_id().to_owned()));

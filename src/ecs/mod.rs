@@ -206,7 +206,10 @@ impl Transformer {
         bytes: &[u8],
         tenant: Option<&str>,
     ) -> Result<Transformed> {
-        let seal_id = self.sealer.as_ref().map(crate::seal::Sealer::next_seal_id);
+        // Only logs requests are sealed (their seal is a log record).
+        let seal_id = (self.sealer.as_ref())
+            .filter(|_| signal == otlp::Signal::Logs)
+            .map(crate::seal::Sealer::next_seal_id);
         let mut done = stream::transform(&self.mapping, signal, bytes, tenant, seal_id.as_deref())?;
         if let (Some(sealer), false) = (&self.sealer, done.sealed.is_empty()) {
             let groups: Vec<&str> = done.seal_groups.iter().map(String::as_str).collect();
@@ -216,7 +219,7 @@ impl Transformer {
             let output = done.output.get_or_insert_with(|| bytes.to_vec());
             // Two requests' bytes, one after the other, read as one whose
             // resources are both lists (protobuf's merge of a repeated field).
-            output.extend_from_slice(&seals::seal_request(&fields, self.seal_namespace()));
+            output.extend_from_slice(&seals::seal_request(fields, self.seal_namespace()));
         }
         Ok(done)
     }
@@ -239,7 +242,7 @@ impl Transformer {
         let fields = sealer
             .seal(&[], &[], kind, now)
             .map_err(crate::Error::Seal)?;
-        Ok(Some(seals::seal_request(&fields, self.seal_namespace())))
+        Ok(Some(seals::seal_request(fields, self.seal_namespace())))
     }
 
     /// Settles the pending seal, if any: `written` (the request holding it

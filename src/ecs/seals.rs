@@ -22,21 +22,18 @@ pub const SEAL_SERVICE_NAME: &str = "cowork-ecs";
 /// The protobuf `ExportLogsServiceRequest` of a seal's stored `fields`
 /// ([`crate::seal::Sealer::seal`]) in data stream
 /// `logs-cowork_ecs.seals-<namespace>`.
-pub(crate) fn seal_request(fields: &BTreeMap<String, Value>, namespace: &str) -> Vec<u8> {
+pub(crate) fn seal_request(fields: BTreeMap<String, Value>, namespace: &str) -> Vec<u8> {
     let time = fields
         .get(FIELD_TIMESTAMP)
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let id = format!(
-        "{}-{}",
-        fields
-            .get(seal::FIELD_CHAIN)
+    let id = seal::seal_id(
+        (fields.get(seal::FIELD_CHAIN))
             .and_then(Value::as_str)
             .unwrap_or(""),
-        fields
-            .get(seal::FIELD_NUMBER)
+        (fields.get(seal::FIELD_NUMBER))
             .and_then(Value::as_u64)
-            .unwrap_or(0)
+            .unwrap_or(0),
     );
     let kind = fields
         .get(seal::FIELD_KIND)
@@ -52,8 +49,8 @@ pub(crate) fn seal_request(fields: &BTreeMap<String, Value>, namespace: &str) ->
         kv("event.dataset", text(seal::SEAL_DATASET)),
         kv("event.action", text(&format!("seal-{kind}"))),
     ];
-    for (name, value) in fields.iter().filter(|(k, _)| k.as_str() != FIELD_TIMESTAMP) {
-        attributes.push(kv(name, any(value)));
+    for (name, value) in fields.into_iter().filter(|(k, _)| k != FIELD_TIMESTAMP) {
+        attributes.push(kv(&name, any(value)));
     }
     let request = ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
@@ -95,18 +92,18 @@ fn text(s: &str) -> Any {
 
 /// A seal field's value: strings, integers (every number a seal holds is
 /// a `u64` below 2^63) and arrays of strings.
-fn any(value: &Value) -> Any {
+fn any(value: Value) -> Any {
     match value {
         Value::Number(n) => Any::IntValue(n.as_i64().unwrap_or(i64::MAX)),
         Value::Array(items) => Any::ArrayValue(ArrayValue {
             values: items
-                .iter()
+                .into_iter()
                 .map(|v| AnyValue {
                     value: Some(any(v)),
                 })
                 .collect(),
         }),
-        Value::String(s) => text(s),
+        Value::String(s) => Any::StringValue(s),
         other => text(&other.to_string()),
     }
 }
