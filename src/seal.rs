@@ -453,6 +453,27 @@ pub fn verify_seal<'k>(
     fields: &BTreeMap<String, Value>,
     keys: impl Fn(&str) -> Option<&'k VerifyingKey>,
 ) -> Result<String, SealProblem> {
+    check_seal(fields, keys).0
+}
+
+/// [`verify_seal`] and [`seal_digest`] of a stored seal, its
+/// [`signed_bytes`] (its items written out as canonical JSON) computed
+/// once for both.
+pub fn check_seal<'k>(
+    fields: &BTreeMap<String, Value>,
+    keys: impl Fn(&str) -> Option<&'k VerifyingKey>,
+) -> (Result<String, SealProblem>, String) {
+    let signed = signed_bytes(fields);
+    let signature = fields.get(FIELD_SIGNATURE).and_then(Value::as_str);
+    let digest = digest_of(&signed, signature.unwrap_or(""));
+    (verify_signed(fields, &signed, keys), digest)
+}
+
+fn verify_signed<'k>(
+    fields: &BTreeMap<String, Value>,
+    signed: &[u8],
+    keys: impl Fn(&str) -> Option<&'k VerifyingKey>,
+) -> Result<String, SealProblem> {
     use base64::Engine;
     let key_id = fields
         .get(FIELD_KEY_ID)
@@ -463,7 +484,7 @@ pub fn verify_seal<'k>(
         .and_then(|b| Signature::from_slice(&b).ok())
         .ok_or(SealProblem::Unsigned)?;
     let key = keys(key_id).ok_or_else(|| SealProblem::UnknownKey(key_id.to_owned()))?;
-    key.verify(&signed_bytes(fields), &sig)
+    key.verify(signed, &sig)
         .map_err(|_| SealProblem::BadSignature)?;
     Ok(key_id.to_owned())
 }

@@ -158,7 +158,8 @@ impl Checker<'_> {
             .is_none_or(|only| texts(fields, seal::FIELD_SESSIONS).contains(&only));
         let keys = |id: &str| v.trusted.get(id).or_else(|| v.revoked.get(id));
         let mut problem = None;
-        let trusted = match seal::verify_seal(fields, keys) {
+        let (verdict, digest) = seal::check_seal(fields, keys);
+        let trusted = match verdict {
             Ok(_) | Err(_) if !in_scope => true,
             Ok(key) if v.revoked.contains_key(&key) => {
                 problem = Some(format!(
@@ -185,10 +186,8 @@ impl Checker<'_> {
         }
         if trusted && in_window {
             let number = |k: &str| fields.get(k).and_then(Value::as_i64).unwrap_or(0);
-            let items = seal::item_entries(fields)
-                .into_iter()
-                .filter(|e| seal::parse_item(e).is_some())
-                .count();
+            // Its signature held (or it is out of scope): count its lines.
+            let items = seal::item_entries(fields).len();
             let head = Head {
                 name: doc.name.clone(),
                 number: u64::try_from(number(seal::FIELD_NUMBER)).unwrap_or(0),
@@ -197,7 +196,7 @@ impl Checker<'_> {
                 interval: number(seal::FIELD_INTERVAL).max(1),
                 previous: text(seal::FIELD_PREVIOUS).and_then(|p| unhex(&p)),
                 predecessor: text(seal::FIELD_PREDECESSOR),
-                digest: unhex(&seal::seal_digest(fields)).unwrap_or([0; 32]),
+                digest: unhex(&digest).unwrap_or([0; 32]),
                 items: items as u64,
                 in_scope,
             };
