@@ -146,12 +146,7 @@ impl Checker<'_> {
     fn admit(&mut self, doc: &mut Doc, in_window: bool) -> (bool, bool) {
         self.progress.seals += 1;
         let v = self.v;
-        let fields = &mut doc.fields;
-        if let Some(Value::String(ts)) = fields.get(FIELD_TIMESTAMP) {
-            if let Some(ns) = signature::parse_timestamp(ts) {
-                fields.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
-            }
-        }
+        let fields = &doc.fields;
         let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
         let chain = text(seal::FIELD_CHAIN).unwrap_or_else(|| "(no chain)".into());
         let in_scope = (v.session.as_deref())
@@ -341,10 +336,9 @@ impl Checker<'_> {
             for batch in ids.chunks(BATCH) {
                 src.with_ids(batch, &mut |page| {
                     for doc in page {
-                        let form = digest_form(&doc.fields);
                         for (s, entry) in &ways {
                             let digest = signature::hex(&seal::entry_digest(
-                                &form,
+                                &doc.fields,
                                 entry,
                                 &seals[*s].fields,
                             ));
@@ -547,25 +541,13 @@ impl Checker<'_> {
     }
 }
 
-/// A stored record's fields as a digest reads them: `@timestamp` as
-/// integer nanoseconds.
-fn digest_form(fields: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-    let mut f = fields.clone();
-    if let Some(Value::String(ts)) = f.get(FIELD_TIMESTAMP) {
-        if let Some(ns) = signature::parse_timestamp(ts) {
-            f.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
-        }
-    }
-    f
-}
-
 /// The digest of a stored record as the seal `seal` lists it in `entry`.
 fn stored_digest(
     fields: &BTreeMap<String, Value>,
     entry: &seal::ItemEntry<'_>,
     seal: &BTreeMap<String, Value>,
 ) -> String {
-    signature::hex(&seal::entry_digest(&digest_form(fields), entry, seal))
+    signature::hex(&seal::entry_digest(fields, entry, seal))
 }
 
 /// The chain a sealed record names: its seal's id
@@ -615,11 +597,7 @@ mod tests {
         fields.insert(FIELD_SIGNATURE.into(), json!(s.signature));
         fields.insert(FIELD_KEY_ID.into(), json!(s.key_id));
         fields.insert(FIELD_FIELDS.into(), json!(s.fields));
-        Doc {
-            name: format!("i/{id}"),
-            id: id.into(),
-            fields,
-        }
+        Doc::read(format!("i/{id}"), id.into(), fields)
     }
 
     /// [`Source`] of documents and seals in memory (no window).
@@ -803,7 +781,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let mut digest = [0; 32];
+        let doc = Doc::read(format!("i/{id}"), id.into(), fields);
         let entry = seal::ItemEntry {
             id,
             digest: "",
@@ -811,32 +789,14 @@ mod tests {
             group: None,
             v1: false,
         };
-        for (i, b) in hex_bytes(&stored_digest(&fields, &entry, &BTreeMap::new()))
-            .into_iter()
-            .enumerate()
-        {
-            digest[i] = b;
-        }
         let item = seal::SealedItem {
             id: id.into(),
-            digest,
+            digest: unhex(&stored_digest(&doc.fields, &entry, &BTreeMap::new())).unwrap(),
             session: Some("s".into()),
             group: None,
             time: 7,
         };
-        let doc = Doc {
-            name: format!("i/{id}"),
-            id: id.into(),
-            fields,
-        };
         (doc, item)
-    }
-
-    fn hex_bytes(hex: &str) -> Vec<u8> {
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     fn seal_doc(fields: BTreeMap<String, Value>, n: u64) -> Doc {

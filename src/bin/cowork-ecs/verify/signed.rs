@@ -3,7 +3,7 @@
 
 use super::Verify;
 use super::source::Doc;
-use cowork_ecs::signature::{self, FIELD_FIELDS, FIELD_KEY_ID, FIELD_SIGNATURE, FIELD_TIMESTAMP};
+use cowork_ecs::signature::{self, FIELD_FIELDS, FIELD_KEY_ID, FIELD_SIGNATURE};
 use serde_json::Value;
 
 /// Where the signature's fields are: at the top (ECS documents) or under
@@ -53,10 +53,8 @@ pub(super) fn check(doc: &Doc, v: &Verify) -> Option<Finding> {
     let mut fields = Vec::with_capacity(listed.len());
     let mut modified = Vec::new();
     for (name, digest) in &listed {
+        // (`@timestamp` is read as nanoseconds: `Doc::read`.)
         let value = match doc.fields.get(name) {
-            Some(Value::String(ts)) if name == FIELD_TIMESTAMP => signature::parse_timestamp(ts)
-                .map(Value::from)
-                .unwrap_or(Value::String(ts.clone())),
             Some(v) => v.clone(),
             None => {
                 modified.push(format!("{name} (removed)"));

@@ -4,7 +4,7 @@
 use super::{SEAL_INDEX, Verify};
 use crate::elasticsearch::Client;
 use cowork_ecs::seal;
-use cowork_ecs::signature;
+use cowork_ecs::signature::{self, FIELD_TIMESTAMP};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -32,6 +32,19 @@ pub(super) struct Doc {
     pub(super) name: String,
     pub(super) id: String,
     pub(super) fields: BTreeMap<String, Value>,
+}
+
+impl Doc {
+    /// A document as verify reads it: `@timestamp` as integer nanoseconds
+    /// (how a digest and a signature read it), the rest as stored.
+    pub(super) fn read(name: String, id: String, mut fields: BTreeMap<String, Value>) -> Doc {
+        if let Some(Value::String(ts)) = fields.get(FIELD_TIMESTAMP) {
+            if let Some(ns) = signature::parse_timestamp(ts) {
+                fields.insert(FIELD_TIMESTAMP.to_owned(), Value::from(ns));
+            }
+        }
+        Doc { name, id, fields }
+    }
 }
 
 /// A page of documents handed to a reader.
@@ -115,15 +128,17 @@ fn doc_of(mut hit: Value) -> Option<Doc> {
     // A data point's signature binds no id: the processor cannot know the
     // one time-series mode derives from its dimensions.
     let metrics = index.starts_with("metrics-") || index.starts_with(".ds-metrics-");
-    Some(Doc {
-        name: format!("{index}/{id}"),
-        id: if metrics {
-            String::new()
-        } else {
-            id.to_owned()
-        },
-        fields: signature::flatten(hit["_source"].take()),
-    })
+    let name = format!("{index}/{id}");
+    let id = if metrics {
+        String::new()
+    } else {
+        id.to_owned()
+    };
+    Some(Doc::read(
+        name,
+        id,
+        signature::flatten(hit["_source"].take()),
+    ))
 }
 
 impl Source for Elastic<'_> {
