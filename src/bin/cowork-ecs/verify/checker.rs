@@ -29,10 +29,6 @@ pub(super) struct Outcome {
     pub(super) session_lines: Vec<String>,
     /// Whether every session is intact.
     pub(super) sessions_intact: bool,
-    /// Documents read in the window.
-    pub(super) documents: u64,
-    /// Problems the seals found on records.
-    pub(super) sealed_problems: usize,
 }
 
 /// 64 hex digits as 32 bytes.
@@ -83,7 +79,6 @@ struct Checker<'a> {
     unseen: BTreeSet<String>,
     /// With `--session`: the chains its documents name.
     named_chains: HashSet<String>,
-    documents: u64,
 }
 
 /// Reads everything of `src` and checks it (`seals`: the seals too; `end`:
@@ -111,7 +106,6 @@ pub(super) fn verify_all(
         sessions: BTreeMap::new(),
         unseen: BTreeSet::new(),
         named_chains: HashSet::new(),
-        documents: 0,
     };
     if seals {
         c.read_seals()?;
@@ -389,7 +383,6 @@ impl Checker<'_> {
 
     /// One document into its session's summary.
     fn fold(&mut self, doc: Doc) {
-        self.documents += 1;
         self.progress.documents += 1;
         let session = session_of(&doc.fields);
         let sequence = first(&doc.fields, SEQUENCE_FIELDS).and_then(|s| match s {
@@ -529,14 +522,11 @@ impl Checker<'_> {
         let mut chain_lines: Vec<(bool, String)> =
             self.seal_lines.into_iter().map(|l| (false, l)).collect();
         chain_lines.extend(chain_report(self.chains, self.v, &self.named_chains, end));
-        let sealed_problems = self.by_session.values().map(Vec::len).sum();
         let (sessions_intact, session_lines) = session_report(self.sessions, self.by_session);
         Outcome {
             chain_lines,
             session_lines,
             sessions_intact,
-            documents: self.documents,
-            sealed_problems,
         }
     }
 }

@@ -12,7 +12,6 @@ pub(super) fn is_terminal() -> bool {
 /// Progress on a terminal: at most twice a second, one line rewritten.
 pub(super) struct Progress {
     on: bool,
-    shown: bool,
     last: Instant,
     pub(super) seals: u64,
     pub(super) records: u64,
@@ -24,7 +23,6 @@ impl Progress {
     pub(super) fn new(on: bool) -> Self {
         Progress {
             on,
-            shown: false,
             last: Instant::now(),
             seals: 0,
             records: 0,
@@ -44,11 +42,10 @@ impl Progress {
             "\rverify: {} seals, {} records checked, {} documents read",
             self.seals, self.records, self.documents
         );
-        self.shown = true;
         self.last = Instant::now();
     }
 
-    /// The last counts and a newline (if anything was shown).
+    /// The last counts and a newline (on a terminal).
     pub(super) fn finish(&mut self) {
         if self.on {
             self.show();
