@@ -226,7 +226,7 @@ impl Checker<'_> {
                 let session = (entry.session)
                     .and_then(|k| sessions.get(k).copied())
                     .unwrap_or(NO_SESSION);
-                if v.session.as_ref().is_some_and(|only| only != session) {
+                if !in_session(v, session) {
                     continue;
                 }
                 if !listed.contains_key(entry.id) {
@@ -275,7 +275,7 @@ impl Checker<'_> {
                     }
                     None => {
                         let session = session_of(&doc.fields);
-                        if v.session.as_ref().is_none_or(|only| *only == session) {
+                        if in_session(v, &session) {
                             unlisted.push((doc.id, doc.name, session));
                         }
                     }
@@ -489,7 +489,7 @@ impl Checker<'_> {
             src.naming(&gone, &mut |page| {
                 for doc in page {
                     let session = session_of(&doc.fields);
-                    if v.session.as_ref().is_none_or(|only| *only == session) {
+                    if in_session(v, &session) {
                         names.insert(doc.name.clone());
                         candidates.push((doc.id, doc.name, session));
                     }
@@ -529,6 +529,11 @@ impl Checker<'_> {
             sessions_intact,
         }
     }
+}
+
+/// Whether `session` is one this run checks (all, or `--session`'s).
+fn in_session(v: &Verify, session: &str) -> bool {
+    v.session.as_deref().is_none_or(|only| only == session)
 }
 
 /// The digest of a stored record as the seal `seal` lists it in `entry`.

@@ -71,7 +71,8 @@ mod tests {
             signature::parse_timestamp("2026-11-30T00:00:00Z")
         );
         assert_eq!(resolve_time("now-1d/d", now), None);
-        let (filter, end) = until_bound(Some("now-20s"), now);
+        // The default window ends two shipped seal intervals (2 × 10 s) ago.
+        let (filter, end) = until_bound(Some(crate::verify::DEFAULT_UNTIL), now);
         assert_eq!(end, now - 20_000_000_000);
         assert_eq!(
             filter.unwrap()["range"]["@timestamp"]["lte"],
